@@ -1,0 +1,25 @@
+"""The OCR engine: plain Python with no Dagster import, so it can be tested and reused alone.
+
+Entry points:
+- `process_folder`: OCR every pending page of one scan folder, resumably.
+- `discover_pages`: which files of a folder are pages, in stable natural order.
+- `SqliteManifest`: the per-page source of truth.
+- `OcrSettings`: every knob, in one frozen value.
+"""
+
+from ocr_assets.engine.batch import FolderReport, process_folder
+from ocr_assets.engine.discovery import Page, discover_pages
+from ocr_assets.engine.manifest import Manifest, PageRecord, SqliteManifest, open_manifest
+from ocr_assets.engine.settings import OcrSettings
+
+__all__ = [
+    "FolderReport",
+    "Manifest",
+    "OcrSettings",
+    "Page",
+    "PageRecord",
+    "SqliteManifest",
+    "discover_pages",
+    "open_manifest",
+    "process_folder",
+]

@@ -1,0 +1,154 @@
+"""OCR backends: the one place that talks to Tesseract.
+
+A backend turns one image file into text and word confidences in ONE engine pass (Tesseract's
+`txt` and `tsv` renderers together, not `image_to_string` followed by `image_to_data`).
+Backends are chosen by name (`OcrSettings.engine`), so tests and benchmarks can select another
+one through configuration instead of patching internals.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+
+import pytesseract
+
+from ocr_assets.engine.errors import FailureCategory, PageError
+
+# Tesseract's OpenMP threads oversubscribe the cores when one process per core runs (6x slower
+# on 2 cores, measured). Every Tesseract started from this process inherits this.
+os.environ["OMP_THREAD_LIMIT"] = "1"
+
+TSV_WORD_LEVEL = "5"
+TSV_PAGE_LEVEL = "1"
+
+
+@dataclass(frozen=True)
+class EngineOutput:
+    text: str
+    words: tuple[str, ...]
+    confidences: tuple[float, ...]
+    """Per-word confidence 0..100; structure rows (conf -1) are not words and are dropped."""
+    image_read: bool
+    """False when the engine exited cleanly but never saw the image (Leptonica decode failure)."""
+
+
+class OcrBackend(Protocol):
+    name: str
+
+    def version(self) -> str: ...
+
+    def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
+                  timeout_s: float) -> EngineOutput: ...
+
+
+def parse_tsv(tsv: str) -> tuple[tuple[str, ...], tuple[float, ...], bool]:
+    """Words, their confidences, and whether Tesseract emitted a page row at all."""
+    words: list[str] = []
+    confidences: list[float] = []
+    page_seen = False
+    rows = csv.reader(tsv.splitlines()[1:], delimiter="\t", quoting=csv.QUOTE_NONE)
+    for row in rows:
+        if len(row) < 11:
+            continue
+        if row[0] == TSV_PAGE_LEVEL:
+            page_seen = True
+        elif row[0] == TSV_WORD_LEVEL:
+            conf = float(row[10])
+            text = row[11] if len(row) > 11 else ""
+            if conf >= 0 and text.strip():
+                words.append(text)
+                confidences.append(conf)
+    return tuple(words), tuple(confidences), page_seen
+
+
+def _decode_output(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PageError(FailureCategory.ENGINE_ERROR,
+                        f"Tesseract's {what} output is not valid UTF-8 ({exc})") from exc
+
+
+class PytesseractBackend:
+    """The Tesseract CLI through pytesseract: one process per page, killed at the timeout."""
+
+    name = "pytesseract"
+
+    def version(self) -> str:
+        return str(pytesseract.get_tesseract_version())
+
+    def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
+                  timeout_s: float) -> EngineOutput:
+        out_base = work_dir / "ocr"
+        try:
+            pytesseract.pytesseract.run_tesseract(
+                str(image_path), str(out_base), extension="txt", lang=lang,
+                config=f"--psm {psm} -c tessedit_create_tsv=1", timeout=timeout_s)
+        except pytesseract.TesseractNotFoundError as exc:
+            raise PageError(FailureCategory.ENGINE_ERROR, missing_tesseract_message()) from exc
+        except pytesseract.TesseractError as exc:
+            message = str(exc.message).strip()
+            if "Failed loading language" in message or "Error opening data file" in message:
+                raise PageError(FailureCategory.MISSING_LANGUAGE,
+                                missing_language_message(lang)) from exc
+            raise PageError(FailureCategory.ENGINE_ERROR,
+                            f"tesseract exited with status {exc.status}: {message[:500]}") from exc
+        except RuntimeError as exc:
+            if "timeout" in str(exc).lower():
+                raise PageError(FailureCategory.TIMEOUT,
+                                f"tesseract ran longer than {timeout_s:g} s and was killed; raise "
+                                "page_timeout_s or downscale the page") from exc
+            raise
+        try:
+            text = _decode_output(out_base.with_suffix(".txt").read_bytes(), "text")
+            tsv = _decode_output(out_base.with_suffix(".tsv").read_bytes(), "TSV")
+        except FileNotFoundError as exc:
+            raise PageError(FailureCategory.ENGINE_ERROR,
+                            f"tesseract wrote no output file ({exc.filename})") from exc
+        words, confidences, page_seen = parse_tsv(tsv)
+        return EngineOutput(text, words, confidences, page_seen)
+
+
+def missing_tesseract_message() -> str:
+    return ("the tesseract program was not found on PATH; install it "
+            "(Debian/Ubuntu: sudo apt-get install tesseract-ocr) or run scripts/setup.sh")
+
+
+def missing_language_message(lang: str) -> str:
+    packages = " ".join(f"tesseract-ocr-{code.lower().replace('_', '-')}"
+                        for code in lang.split("+"))
+    return (f"Tesseract has no traineddata for language '{lang}'; install it "
+            f"(Debian/Ubuntu: sudo apt-get install {packages}) or set TESSDATA_PREFIX")
+
+
+BACKENDS: dict[str, Callable[[], OcrBackend]] = {
+    "pytesseract": PytesseractBackend,
+}
+
+
+@cache
+def get_backend(name: str) -> OcrBackend:
+    """The backend called `name`, created once per process (workers keep theirs loaded)."""
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown OCR engine '{name}'; choose one of {sorted(BACKENDS)}") from None
+    return factory()
+
+
+def check_engine_ready(engine: str, lang: str) -> None:
+    """Fail the whole batch early, with what to do, when Tesseract or a language is missing."""
+    if engine == "pytesseract":
+        if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
+            raise RuntimeError(missing_tesseract_message())
+        installed = set(pytesseract.get_languages(config=""))
+        missing = [code for code in lang.split("+") if code not in installed]
+        if missing:
+            raise RuntimeError(missing_language_message("+".join(missing)))

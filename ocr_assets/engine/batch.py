@@ -1,0 +1,233 @@
+"""The OCR of one scan folder: resumable, idempotent, and isolated per page.
+
+`process_folder` lists the folder's pages, brings the manifest up to date (new pages pending,
+vanished pages dropped with their outputs), skips what is already done for the same input,
+and OCRs the rest in a pool of worker processes. Each page is claimed under a lease before it is
+submitted (a second run on the same folder does no page twice; a dead run's pages come back),
+and recorded in the manifest the moment it finishes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import socket
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pebble import ProcessExpired, ProcessPool
+
+from ocr_assets.engine.backends import check_engine_ready
+from ocr_assets.engine.discovery import Page, discover_pages
+from ocr_assets.engine.errors import FailureCategory
+from ocr_assets.engine.fingerprint import file_fingerprint
+from ocr_assets.engine.manifest import DONE, FAILED, RUNNING, Manifest, PageOutcome, PageRecord
+from ocr_assets.engine.naming import output_name_for
+from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.worker import PageTask, ocr_page, output_paths
+
+# Failures that the same input and settings will reproduce: a plain re-run skips them (the
+# retry pass, or a changed scan, is what redoes them). Everything else is retried up to
+# `max_attempts`.
+DETERMINISTIC_FAILURES = frozenset({
+    FailureCategory.UNREADABLE_IMAGE, FailureCategory.TOO_LARGE,
+    FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
+})
+POOL_GRACE_S = 30.0
+"""The pool kills a worker this long after the engine's own timeout should have fired."""
+
+
+@dataclass
+class FolderReport:
+    """What happened to one folder in one run; the Dagster layer turns it into metadata."""
+
+    partition_key: str
+    folder_name: str
+    pages: int = 0
+    done: int = 0
+    failed: int = 0
+    pending: int = 0
+    skipped: int = 0
+    """Pages already done (or failed for good) before this run: no OCR call was made."""
+    processed: int = 0
+    """Pages attempted in this run."""
+    in_flight_elsewhere: int = 0
+    removed: int = 0
+    ignored: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    ocr_ms: list[int] = field(default_factory=list)
+    mean_confidence: float | None = None
+    failures: list[PageRecord] = field(default_factory=list)
+    flagged: list[PageRecord] = field(default_factory=list)
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def run_owner() -> str:
+    """A lease owner id unique to this process and call."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _needs_ocr(page: Page, row: PageRecord, settings: OcrSettings, out_dir: Path,
+               manifest: Manifest) -> bool:
+    """False for a page whose current input is already done (or failed for good)."""
+    if row.status == RUNNING:
+        return True
+    same_stat = row.size == page.size and row.mtime_ns == page.mtime_ns
+    if row.status == DONE:
+        text_path, _ = output_paths(out_dir, row.output_name or output_name_for(page.page_id))
+        if not text_path.is_file():
+            return True
+        if same_stat:
+            return False
+        if row.fingerprint == file_fingerprint(page.path):
+            manifest.accept_unchanged(row.partition_key, page.page_id, page.size, page.mtime_ns)
+            return False
+        return True
+    if row.status == FAILED:
+        unchanged = same_stat or (row.fingerprint is not None
+                                  and row.fingerprint == file_fingerprint(page.path))
+        if not unchanged:
+            return True
+        if row.error_category in DETERMINISTIC_FAILURES:
+            return False
+        return row.attempts < settings.max_attempts
+    return True
+
+
+def _pool_failure(task: PageTask, exc: BaseException, settings: OcrSettings) -> PageOutcome:
+    """An outcome for a page whose worker never returned one."""
+    if isinstance(exc, TimeoutError):
+        category = FailureCategory.TIMEOUT
+        message = (f"{Path(task.path).name}: no result after "
+                   f"{settings.page_timeout_s + POOL_GRACE_S:g} s; the worker was killed")
+    elif isinstance(exc, ProcessExpired):
+        category = FailureCategory.WORKER_CRASHED
+        message = (f"{Path(task.path).name}: the worker process died (exit code {exc.exitcode}"
+                   "; a negative code is the signal, e.g. -9 for an out-of-memory kill)")
+    else:
+        category = FailureCategory.ENGINE_ERROR
+        message = f"{Path(task.path).name}: {type(exc).__name__}: {exc}"
+    return PageOutcome(status=FAILED, fingerprint=None, size=task.size, mtime_ns=task.mtime_ns,
+                       ms=0, error_category=str(category), error_message=message,
+                       engine=settings.engine)
+
+
+@contextlib.contextmanager
+def _pool(settings: OcrSettings, tasks: int) -> Iterator[ProcessPool]:
+    # spawn, not fork: the parent may be a Dagster run with threads (gRPC, event writers), and
+    # forking a threaded process can deadlock the child.
+    pool = ProcessPool(max_workers=max(1, min(settings.workers, tasks)),
+                       max_tasks=settings.recycle_after,
+                       context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.stop()
+        pool.join()
+
+
+def process_folder(folder: Path, partition_key: str, folder_name: str, *, manifest: Manifest,
+                   out_root: Path, settings: OcrSettings, scans_root: Path | None = None,
+                   only_pages: set[str] | None = None,
+                   on_page: Callable[[str, PageOutcome], None] | None = None) -> FolderReport:
+    """OCR every pending page of `folder` and return what happened.
+
+    `out_root/<partition_key>/` receives the outputs. `only_pages` restricts the run to these
+    page ids (the retry pass). `on_page` is called in this process after each page is recorded.
+    """
+    started = time.perf_counter()
+    check_engine_ready(settings.engine, settings.lang)
+    report = FolderReport(partition_key, folder_name)
+    out_dir = out_root / partition_key
+    listing = discover_pages(folder, root=scans_root or folder)
+    report.ignored, report.refused = listing.ignored, listing.refused
+
+    _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages])
+    report.removed = len(gone)
+    rows = manifest.pages(partition_key)
+    for page_id in gone:
+        for path in output_paths(out_dir, output_name_for(page_id)):
+            path.unlink(missing_ok=True)
+    manifest.release_expired(partition_key)
+
+    todo: list[Page] = []
+    for page in listing.pages:
+        if only_pages is not None and page.page_id not in only_pages:
+            continue
+        if _needs_ocr(page, rows[page.page_id], settings, out_dir, manifest):
+            todo.append(page)
+        else:
+            report.skipped += 1
+
+    if todo:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _run_pages(todo, partition_key, folder_name, out_dir, manifest, settings, report, on_page)
+
+    _summarise(report, manifest)
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def _run_pages(todo: list[Page], partition_key: str, folder_name: str, out_dir: Path,
+               manifest: Manifest, settings: OcrSettings, report: FolderReport,
+               on_page: Callable[[str, PageOutcome], None] | None) -> None:
+    owner = run_owner()
+    lease_s = 2 * settings.page_timeout_s + 2 * POOL_GRACE_S
+    queue = iter(todo)
+    window = 2 * max(1, settings.workers)
+    in_flight: dict[Future[PageOutcome], PageTask] = {}
+    with _pool(settings, len(todo)) as pool:
+        while True:
+            while len(in_flight) < window:
+                page = next(queue, None)
+                if page is None:
+                    break
+                if not manifest.claim(partition_key, page.page_id, owner, lease_s):
+                    report.in_flight_elsewhere += 1
+                    continue
+                task = PageTask(partition_key, folder_name, page.page_id, str(page.path),
+                                page.frame, page.size, page.mtime_ns, str(out_dir),
+                                output_name_for(page.page_id), settings)
+                future = pool.schedule(ocr_page, args=(task,),
+                                       timeout=settings.page_timeout_s + POOL_GRACE_S)
+                in_flight[future] = task
+            if not in_flight:
+                break
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = in_flight.pop(future)
+                try:
+                    outcome = future.result()
+                except BaseException as exc:  # noqa: BLE001 - recorded as the page's failure
+                    outcome = _pool_failure(task, exc, settings)
+                manifest.record(partition_key, task.page_id, outcome)
+                report.processed += 1
+                report.ocr_ms.append(outcome.ms)
+                if on_page is not None:
+                    on_page(task.page_id, outcome)
+
+
+def _summarise(report: FolderReport, manifest: Manifest) -> None:
+    rows = manifest.pages(report.partition_key)
+    report.pages = len(rows)
+    by_status = [r.status for r in rows.values()]
+    report.done = by_status.count(DONE)
+    report.failed = by_status.count(FAILED)
+    report.pending = report.pages - report.done - report.failed
+    report.failures = sorted((r for r in rows.values() if r.status == FAILED),
+                             key=lambda r: r.page_id)
+    report.flagged = sorted((r for r in rows.values() if r.status == DONE and r.flags),
+                            key=lambda r: r.page_id)
+    confidences = [r.mean_confidence for r in rows.values()
+                   if r.status == DONE and r.mean_confidence is not None]
+    report.mean_confidence = statistics.fmean(confidences) if confidences else None

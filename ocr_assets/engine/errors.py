@@ -1,0 +1,38 @@
+"""Failure categories of a page, and the exception that carries one.
+
+Each category tells an operator what to do next; the retry pass chooses its strategy by it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class FailureCategory(StrEnum):
+    UNREADABLE_IMAGE = "unreadable_image"
+    """Pillow cannot open or decode the file: corrupt, truncated, or not an image."""
+    TOO_LARGE = "too_large"
+    """Above the configured megapixel limit: refused before decoding (decompression bombs)."""
+    TIMEOUT = "timeout"
+    """Tesseract did not finish within the per-page timeout and was killed."""
+    ENGINE_ERROR = "engine_error"
+    """Tesseract exited with an error, or its output could not be read."""
+    WORKER_CRASHED = "worker_crashed"
+    """The worker process died (segfault, OOM kill) while on this page."""
+    EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE = "empty_output_from_unreadable_image"
+    """Tesseract exited 0 but never read the image (Leptonica cannot decode it).
+
+    Not a blank page: the retry pass re-decodes it with Pillow."""
+    MISSING_LANGUAGE = "missing_language"
+    """The configured language's traineddata is not installed."""
+    IO_ERROR = "io_error"
+    """Reading the scan or writing the output failed at the operating-system level."""
+
+
+class PageError(Exception):
+    """A page failed for a known reason; the batch records it and goes on."""
+
+    def __init__(self, category: FailureCategory, message: str) -> None:
+        super().__init__(f"{category}: {message}")
+        self.category = category
+        self.message = message

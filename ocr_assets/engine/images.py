@@ -1,0 +1,167 @@
+"""Opening a page image with Pillow and handing Tesseract something it reads well.
+
+Tesseract (through Leptonica) reads plain PNG, JPEG, TIFF, BMP and PNM itself; passing it the
+original file keeps its result identical to the bare CLI's. Everything else is normalised here:
+EXIF rotation, 16-bit, CMYK, palette transparency and alpha, frames of multi-page TIFFs, tiled
+and old-style-JPEG TIFFs (which Leptonica silently fails to read), and oversized pages.
+Every page is fully decoded once, so a truncated file fails here with a clear category instead
+of being half-read by Tesseract.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ocr_assets.engine.errors import FailureCategory, PageError
+
+PASS_THROUGH_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP", "PPM"})
+PASS_THROUGH_MODES = frozenset({"1", "L", "RGB", "P"})
+# TIFF compressions Leptonica cannot decode: 6 = old-style JPEG (OJPEG).
+LEPTONICA_UNREADABLE_TIFF_COMPRESSION = frozenset({6})
+TIFF_TILE_WIDTH_TAG = 322
+TIFF_COMPRESSION_TAG = 259
+EXIF_ORIENTATION_TAG = 0x0112
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """What Tesseract is given: the original file, or a normalised PNG written beside the work."""
+
+    path: Path
+    normalised: bool
+    width: int
+    height: int
+    steps: tuple[str, ...]
+    """What was done to the image (e.g. `exif_transpose`, `cmyk_to_rgb`), for the facts file."""
+
+
+def _open_checked(path: Path, max_megapixels: float) -> Image.Image:
+    """Open lazily and refuse an oversized image before any pixel is decoded."""
+    Image.MAX_IMAGE_PIXELS = int(max_megapixels * 1_000_000)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PageError(FailureCategory.TOO_LARGE,
+                        f"{path.name}: {exc}. Raise max_megapixels if the scan is real.") from exc
+    except UnidentifiedImageError as exc:
+        raise PageError(FailureCategory.UNREADABLE_IMAGE,
+                        f"{path.name}: not an image Pillow can identify") from exc
+    except OSError as exc:
+        raise PageError(FailureCategory.IO_ERROR, f"{path.name}: cannot read: {exc}") from exc
+    megapixels = image.width * image.height / 1_000_000
+    if megapixels > max_megapixels:
+        image.close()
+        raise PageError(FailureCategory.TOO_LARGE,
+                        f"{path.name}: {image.width}x{image.height} is {megapixels:.0f} MP, above "
+                        f"the limit of {max_megapixels:g} MP; raise max_megapixels if the scan "
+                        "is real")
+    return image
+
+
+def _decode(image: Image.Image, path: Path, frame: int | None, max_megapixels: float) -> None:
+    """Seek to the frame and decode every pixel, mapping decoder failures to categories."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if frame is not None:
+                image.seek(frame)
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PageError(FailureCategory.TOO_LARGE, f"{path.name}: {exc}") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        where = f" frame {frame + 1}" if frame is not None else ""
+        raise PageError(FailureCategory.UNREADABLE_IMAGE,
+                        f"{path.name}{where}: cannot decode ({exc}); the file is corrupt or "
+                        "truncated: rescan or re-export it") from exc
+    if image.width * image.height / 1_000_000 > max_megapixels:
+        raise PageError(FailureCategory.TOO_LARGE,
+                        f"{path.name}: frame of {image.width}x{image.height} exceeds "
+                        f"{max_megapixels:g} MP")
+
+
+def _needs_normalising(image: Image.Image, frame: int | None, max_side_px: int) -> bool:
+    if frame is not None or getattr(image, "n_frames", 1) > 1:
+        return True
+    if image.format not in PASS_THROUGH_FORMATS or image.mode not in PASS_THROUGH_MODES:
+        return True
+    if image.mode == "P" and "transparency" in image.info:
+        return True
+    if max(image.size) > max_side_px:
+        return True
+    if image.getexif().get(EXIF_ORIENTATION_TAG, 1) != 1:
+        return True
+    if image.format == "TIFF":
+        tags = image.tag_v2
+        if TIFF_TILE_WIDTH_TAG in tags:
+            return True
+        if tags.get(TIFF_COMPRESSION_TAG) in LEPTONICA_UNREADABLE_TIFF_COMPRESSION:
+            return True
+    return False
+
+
+def _to_tesseract_mode(image: Image.Image, steps: list[str]) -> Image.Image:
+    """Convert any mode to 1, L or RGB; transparent areas become white paper, not black."""
+    mode = image.mode
+    if mode in ("1", "L", "RGB"):
+        return image
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        steps.append(f"{mode}_to_L")
+        extrema = image.getextrema()
+        high = max(float(extrema[1]), 1.0)
+        scale = 255.0 / (high if high > 255 else 255.0)
+        return image.point(lambda value: value * scale).convert("L")
+    if mode == "CMYK":
+        steps.append("cmyk_to_rgb")
+        return image.convert("RGB")
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        steps.append("palette_to_" + image.mode.lower())
+        if image.mode == "RGB":
+            return image
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        steps.append("alpha_on_white")
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(paper, rgba).convert("RGB")
+    steps.append(f"{mode}_to_rgb")
+    return image.convert("RGB")
+
+
+def prepare_image(path: Path, frame: int | None, work_dir: Path, *,
+                  max_megapixels: float, max_side_px: int) -> PreparedImage:
+    """Validate and, where needed, normalise one page; raise `PageError` when it is unusable."""
+    image = _open_checked(path, max_megapixels)
+    with image:
+        _decode(image, path, frame, max_megapixels)
+        if not _needs_normalising(image, frame, max_side_px):
+            return PreparedImage(path, False, image.width, image.height, ())
+        steps: list[str] = []
+        dpi = image.info.get("dpi")
+        if frame is not None:
+            steps.append(f"frame_{frame + 1}")
+        page = ImageOps.exif_transpose(image)
+        if page is not image:
+            steps.append("exif_transpose")
+        page = _to_tesseract_mode(page, steps)
+        if max(page.size) > max_side_px:
+            factor = max_side_px / max(page.size)
+            steps.append(f"downscale_{factor:.3f}")
+            page = page.resize((max(1, round(page.width * factor)),
+                                max(1, round(page.height * factor))), Image.Resampling.LANCZOS)
+            if dpi:
+                dpi = (dpi[0] * factor, dpi[1] * factor)
+        target = work_dir / "page.png"
+        save_args = {"dpi": tuple(round(float(d)) for d in dpi)} if dpi else {}
+        try:
+            page.save(target, format="PNG", **save_args)
+        except OSError as exc:
+            raise PageError(FailureCategory.IO_ERROR,
+                            f"{path.name}: cannot write the normalised image to {target}: {exc}"
+                            ) from exc
+        return PreparedImage(target, True, page.width, page.height, tuple(steps))

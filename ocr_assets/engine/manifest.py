@@ -1,0 +1,285 @@
+"""The page manifest: one row per page, the source of truth for what is done.
+
+File counts lie (a half-written `.txt`, a page that failed, a page still running), so every
+decision is made from these rows: status `pending`, `running` (claimed under a lease), `done` or
+`failed`, with the error category and message, attempts, timing, and the input fingerprint the
+status belongs to. Rows are written as each page finishes, so a crash loses at most the pages in
+flight, and a lease that expires (a dead run) hands its page to the next run.
+
+`Manifest` is the interface; `SqliteManifest` the embedded default. SQLite runs in WAL mode with
+a busy timeout so several runs (processes) can share one file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+STATUSES = (PENDING, RUNNING, DONE, FAILED)
+
+
+@dataclass(frozen=True)
+class FolderRecord:
+    partition_key: str
+    folder_name: str
+    """The folder's name as on disk (display form: invalid UTF-8 bytes as `\\xNN`)."""
+    folder_name_raw: bytes
+    registered_at: float
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    partition_key: str
+    page_id: str
+    status: str
+    fingerprint: str | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+    error_category: str | None = None
+    error_message: str | None = None
+    attempts: int = 0
+    ms: int | None = None
+    mean_confidence: float | None = None
+    words: int | None = None
+    chars: int | None = None
+    garbage_score: float | None = None
+    flags: str = ""
+    """Comma-separated quality flags (`empty`, `garbage`); empty for a good page."""
+    flag_reason: str = ""
+    output_name: str | None = None
+    engine: str | None = None
+    lease_owner: str | None = None
+    lease_until: float | None = None
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    """What one attempt at one page produced, as the manifest stores it."""
+
+    status: str
+    fingerprint: str | None
+    size: int
+    mtime_ns: int
+    ms: int
+    error_category: str | None = None
+    error_message: str | None = None
+    mean_confidence: float | None = None
+    words: int | None = None
+    chars: int | None = None
+    garbage_score: float | None = None
+    flags: str = ""
+    flag_reason: str = ""
+    output_name: str | None = None
+    engine: str | None = None
+
+
+class Manifest(Protocol):
+    """What the engine and the Dagster layer need from a manifest backend."""
+
+    def register_folder(self, partition_key: str, folder_name: str, raw: bytes) -> None: ...
+    def folders(self) -> list[FolderRecord]: ...
+    def folder(self, partition_key: str) -> FolderRecord | None: ...
+    def forget_folder(self, partition_key: str) -> None: ...
+    def pages(self, partition_key: str) -> dict[str, PageRecord]: ...
+    def sync_pages(self, partition_key: str,
+                   page_ids: Iterable[str]) -> tuple[list[str], list[str]]: ...
+    def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float) -> bool: ...
+    def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None: ...
+    def accept_unchanged(self, partition_key: str, page_id: str, size: int,
+                         mtime_ns: int) -> None: ...
+    def release_expired(self, partition_key: str) -> int: ...
+    def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]: ...
+    def close(self) -> None: ...
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS folders (
+    partition_key TEXT PRIMARY KEY,
+    folder_name TEXT NOT NULL,
+    folder_name_raw BLOB NOT NULL,
+    registered_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pages (
+    partition_key TEXT NOT NULL,
+    page_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    fingerprint TEXT,
+    size INTEGER,
+    mtime_ns INTEGER,
+    error_category TEXT,
+    error_message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    ms INTEGER,
+    mean_confidence REAL,
+    words INTEGER,
+    chars INTEGER,
+    garbage_score REAL,
+    flags TEXT NOT NULL DEFAULT '',
+    flag_reason TEXT NOT NULL DEFAULT '',
+    output_name TEXT,
+    engine TEXT,
+    lease_owner TEXT,
+    lease_until REAL,
+    updated_at REAL,
+    PRIMARY KEY (partition_key, page_id)
+);
+CREATE INDEX IF NOT EXISTS pages_status ON pages (partition_key, status);
+"""
+
+PAGE_COLUMNS = tuple(PageRecord.__dataclass_fields__)
+
+
+class SqliteManifest:
+    """The embedded manifest: one SQLite file shared by every run on this machine."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connection().executescript(SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=60000")
+            self._local.db = db
+        return db
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken with BEGIN IMMEDIATE so concurrent writers queue
+        on the busy timeout instead of failing with 'database is locked' at commit."""
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def register_folder(self, partition_key: str, folder_name: str, raw: bytes) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO folders (partition_key, folder_name, folder_name_raw, registered_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (partition_key) DO NOTHING",
+                (partition_key, folder_name, raw, time.time()))
+
+    def folders(self) -> list[FolderRecord]:
+        rows = self._connection().execute(
+            "SELECT partition_key, folder_name, folder_name_raw, registered_at FROM folders "
+            "ORDER BY partition_key").fetchall()
+        return [FolderRecord(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    def folder(self, partition_key: str) -> FolderRecord | None:
+        row = self._connection().execute(
+            "SELECT partition_key, folder_name, folder_name_raw, registered_at FROM folders "
+            "WHERE partition_key = ?", (partition_key,)).fetchone()
+        return FolderRecord(row[0], row[1], bytes(row[2]), row[3]) if row else None
+
+    def forget_folder(self, partition_key: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM pages WHERE partition_key = ?", (partition_key,))
+            db.execute("DELETE FROM folders WHERE partition_key = ?", (partition_key,))
+
+    def pages(self, partition_key: str) -> dict[str, PageRecord]:
+        rows = self._connection().execute(
+            f"SELECT {', '.join(PAGE_COLUMNS)} FROM pages WHERE partition_key = ?",
+            (partition_key,)).fetchall()
+        return {row[1]: PageRecord(*row) for row in rows}
+
+    def sync_pages(self, partition_key: str,
+                   page_ids: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Make the folder's rows match its pages: new pages become pending rows, rows of pages
+        no longer on disk are dropped. Returns the added and the removed page ids."""
+        wanted = list(dict.fromkeys(page_ids))
+        with self._tx() as db:
+            existing = {r[0] for r in db.execute(
+                "SELECT page_id FROM pages WHERE partition_key = ?", (partition_key,))}
+            new = [p for p in wanted if p not in existing]
+            gone = sorted(existing.difference(wanted))
+            now = time.time()
+            db.executemany(
+                "INSERT INTO pages (partition_key, page_id, status, updated_at) "
+                "VALUES (?, ?, 'pending', ?)", [(partition_key, p, now) for p in new])
+            db.executemany("DELETE FROM pages WHERE partition_key = ? AND page_id = ?",
+                           [(partition_key, p) for p in gone])
+        return new, gone
+
+    def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float) -> bool:
+        """Take a page for one attempt unless another live run holds it; counts the attempt."""
+        now = time.time()
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE pages SET status = 'running', lease_owner = ?, lease_until = ?, "
+                "attempts = attempts + 1, updated_at = ? "
+                "WHERE partition_key = ? AND page_id = ? AND (status != 'running' "
+                "OR lease_until IS NULL OR lease_until < ? OR lease_owner = ?)",
+                (owner, now + lease_s, now, partition_key, page_id, now, owner))
+            return cursor.rowcount == 1
+
+    def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE pages SET status = ?, fingerprint = ?, size = ?, mtime_ns = ?, ms = ?, "
+                "error_category = ?, error_message = ?, mean_confidence = ?, words = ?, "
+                "chars = ?, garbage_score = ?, flags = ?, flag_reason = ?, output_name = ?, "
+                "engine = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? "
+                "WHERE partition_key = ? AND page_id = ?",
+                (outcome.status, outcome.fingerprint, outcome.size, outcome.mtime_ns, outcome.ms,
+                 outcome.error_category, outcome.error_message, outcome.mean_confidence,
+                 outcome.words, outcome.chars, outcome.garbage_score, outcome.flags,
+                 outcome.flag_reason, outcome.output_name, outcome.engine, time.time(),
+                 partition_key, page_id))
+
+    def accept_unchanged(self, partition_key: str, page_id: str, size: int,
+                         mtime_ns: int) -> None:
+        """A page whose bytes are unchanged but whose stat moved keeps its status."""
+        with self._tx() as db:
+            db.execute("UPDATE pages SET size = ?, mtime_ns = ? "
+                       "WHERE partition_key = ? AND page_id = ?",
+                       (size, mtime_ns, partition_key, page_id))
+
+    def release_expired(self, partition_key: str) -> int:
+        """Return pages whose run died mid-page (lease expired) to pending."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE pages SET status = 'pending', lease_owner = NULL, lease_until = NULL "
+                "WHERE partition_key = ? AND status = 'running' AND lease_until < ?",
+                (partition_key, time.time()))
+            return cursor.rowcount
+
+    def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]:
+        """{partition_key: {status: count}} with every status present (zeros included)."""
+        query = "SELECT partition_key, status, COUNT(*) FROM pages"
+        args: tuple[str, ...] = ()
+        if partition_key is not None:
+            query += " WHERE partition_key = ?"
+            args = (partition_key,)
+        counts: dict[str, dict[str, int]] = {}
+        for key, status, n in self._connection().execute(query + " GROUP BY 1, 2", args):
+            counts.setdefault(key, dict.fromkeys(STATUSES, 0))[status] = n
+        return counts
+
+
+def open_manifest(location: str | Path) -> Manifest:
+    """The manifest at `location`: a SQLite file path (PostgreSQL URLs are added by the
+    PostgreSQL backend)."""
+    return SqliteManifest(Path(location))

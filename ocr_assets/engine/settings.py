@@ -1,0 +1,42 @@
+"""Every setting that changes what a page's OCR produces or how it is run, in one frozen value.
+
+The settings travel to pool workers by pickling, so they are a plain dataclass. The subset that
+changes the *output* (`output_settings`) is stored with each page, so a page done with other
+settings is visibly different in its facts file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+
+def default_workers() -> int:
+    """One single-threaded Tesseract per usable core (OCRmyPDF's and Tesseract's own rule)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    """How pages are read, OCRed and bounded."""
+
+    lang: str = "eng"
+    psm: int = 3
+    engine: str = "pytesseract"
+    workers: int = field(default_factory=default_workers)
+    page_timeout_s: float = 180.0
+    recycle_after: int = 200
+    max_megapixels: float = 120.0
+    max_side_px: int = 10000
+    max_attempts: int = 3
+
+    def output_settings(self) -> dict[str, object]:
+        """The settings that change a page's text: stored in its facts for provenance."""
+        return {"lang": self.lang, "psm": self.psm, "engine": self.engine,
+                "max_side_px": self.max_side_px}
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)

@@ -1,0 +1,114 @@
+"""The OCR of one page, as it runs inside a pool worker process.
+
+Everything a worker needs arrives in a `PageTask` (picklable, no open handles), and everything it
+produced leaves as a `PageOutcome`: the worker writes the page's `.txt` and `.json` atomically,
+and the parent process alone writes the manifest. A failure of any kind becomes an outcome with
+a category and a message; only a dead worker process is reported by the pool instead.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ocr_assets.engine.atomic import write_json_atomic, write_text_atomic
+from ocr_assets.engine.backends import get_backend
+from ocr_assets.engine.errors import FailureCategory, PageError
+from ocr_assets.engine.fingerprint import file_fingerprint
+from ocr_assets.engine.images import prepare_image
+from ocr_assets.engine.manifest import DONE, FAILED, PageOutcome
+from ocr_assets.engine.quality import score_page
+from ocr_assets.engine.settings import OcrSettings
+
+
+@dataclass(frozen=True)
+class PageTask:
+    partition_key: str
+    folder_name: str
+    page_id: str
+    path: str
+    frame: int | None
+    size: int
+    mtime_ns: int
+    out_dir: str
+    output_name: str
+    settings: OcrSettings
+
+
+def output_paths(out_dir: Path, output_name: str) -> tuple[Path, Path]:
+    """The page's text file and facts file."""
+    return out_dir / f"{output_name}.txt", out_dir / f"{output_name}.json"
+
+
+def _failed(task: PageTask, started: float, fingerprint: str | None,
+            category: FailureCategory, message: str) -> PageOutcome:
+    return PageOutcome(status=FAILED, fingerprint=fingerprint, size=task.size,
+                       mtime_ns=task.mtime_ns, ms=round((time.perf_counter() - started) * 1000),
+                       error_category=str(category), error_message=message,
+                       engine=task.settings.engine)
+
+
+def ocr_page(task: PageTask) -> PageOutcome:
+    """OCR one page and write its outputs; never raises for a bad page."""
+    started = time.perf_counter()
+    settings = task.settings
+    path = Path(task.path)
+    fingerprint: str | None = None
+    try:
+        fingerprint = file_fingerprint(path)
+        backend = get_backend(settings.engine)
+        with tempfile.TemporaryDirectory(prefix="ocr-assets-page-") as tmp:
+            work_dir = Path(tmp)
+            image = prepare_image(path, task.frame, work_dir,
+                                  max_megapixels=settings.max_megapixels,
+                                  max_side_px=settings.max_side_px)
+            result = backend.recognise(image.path, work_dir, lang=settings.lang,
+                                       psm=settings.psm, timeout_s=settings.page_timeout_s)
+        if not result.image_read:
+            raise PageError(FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
+                            f"{path.name}: Tesseract exited 0 without reading the image "
+                            "(Leptonica cannot decode it); this is not a blank page: the "
+                            "retry pass re-decodes it with Pillow")
+        quality = score_page(result.text, result.confidences)
+        ms = round((time.perf_counter() - started) * 1000)
+        text_path, facts_path = output_paths(Path(task.out_dir), task.output_name)
+        write_text_atomic(text_path, result.text)
+        write_json_atomic(facts_path, {
+            "folder": task.folder_name,
+            "partition": task.partition_key,
+            "page": task.page_id,
+            "source": path.name,
+            "frame": None if task.frame is None else task.frame + 1,
+            "fingerprint": fingerprint,
+            "engine": settings.engine,
+            "engine_version": backend.version(),
+            "settings": settings.output_settings(),
+            "image": {"width": image.width, "height": image.height,
+                      "normalised": image.normalised, "steps": list(image.steps)},
+            "mean_confidence": quality.mean_confidence,
+            "words": quality.words,
+            "chars": quality.chars,
+            "garbage_score": quality.garbage_score,
+            "plausible_word_share": quality.plausible_word_share,
+            "flags": list(quality.flags),
+            "flag_reason": quality.reason,
+            "ms": ms,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        })
+    except PageError as exc:
+        return _failed(task, started, fingerprint, exc.category, exc.message)
+    except OSError as exc:
+        return _failed(task, started, fingerprint, FailureCategory.IO_ERROR,
+                       f"{path.name}: {exc}; check the file's permissions and the disk")
+    except Exception as exc:  # noqa: BLE001 - one bad page must never stop a batch
+        return _failed(task, started, fingerprint, FailureCategory.ENGINE_ERROR,
+                       f"{path.name}: unexpected {type(exc).__name__}: {exc}")
+    return PageOutcome(status=DONE, fingerprint=fingerprint, size=task.size,
+                       mtime_ns=task.mtime_ns, ms=ms,
+                       mean_confidence=quality.mean_confidence, words=quality.words,
+                       chars=quality.chars, garbage_score=quality.garbage_score,
+                       flags=",".join(quality.flags), flag_reason=quality.reason,
+                       output_name=task.output_name, engine=settings.engine)
