@@ -7,12 +7,13 @@ Entry points:
 - `OcrSettings`: every knob, in one frozen value.
 """
 
-from ocr_assets.engine.batch import FolderReport, process_folder
+from ocr_assets.engine.batch import FolderPlan, FolderReport, plan_folder, process_folder
 from ocr_assets.engine.discovery import Page, discover_pages
 from ocr_assets.engine.manifest import Manifest, PageRecord, SqliteManifest, open_manifest
 from ocr_assets.engine.settings import OcrSettings
 
 __all__ = [
+    "FolderPlan",
     "FolderReport",
     "Manifest",
     "OcrSettings",
@@ -21,5 +22,6 @@ __all__ = [
     "SqliteManifest",
     "discover_pages",
     "open_manifest",
+    "plan_folder",
     "process_folder",
 ]

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from pebble import ProcessExpired, ProcessPool
 
+from ocr_assets.engine.atomic import remove_stale_temp_files
 from ocr_assets.engine.backends import check_engine_ready
-from ocr_assets.engine.discovery import Page, discover_pages
+from ocr_assets.engine.discovery import FolderListing, Page, discover_pages
 from ocr_assets.engine.errors import FailureCategory
 from ocr_assets.engine.fingerprint import file_fingerprint
 from ocr_assets.engine.manifest import DONE, FAILED, RUNNING, Manifest, PageOutcome, PageRecord
@@ -136,6 +137,41 @@ def _pool(settings: OcrSettings, tasks: int) -> Iterator[ProcessPool]:
         pool.join()
 
 
+@dataclass
+class FolderPlan:
+    """The manifest brought up to date with the folder, and the pages that still need OCR."""
+
+    listing: FolderListing
+    todo: list[Page]
+    skipped: int
+    removed: list[str]
+
+
+def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest, out_root: Path,
+                settings: OcrSettings, scans_root: Path | None = None,
+                only_pages: set[str] | None = None) -> FolderPlan:
+    """List the folder's pages, sync the manifest (new pages pending, vanished pages and their
+    outputs dropped, dead runs' leases released) and decide which pages need OCR."""
+    out_dir = out_root / partition_key
+    listing = discover_pages(folder, root=scans_root or folder)
+    _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages])
+    for page_id in gone:
+        for path in output_paths(out_dir, output_name_for(page_id)):
+            path.unlink(missing_ok=True)
+    manifest.release_expired(partition_key)
+    rows = manifest.pages(partition_key)
+    todo: list[Page] = []
+    skipped = 0
+    for page in listing.pages:
+        if only_pages is not None and page.page_id not in only_pages:
+            continue
+        if _needs_ocr(page, rows[page.page_id], settings, out_dir, manifest):
+            todo.append(page)
+        else:
+            skipped += 1
+    return FolderPlan(listing, todo, skipped, gone)
+
+
 def process_folder(folder: Path, partition_key: str, folder_name: str, *, manifest: Manifest,
                    out_root: Path, settings: OcrSettings, scans_root: Path | None = None,
                    only_pages: set[str] | None = None,
@@ -147,32 +183,17 @@ def process_folder(folder: Path, partition_key: str, folder_name: str, *, manife
     """
     started = time.perf_counter()
     check_engine_ready(settings.engine, settings.lang)
-    report = FolderReport(partition_key, folder_name)
-    out_dir = out_root / partition_key
-    listing = discover_pages(folder, root=scans_root or folder)
-    report.ignored, report.refused = listing.ignored, listing.refused
-
-    _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages])
-    report.removed = len(gone)
-    rows = manifest.pages(partition_key)
-    for page_id in gone:
-        for path in output_paths(out_dir, output_name_for(page_id)):
-            path.unlink(missing_ok=True)
-    manifest.release_expired(partition_key)
-
-    todo: list[Page] = []
-    for page in listing.pages:
-        if only_pages is not None and page.page_id not in only_pages:
-            continue
-        if _needs_ocr(page, rows[page.page_id], settings, out_dir, manifest):
-            todo.append(page)
-        else:
-            report.skipped += 1
-
-    if todo:
+    plan = plan_folder(folder, partition_key, manifest=manifest, out_root=out_root,
+                       settings=settings, scans_root=scans_root, only_pages=only_pages)
+    report = FolderReport(partition_key, folder_name, skipped=plan.skipped,
+                          removed=len(plan.removed), ignored=plan.listing.ignored,
+                          refused=plan.listing.refused)
+    if plan.todo:
+        out_dir = out_root / partition_key
         out_dir.mkdir(parents=True, exist_ok=True)
-        _run_pages(todo, partition_key, folder_name, out_dir, manifest, settings, report, on_page)
-
+        remove_stale_temp_files(out_dir)
+        _run_pages(plan.todo, partition_key, folder_name, out_dir, manifest, settings, report,
+                   on_page)
     _summarise(report, manifest)
     report.elapsed_s = time.perf_counter() - started
     return report

@@ -1,0 +1,112 @@
+"""The assets: per-folder page text and failed-pages report, and the corpus across folders.
+
+```
+scan_folders ──► page_texts ──► failed_pages
+                     └────────► ocr_corpus (all partitions)
+```
+The outputs live on disk (text, facts, reports, corpus) and in the manifest; the assets record
+that a materialization happened and what it found, so they return `MaterializeResult`s.
+"""
+
+import dagster as dg
+
+from ocr_assets.defs.metadata import failures_table, folder_metadata, markdown_table
+from ocr_assets.defs.partitions import scan_folders
+from ocr_assets.defs.resources import OcrConfig
+from ocr_assets.engine import PageRecord, process_folder
+from ocr_assets.engine.corpus import build_corpus
+from ocr_assets.engine.manifest import DONE
+from ocr_assets.engine.registry import folder_path
+from ocr_assets.engine.reports import failed_pages_frame, write_failed_pages_report
+
+OCR_POOL = "tesseract"
+"""Dagster pool of the OCR step: its limit bounds how many folders OCR at once."""
+
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
+                                 jitter=dg.Jitter.PLUS_MINUS)
+"""For the step as a whole (disk full for a moment, a worker pool that fails to start); bad
+pages never raise, so a folder with bad pages is not retried by this."""
+
+
+def folder_or_fail(ocr: OcrConfig, partition_key: str):
+    try:
+        return folder_path(ocr.scans_path, ocr.manifest(), partition_key)
+    except KeyError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
+
+
+@dg.asset(partitions_def=scan_folders, pool=OCR_POOL, retry_policy=TRANSIENT_RETRY,
+          group_name="ocr", kinds={"python", "tesseract"},
+          description="The OCR text of every page of one scan folder (`<data>/ocr/<partition>/`),"
+                      " one `.txt` and one `.json` of facts per page; the manifest is the record.")
+def page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
+    key = context.partition_key
+    manifest = ocr.manifest()
+    folder = folder_or_fail(ocr, key)
+    if not folder.is_dir():
+        raise dg.Failure(f"scan folder {folder} of partition '{key}' does not exist; restore it, "
+                         "or delete the partition (`ocr-assets forget`)", allow_retries=False)
+    record = manifest.folder(key)
+    folder_name = record.folder_name if record else key
+
+    def log_page(page_id: str, outcome) -> None:
+        if outcome.status == DONE:
+            context.log.debug(f"{page_id}: done in {outcome.ms} ms")
+        else:
+            context.log.warning(f"{page_id}: {outcome.error_category}: {outcome.error_message}")
+
+    context.log.info(f"OCR of folder {folder_name!r} ({folder}) with "
+                     f"{ocr.settings.workers} workers, lang={ocr.lang}, psm={ocr.psm}")
+    try:
+        report = process_folder(folder, key, folder_name, manifest=manifest,
+                                out_root=ocr.ocr_path, settings=ocr.settings,
+                                scans_root=ocr.scans_path, on_page=log_page)
+    except (RuntimeError, ValueError) as exc:
+        raise dg.Failure(f"OCR of folder {folder_name!r} could not start: {exc}",
+                         allow_retries=False) from exc
+    context.log.info(f"{folder_name!r}: {report.pages} pages, {report.done} done, "
+                     f"{report.failed} failed, {report.skipped} skipped, "
+                     f"{report.processed} OCRed at {report.pages_per_s:.2f} pages/s")
+    metadata = folder_metadata(report)
+    metadata["path"] = dg.MetadataValue.path(str(ocr.ocr_path / key))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(partitions_def=scan_folders, deps=[page_texts], group_name="ocr", kinds={"pandas"},
+          description="Each failed page of the folder: its failure category, message and "
+                      "attempts (`<data>/reports/<partition>/failed_pages.csv` and `.json`).")
+def failed_pages(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
+    key = context.partition_key
+    frame = failed_pages_frame(ocr.manifest(), key)
+    csv_path, _ = write_failed_pages_report(frame, ocr.reports_path / key)
+    failures: list[PageRecord] = [r for r in ocr.manifest().pages(key).values()
+                                  if r.status == "failed"]
+    by_category = frame["category"].value_counts().to_dict() if len(frame) else {}
+    if failures:
+        context.log.warning(f"{len(failures)} failed pages in '{key}': {by_category}")
+    return dg.MaterializeResult(metadata={
+        "failed": dg.MetadataValue.int(len(frame)),
+        "by_category": dg.MetadataValue.json(by_category),
+        "report": dg.MetadataValue.path(str(csv_path)),
+        "pages": dg.MetadataValue.md(failures_table(sorted(failures, key=lambda r: r.page_id))
+                                     if failures else "No failed pages."),
+    })
+
+
+@dg.asset(deps=[page_texts], group_name="corpus", kinds={"pandas", "parquet"},
+          description="Every done page of every complete folder: `<data>/corpus/pages.parquet`"
+                      " and `pages.jsonl`.")
+def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
+    summary = build_corpus(ocr.manifest(), ocr.ocr_path, ocr.corpus_path)
+    if summary.excluded:
+        context.log.warning(f"folders left out of the corpus: {summary.excluded}")
+    context.log.info(f"corpus: {summary.rows} pages from {summary.folders} folders")
+    return dg.MaterializeResult(metadata={
+        "rows": dg.MetadataValue.int(summary.rows),
+        "folders": dg.MetadataValue.int(summary.folders),
+        "excluded": dg.MetadataValue.md(
+            markdown_table(("partition", "why"), summary.excluded.items())
+            if summary.excluded else "None."),
+        "parquet": dg.MetadataValue.path(str(summary.parquet)),
+        "jsonl": dg.MetadataValue.path(str(summary.jsonl)),
+    })

@@ -1,0 +1,92 @@
+"""Asset checks: the counts invariant blocks bad data; empty and garbage pages are named.
+
+The checks recompute from the folder, the files and the manifest; they never trust the
+numbers the asset reported, so a tampered or stale manifest makes them fail.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from ocr_assets.defs.assets import folder_or_fail, ocr_corpus, page_texts
+from ocr_assets.defs.metadata import flagged_table, markdown_table
+from ocr_assets.defs.partitions import scan_folders
+from ocr_assets.defs.resources import OcrConfig
+from ocr_assets.engine.corpus import corpus_frame
+from ocr_assets.engine.invariants import check_counts
+from ocr_assets.engine.manifest import DONE
+
+
+@dg.asset_check(asset=page_texts, blocking=True, partitions_def=scan_folders,
+                description="Pages on disk = done + failed, every page terminal, every done "
+                            "page has its text file. Blocks the corpus when broken.")
+def counts_invariant(context: dg.AssetCheckExecutionContext,
+                     ocr: OcrConfig) -> dg.AssetCheckResult:
+    key = context.partition_key
+    result = check_counts(folder_or_fail(ocr, key), key, manifest=ocr.manifest(),
+                          out_root=ocr.ocr_path, scans_root=ocr.scans_path)
+    problems = result.problems()
+    metadata: dict[str, dg.MetadataValue] = {
+        "pages_on_disk": dg.MetadataValue.int(result.pages_on_disk),
+        "done": dg.MetadataValue.int(result.done),
+        "failed": dg.MetadataValue.int(result.failed),
+    }
+    if problems:
+        metadata["problems"] = dg.MetadataValue.md(markdown_table(
+            ("what", "pages"), ((what, ", ".join(pages[:20])) for what, pages in problems.items())))
+    return dg.AssetCheckResult(passed=result.passed, metadata=metadata,
+                               description=None if result.passed else
+                               "; ".join(f"{len(p)} {what}" for what, p in problems.items()))
+
+
+def _flag_check(ocr: OcrConfig, partition_key: str, flag: str) -> dg.AssetCheckResult:
+    flagged = sorted((r for r in ocr.manifest().pages(partition_key).values()
+                      if r.status == DONE and flag in r.flags.split(",")),
+                     key=lambda r: r.page_id)
+    metadata: dict[str, dg.MetadataValue] = {
+        "flagged": dg.MetadataValue.int(len(flagged)),
+        "pages": dg.MetadataValue.json([{"page": r.page_id, "reason": r.flag_reason}
+                                        for r in flagged]),
+    }
+    if flagged:
+        metadata["table"] = dg.MetadataValue.md(flagged_table(flagged))
+    return dg.AssetCheckResult(
+        passed=not flagged, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+        description=(f"{len(flagged)} {flag} pages: "
+                     + ", ".join(r.page_id for r in flagged[:10])) if flagged else None)
+
+
+@dg.asset_check(asset=page_texts, partitions_def=scan_folders,
+                description="Warns about pages with (almost) no text, naming them: blank "
+                            "pages, or scans Tesseract could not read.")
+def empty_pages(context: dg.AssetCheckExecutionContext, ocr: OcrConfig) -> dg.AssetCheckResult:
+    return _flag_check(ocr, context.partition_key, "empty")
+
+
+@dg.asset_check(asset=page_texts, partitions_def=scan_folders,
+                description="Warns about pages whose text looks like noise (low confidence, "
+                            "few plausible words, few letters), naming them.")
+def garbage_pages(context: dg.AssetCheckExecutionContext,
+                  ocr: OcrConfig) -> dg.AssetCheckResult:
+    return _flag_check(ocr, context.partition_key, "garbage")
+
+
+@dg.asset_check(asset=ocr_corpus, blocking=True,
+                description="The corpus holds exactly the done pages of every complete folder.")
+def corpus_complete(ocr: OcrConfig) -> dg.AssetCheckResult:
+    parquet = ocr.corpus_path / "pages.parquet"
+    if not parquet.is_file():
+        return dg.AssetCheckResult(passed=False, description=f"{parquet} does not exist")
+    written = pd.read_parquet(parquet, columns=["partition", "page"])
+    expected = corpus_frame(ocr.manifest(), ocr.ocr_path)
+    have = set(zip(written["partition"], written["page"], strict=True))
+    want = set(zip(expected["partition"], expected["page"], strict=True))
+    missing, extra = sorted(want - have), sorted(have - want)
+    duplicates = int(written.duplicated().sum())
+    passed = not missing and not extra and duplicates == 0
+    return dg.AssetCheckResult(passed=passed, metadata={
+        "rows": dg.MetadataValue.int(len(written)),
+        "expected_rows": dg.MetadataValue.int(len(expected)),
+        "missing": dg.MetadataValue.json([f"{p}/{g}" for p, g in missing[:50]]),
+        "unexpected": dg.MetadataValue.json([f"{p}/{g}" for p, g in extra[:50]]),
+        "duplicates": dg.MetadataValue.int(duplicates),
+    })

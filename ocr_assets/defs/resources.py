@@ -1,0 +1,94 @@
+"""The project's configuration as one Dagster resource, with environment variables for deploys.
+
+`OCR_ASSETS_SCANS` and `OCR_ASSETS_DATA` set the scans root and the data root everywhere (CLI,
+UI, sensors, schedules); the CLI's flags set the same variables before the definitions load.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from ocr_assets.engine import Manifest, OcrSettings, open_manifest
+from ocr_assets.engine.settings import default_workers
+
+ENV_PREFIX = "OCR_ASSETS_"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+class OcrConfig(dg.ConfigurableResource):
+    """Where scans and outputs live, and how pages are OCRed."""
+
+    scans_root: str
+    data_root: str
+    manifest_url: str = ""
+    """Empty: `<data_root>/manifest.sqlite`."""
+    workers: int = 0
+    """OCR processes per run; 0: one per core."""
+    page_timeout_s: float = 180.0
+    lang: str = "eng"
+    psm: int = 3
+    engine: str = "pytesseract"
+    max_megapixels: float = 120.0
+    max_side_px: int = 10000
+    recycle_after: int = 200
+    max_attempts: int = 3
+
+    _manifest: Manifest | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_env(cls) -> OcrConfig:
+        """Built from `OCR_ASSETS_*` variables, defaulting to `data/` under the working dir."""
+        data_root = Path(_env("DATA", "data")).absolute()
+        return cls(
+            scans_root=str(Path(_env("SCANS", str(data_root / "scans"))).absolute()),
+            data_root=str(data_root),
+            manifest_url=_env("MANIFEST_URL", ""),
+            workers=int(_env("WORKERS", "0")),
+            page_timeout_s=float(_env("PAGE_TIMEOUT_S", "180")),
+            lang=_env("LANG", "eng"),
+            psm=int(_env("PSM", "3")),
+            engine=_env("ENGINE", "pytesseract"),
+            max_megapixels=float(_env("MAX_MEGAPIXELS", "120")),
+            max_side_px=int(_env("MAX_SIDE_PX", "10000")),
+            recycle_after=int(_env("RECYCLE_AFTER", "200")),
+            max_attempts=int(_env("MAX_ATTEMPTS", "3")),
+        )
+
+    @property
+    def scans_path(self) -> Path:
+        return Path(self.scans_root)
+
+    @property
+    def ocr_path(self) -> Path:
+        return Path(self.data_root) / "ocr"
+
+    @property
+    def reports_path(self) -> Path:
+        return Path(self.data_root) / "reports"
+
+    @property
+    def corpus_path(self) -> Path:
+        return Path(self.data_root) / "corpus"
+
+    @cached_property
+    def settings(self) -> OcrSettings:
+        return OcrSettings(lang=self.lang, psm=self.psm, engine=self.engine,
+                           workers=self.workers or default_workers(),
+                           page_timeout_s=self.page_timeout_s,
+                           recycle_after=self.recycle_after, max_megapixels=self.max_megapixels,
+                           max_side_px=self.max_side_px, max_attempts=self.max_attempts)
+
+    def manifest(self) -> Manifest:
+        """The page manifest, opened once per process."""
+        if self._manifest is None:
+            self._manifest = open_manifest(
+                self.manifest_url or Path(self.data_root) / "manifest.sqlite")
+        return self._manifest

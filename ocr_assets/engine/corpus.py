@@ -1,0 +1,80 @@
+"""The aggregated corpus: one row per done page of every complete folder, in the formats
+corpus users expect (Parquet for analysis, JSON Lines for streaming tools).
+
+A folder whose pages are not all terminal (pending or running rows) is left out: its text is
+not final. The corpus is written atomically, so readers never see half a file.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ocr_assets.engine.atomic import write_bytes_atomic
+from ocr_assets.engine.manifest import DONE, FAILED, Manifest
+from ocr_assets.engine.worker import output_paths
+
+CORPUS_COLUMNS = ("folder", "partition", "page", "text", "mean_confidence", "garbage_score",
+                  "flags", "flag_reason", "words", "chars", "engine", "fingerprint")
+
+
+@dataclass
+class CorpusSummary:
+    rows: int = 0
+    folders: int = 0
+    excluded: dict[str, str] = field(default_factory=dict)
+    """partition key -> why it is not in the corpus."""
+    missing_text: list[str] = field(default_factory=list)
+    """`partition/page` of done pages whose text file is gone (a tampered or lost output)."""
+    parquet: Path | None = None
+    jsonl: Path | None = None
+
+
+def corpus_frame(manifest: Manifest, ocr_root: Path,
+                 summary: CorpusSummary | None = None) -> pd.DataFrame:
+    """Rows of every done page of every complete folder, in folder then page order."""
+    summary = summary if summary is not None else CorpusSummary()
+    records: list[dict[str, object]] = []
+    for folder in manifest.folders():
+        rows = manifest.pages(folder.partition_key)
+        unfinished = sum(r.status not in (DONE, FAILED) for r in rows.values())
+        if unfinished:
+            summary.excluded[folder.partition_key] = f"{unfinished} pages not yet terminal"
+            continue
+        summary.folders += 1
+        for page_id in sorted(rows):
+            row = rows[page_id]
+            if row.status != DONE or row.output_name is None:
+                continue
+            text_path, _ = output_paths(ocr_root / folder.partition_key, row.output_name)
+            try:
+                text = text_path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                summary.missing_text.append(f"{folder.partition_key}/{page_id}")
+                continue
+            records.append({
+                "folder": folder.folder_name, "partition": folder.partition_key,
+                "page": page_id, "text": text, "mean_confidence": row.mean_confidence,
+                "garbage_score": row.garbage_score, "flags": row.flags,
+                "flag_reason": row.flag_reason, "words": row.words, "chars": row.chars,
+                "engine": row.engine, "fingerprint": row.fingerprint,
+            })
+    return pd.DataFrame.from_records(records, columns=list(CORPUS_COLUMNS))
+
+
+def build_corpus(manifest: Manifest, ocr_root: Path, corpus_root: Path) -> CorpusSummary:
+    """Write `pages.parquet` and `pages.jsonl` under `corpus_root`."""
+    summary = CorpusSummary()
+    frame = corpus_frame(manifest, ocr_root, summary)
+    summary.rows = len(frame)
+    summary.parquet = corpus_root / "pages.parquet"
+    summary.jsonl = corpus_root / "pages.jsonl"
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    write_bytes_atomic(summary.parquet, buffer.getvalue())
+    jsonl = frame.to_json(orient="records", lines=True, force_ascii=False)
+    write_bytes_atomic(summary.jsonl, (jsonl or "").encode("utf-8"))
+    return summary

@@ -1,0 +1,63 @@
+"""The counts invariant: pages in = done + failed, and every page terminal.
+
+Checked against the folder on disk and the page files, not against the manifest alone: a page
+on disk without a row, a row without a page, a done row without its text file, or a page still
+pending or running all break it, and each is named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ocr_assets.engine.discovery import discover_pages
+from ocr_assets.engine.manifest import DONE, FAILED, Manifest
+from ocr_assets.engine.naming import output_name_for
+from ocr_assets.engine.worker import output_paths
+
+
+@dataclass
+class CountsInvariant:
+    pages_on_disk: int = 0
+    done: int = 0
+    failed: int = 0
+    not_terminal: list[str] = field(default_factory=list)
+    without_row: list[str] = field(default_factory=list)
+    row_without_page: list[str] = field(default_factory=list)
+    done_without_text: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return (self.pages_on_disk == self.done + self.failed and not self.not_terminal
+                and not self.without_row and not self.row_without_page
+                and not self.done_without_text)
+
+    def problems(self) -> dict[str, list[str]]:
+        """Only the non-empty lists of offending pages, by what is wrong with them."""
+        named = {"not terminal (pending or running)": self.not_terminal,
+                 "on disk but not in the manifest": self.without_row,
+                 "in the manifest but not on disk": self.row_without_page,
+                 "done but the text file is missing": self.done_without_text}
+        return {what: pages for what, pages in named.items() if pages}
+
+
+def check_counts(folder: Path, partition_key: str, *, manifest: Manifest, out_root: Path,
+                 scans_root: Path | None = None) -> CountsInvariant:
+    result = CountsInvariant()
+    on_disk = {p.page_id for p in discover_pages(folder, root=scans_root or folder).pages}
+    rows = manifest.pages(partition_key)
+    result.pages_on_disk = len(on_disk)
+    result.without_row = sorted(on_disk - rows.keys())
+    result.row_without_page = sorted(rows.keys() - on_disk)
+    for page_id, row in sorted(rows.items()):
+        if row.status == DONE:
+            result.done += 1
+            text_path, _ = output_paths(out_root / partition_key,
+                                        row.output_name or output_name_for(page_id))
+            if not text_path.is_file():
+                result.done_without_text.append(page_id)
+        elif row.status == FAILED:
+            result.failed += 1
+        else:
+            result.not_terminal.append(page_id)
+    return result
