@@ -9,6 +9,7 @@ one through configuration instead of patching internals.
 from __future__ import annotations
 
 import csv
+import importlib
 import os
 import shutil
 from collections.abc import Callable
@@ -128,19 +129,23 @@ def missing_language_message(lang: str) -> str:
             f"(Debian/Ubuntu: sudo apt-get install {packages}) or set TESSDATA_PREFIX")
 
 
-BACKENDS: dict[str, Callable[[], OcrBackend]] = {
-    "pytesseract": PytesseractBackend,
+BACKENDS: dict[str, str] = {
+    "pytesseract": "ocr_assets.engine.backends:PytesseractBackend",
 }
+"""Engine name -> `module:factory`, imported only when chosen. An engine setting may carry
+options after a colon (`name:options`), passed to the factory as its one argument."""
 
 
 @cache
-def get_backend(name: str) -> OcrBackend:
-    """The backend called `name`, created once per process (workers keep theirs loaded)."""
+def get_backend(engine: str) -> OcrBackend:
+    """The backend for `engine`, created once per process (workers keep theirs loaded)."""
+    name, _, options = engine.partition(":")
     try:
-        factory = BACKENDS[name]
+        module_name, _, attribute = BACKENDS[name].partition(":")
     except KeyError:
         raise ValueError(f"unknown OCR engine '{name}'; choose one of {sorted(BACKENDS)}") from None
-    return factory()
+    factory: Callable[..., OcrBackend] = getattr(importlib.import_module(module_name), attribute)
+    return factory(options) if options else factory()
 
 
 def check_engine_ready(engine: str, lang: str) -> None:
