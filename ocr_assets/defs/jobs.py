@@ -3,11 +3,9 @@
 import dagster as dg
 
 from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_texts
-from ocr_assets.defs.partitions import scan_folders
 
 ocr_folder_job = dg.define_asset_job(
     "ocr_folder_job", selection=dg.AssetSelection.assets(page_texts, failed_pages),
-    partitions_def=scan_folders,
     description="OCR one scan folder (partition), write its failed-pages report, run its checks.")
 
 corpus_job = dg.define_asset_job(
