@@ -104,6 +104,14 @@ class _Progress:
         self.bar.close()
 
 
+def _failure_reason(result) -> str:
+    """The first step failure's message of an in-process run, for the terminal."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error is not None:
+            return f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+    return f"run {result.run_id} failed; see its logs in the Dagster UI"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     data_root = _apply_flags(args)
     from ocr_assets.instance import prepare_dagster_home
@@ -119,9 +127,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ocr_assets.defs.partitions import scan_folders
     from ocr_assets.defs.resources import OcrConfig
     from ocr_assets.engine import plan_folder
+    from ocr_assets.engine.backends import check_engine_ready
     from ocr_assets.engine.registry import list_scan_folders, register_folders
 
     ocr = OcrConfig.from_env()
+    try:
+        check_engine_ready(ocr.settings.engine, ocr.settings.lang)
+    except (RuntimeError, ValueError) as exc:
+        print(f"cannot OCR: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
     manifest = ocr.manifest()
     instance = dg.DagsterInstance.get()
     scan = list_scan_folders(ocr.scans_path)
@@ -161,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if failed_checks:
                 blocking_failed.append(f"{key}: {', '.join(failed_checks)}")
             elif not result.success:
-                run_failed.append(f"{key}: run {result.run_id} failed")
+                run_failed.append(f"{key}: {_failure_reason(result)}")
 
     corpus_result = None
     corpus_file = ocr.corpus_path / "pages.parquet"
@@ -173,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if not evaluation.passed:
                 blocking_failed.append(f"corpus: {evaluation.check_name}")
         if not corpus_result.success and not blocking_failed:
-            run_failed.append(f"corpus: run {corpus_result.run_id} failed")
+            run_failed.append(f"corpus: {_failure_reason(corpus_result)}")
 
     document = folder_statuses(data_root)
     totals = document["totals"]
@@ -182,7 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for line in blocking_failed:
         print(f"blocking check failed: {line}", file=sys.stderr)
     for line in run_failed:
-        print(f"run failed: {line} (see `dagster` UI or the run logs)", file=sys.stderr)
+        print(f"run failed: {line}", file=sys.stderr)
     if blocking_failed:
         return EXIT_BLOCKING_CHECK_FAILED
     return EXIT_RUN_FAILED if run_failed else EXIT_OK
