@@ -16,6 +16,10 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ocr_assets.engine import Manifest
 
 EXIT_OK, EXIT_BLOCKING_CHECK_FAILED, EXIT_RUN_FAILED = 0, 1, 2
 QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -68,9 +72,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 class _Progress:
     """A progress bar (pages, rate, ETA) fed by polling the manifest, the source of truth."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, manifest: Manifest) -> None:
         from tqdm import tqdm
 
+        self.manifest = manifest
         self.bar = tqdm(total=total, unit="page", disable=total == 0 or None,
                         dynamic_ncols=True)
         self.started = time.time()
@@ -86,10 +91,7 @@ class _Progress:
         self._keys.append(key)
 
     def _finished_pages(self) -> int:
-        from ocr_assets.defs.resources import OcrConfig
-
-        manifest = OcrConfig.from_env().manifest()
-        return sum(1 for key in list(self._keys) for row in manifest.pages(key).values()
+        return sum(1 for key in list(self._keys) for row in self.manifest.pages(key).values()
                    if row.status in ("done", "failed") and (row.updated_at or 0) >= self.started)
 
     def _poll(self) -> None:
@@ -164,7 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     folder_job = defs.resolve_job_def("ocr_folder_job")
     blocking_failed: list[str] = []
     run_failed: list[str] = []
-    with _Progress(pages_to_do) as progress:
+    with _Progress(pages_to_do, manifest) as progress:
         for key in to_run:
             progress.watch(key)
             result = folder_job.execute_in_process(
