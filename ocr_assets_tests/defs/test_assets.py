@@ -1,0 +1,146 @@
+"""Materialize folder partitions in a temporary Dagster instance and check what they record."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import dagster as dg
+import pandas as pd
+
+from ocr_assets.definitions import defs
+from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_texts
+from ocr_assets.defs.checks import corpus_complete, counts_invariant, empty_pages, garbage_pages
+from ocr_assets_tests.defs.conftest import Project
+
+FOLDER_ASSETS = [page_texts, failed_pages, counts_invariant, empty_pages, garbage_pages]
+
+
+def _materialize(project: Project, key: str, **kwargs) -> dg.ExecuteInProcessResult:
+    return dg.materialize(FOLDER_ASSETS, partition_key=key, instance=project.instance,
+                          resources={"ocr": project.ocr}, raise_on_error=False, **kwargs)
+
+
+def _run_check(project: Project, key: str, check: dg.AssetChecksDefinition
+               ) -> tuple[dg.ExecuteInProcessResult, dg.AssetCheckEvaluation]:
+    """Run one partitioned check alone, as the UI's "Execute" on a partition's check does.
+
+    `materialize(partition_key=...)` refuses a selection without assets, so the partition goes
+    in as the run's partition tag, which is what the check's context reads."""
+    result = dg.materialize(FOLDER_ASSETS, selection=dg.AssetSelection.checks(check),
+                            tags={"dagster/partition": key}, instance=project.instance,
+                            resources={"ocr": project.ocr}, raise_on_error=False)
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 1
+    return result, evaluations[0]
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_definitions_load_with_every_asset_check_and_job() -> None:
+    repo = defs.get_repository_def()
+    assert {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()} == {
+        "page_texts", "failed_pages", "ocr_corpus"}
+    assert {"ocr_folder_job", "corpus_job"} <= {job.name for job in repo.get_all_jobs()}
+    check_names = {key.name for key in repo.asset_graph.asset_check_keys}
+    assert check_names == {"counts_invariant", "empty_pages", "garbage_pages", "corpus_complete"}
+
+
+def test_a_good_folder_materializes_with_passing_invariant_and_named_empty_page(
+        project: Project) -> None:
+    project.register()
+    result = _materialize(project, "box-001")
+
+    assert result.success
+    metadata = result.asset_materializations_for_node("page_texts")[0].metadata
+    assert metadata["pages"].value == 2
+    assert metadata["done"].value == 2
+    assert metadata["failed"].value == 0
+    assert metadata["ignored_files"].value == 1
+    assert metadata["pages_per_s"].value > 0
+    assert metadata["mean_confidence"].value > 50
+    checks = _checks(result)
+    assert checks["counts_invariant"].passed
+    assert not checks["empty_pages"].passed
+    assert checks["empty_pages"].severity == dg.AssetCheckSeverity.WARN
+    assert [p["page"] for p in checks["empty_pages"].metadata["pages"].value] == ["page_2.png"]
+    assert checks["garbage_pages"].passed
+    text = (project.data / "ocr" / "box-001" / "page_1.tif.txt").read_text()
+    assert "quick brown dog" in text
+
+
+def test_a_broken_page_fails_alone_and_is_in_the_failed_pages_report(project: Project) -> None:
+    keys = project.register()
+    key = next(k for k in keys if k.startswith("box_2-"))  # "box, 2" has no comma in its key
+    result = _materialize(project, key)
+
+    assert result.success
+    checks = _checks(result)
+    assert checks["counts_invariant"].passed
+    report = pd.read_csv(project.data / "reports" / key / "failed_pages.csv")
+    assert report["page"].tolist() == ["page_2.tif"]
+    assert report["category"].tolist() == ["unreadable_image"]
+    assert report["attempts"].tolist() == [1]
+    metadata = result.asset_materializations_for_node("failed_pages")[0].metadata
+    assert metadata["failed"].value == 1
+    assert "page_2.tif" in metadata["pages"].value
+
+
+def test_counts_invariant_fails_on_a_tampered_manifest(project: Project) -> None:
+    project.register()
+    assert _materialize(project, "box-001").success
+    with sqlite3.connect(project.data / "manifest.sqlite") as db:
+        db.execute("UPDATE pages SET status = 'pending' WHERE page_id = 'page_1.tif'")
+
+    result, evaluation = _run_check(project, "box-001", counts_invariant)
+
+    assert not evaluation.passed
+    assert "page_1.tif" in evaluation.metadata["problems"].value
+    assert not result.success, "a failed blocking check fails its run"
+
+
+def test_counts_invariant_fails_when_a_done_page_lost_its_text(project: Project) -> None:
+    project.register()
+    assert _materialize(project, "box-001").success
+    (project.data / "ocr" / "box-001" / "page_1.tif.txt").unlink()
+
+    _, evaluation = _run_check(project, "box-001", counts_invariant)
+
+    assert not evaluation.passed
+    assert "text file is missing" in evaluation.metadata["problems"].value
+
+
+def test_a_second_materialization_skips_every_page(project: Project) -> None:
+    project.register()
+    assert _materialize(project, "box-001").success
+    again = _materialize(project, "box-001")
+    metadata = again.asset_materializations_for_node("page_texts")[0].metadata
+    assert metadata["processed"].value == 0
+    assert metadata["skipped"].value == 2
+
+
+def test_corpus_holds_one_row_per_done_page_and_its_check_catches_a_missing_row(
+        project: Project) -> None:
+    keys = project.register()
+    for key in keys:
+        assert _materialize(project, key).success
+
+    corpus = dg.materialize([page_texts, ocr_corpus, corpus_complete],
+                            selection=dg.AssetSelection.assets(ocr_corpus).without_checks()
+                            | dg.AssetSelection.checks(corpus_complete),
+                            instance=project.instance, resources={"ocr": project.ocr})
+    assert _checks(corpus)["corpus_complete"].passed
+    frame = pd.read_parquet(project.data / "corpus" / "pages.parquet")
+    assert sorted(zip(frame["folder"], frame["page"], strict=True)) == [
+        ("box, 2", "page_1.tif"), ("box-001", "page_1.tif"), ("box-001", "page_2.png")]
+    assert frame.loc[frame["page"] == "page_1.tif", "text"].str.contains("quick brown").all()
+
+    frame.iloc[1:].to_parquet(project.data / "corpus" / "pages.parquet", index=False)
+    tampered = dg.materialize([page_texts, ocr_corpus, corpus_complete],
+                              selection=dg.AssetSelection.checks(corpus_complete),
+                              instance=project.instance, resources={"ocr": project.ocr},
+                              raise_on_error=False)
+    evaluation = _checks(tampered)["corpus_complete"]
+    assert not evaluation.passed
+    assert len(evaluation.metadata["missing"].value) == 1

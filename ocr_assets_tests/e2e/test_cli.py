@@ -1,0 +1,131 @@
+"""`ocr-assets run` and `status` end to end, as a user runs them, on a copy of the sample data."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+SAMPLE_SCANS = Path(__file__).resolve().parents[2] / "data" / "scans"
+
+
+def ocr_assets(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if k != "DAGSTER_HOME" and not k.startswith("OCR_ASSETS_")}
+    return subprocess.run([sys.executable, "-m", "ocr_assets.cli", *args, "--data", str(data)],
+                          capture_output=True, text=True, env=env, timeout=600, check=False)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
+                                                                   subprocess.CompletedProcess]:
+    root = tmp_path_factory.mktemp("cli")
+    scans = root / "scans"
+    shutil.copytree(SAMPLE_SCANS, scans)
+    data = root / "data"
+    result = ocr_assets("run", "--scans", str(scans), "--workers", "2", data=data)
+    return scans, data, result
+
+
+def status(data: Path) -> dict:
+    result = ocr_assets("status", "--json", data=data)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_run_ocrs_every_sample_folder_and_records_dagster_runs(first_run) -> None:
+    scans, data, result = first_run
+    assert result.returncode == 0, result.stderr
+    folders = sorted(p.name for p in scans.iterdir() if p.is_dir())
+    document = status(data)
+    assert sorted(f["folder"] for f in document["folders"]) == folders
+    totals = document["totals"]
+    assert totals["pending"] == 0
+    assert totals["pages"] == totals["done"] + totals["failed"] > 0
+    assert totals["done"] > 0
+
+    with dg.DagsterInstance.from_config(str(data / "dagster_home")) as instance:
+        runs = instance.get_runs()
+        partitions = {r.tags.get("dagster/partition") for r in runs
+                      if r.job_name == "ocr_folder_job"}
+        assert partitions == {f["partition"] for f in document["folders"]}
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        assert "corpus_job" in {r.job_name for r in runs}
+
+
+def test_corpus_has_one_row_per_done_page(first_run) -> None:
+    _, data, _ = first_run
+    corpus = pd.read_parquet(data / "corpus" / "pages.parquet")
+    assert len(corpus) == status(data)["totals"]["done"]
+    assert {"folder", "page", "text"} <= set(corpus.columns)
+    assert not corpus.duplicated(["folder", "page"]).any()
+    assert corpus["text"].str.strip().str.len().gt(0).any()
+
+
+def test_second_run_does_no_ocr(first_run) -> None:
+    _, data, _ = first_run
+    facts = {p: p.stat().st_mtime_ns for p in (data / "ocr").rglob("*.json")}
+    with sqlite3.connect(data / "manifest.sqlite") as db:
+        before = db.execute("SELECT page_id, attempts, updated_at FROM pages").fetchall()
+
+    again = ocr_assets("run", data=data)
+
+    assert again.returncode == 0, again.stderr
+    assert ", 0 to run, 0 pages to OCR" in again.stderr
+    with sqlite3.connect(data / "manifest.sqlite") as db:
+        assert db.execute("SELECT page_id, attempts, updated_at FROM pages").fetchall() == before
+    assert {p: p.stat().st_mtime_ns for p in (data / "ocr").rglob("*.json")} == facts
+
+
+def test_status_prints_a_table_per_folder(first_run) -> None:
+    _, data, _ = first_run
+    result = ocr_assets("status", data=data)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["folder", "pages", "done", "failed", "pending"]
+    assert lines[-1].split()[0] == "total"
+
+
+def test_exit_code_is_1_when_a_blocking_check_fails(tmp_path: Path) -> None:
+    scans = tmp_path / "scans"
+    shutil.copytree(SAMPLE_SCANS, scans)
+    data = tmp_path / "data"
+    assert ocr_assets("run", "--scans", str(scans), data=data).returncode == 0
+    new_page = next(p for p in scans.rglob("*") if p.suffix in {".tif", ".png", ".jpg"})
+    shutil.copy(new_page, new_page.with_name("added_" + new_page.name))
+    with sqlite3.connect(data / "manifest.sqlite") as db:
+        # Another (live) run holds every page of the folder: this run may not touch them, so
+        # they stay non-terminal and the blocking counts invariant fails.
+        db.execute("INSERT INTO pages (partition_key, page_id, status, lease_owner, "
+                   "lease_until) SELECT partition_key, 'added_' || ?, 'running', 'elsewhere', ? "
+                   "FROM folders WHERE folder_name = ?",
+                   (new_page.name, time.time() + 3600, new_page.parent.name))
+
+    result = ocr_assets("run", "--scans", str(scans), data=data)
+
+    assert result.returncode == 1, result.stderr
+    assert "blocking check failed" in result.stderr
+    assert "counts_invariant" in result.stderr
+
+
+def test_missing_tesseract_is_a_clear_run_failure(tmp_path: Path) -> None:
+    scans = tmp_path / "scans" / "box"
+    scans.mkdir(parents=True)
+    shutil.copy(next(p for p in SAMPLE_SCANS.rglob("*.tif")), scans / "page.tif")
+    env = {k: v for k, v in os.environ.items()
+           if k != "DAGSTER_HOME" and not k.startswith("OCR_ASSETS_")}
+    env["PATH"] = str(Path(sys.executable).parent)
+    result = subprocess.run([sys.executable, "-m", "ocr_assets.cli", "run", "--scans",
+                             str(tmp_path / "scans"), "--data", str(tmp_path / "data")],
+                            capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 2, result.stderr
+    assert "tesseract program was not found" in result.stderr
