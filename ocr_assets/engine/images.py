@@ -25,6 +25,7 @@ LEPTONICA_UNREADABLE_TIFF_COMPRESSION = frozenset({6})
 TIFF_TILE_WIDTH_TAG = 322
 TIFF_COMPRESSION_TAG = 259
 EXIF_ORIENTATION_TAG = 0x0112
+EXIF_TURNED = frozenset(range(2, 9))  # Orientation values that exif_transpose applies
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,12 @@ def _open_checked(path: Path, max_megapixels: float) -> Image.Image:
                         f"{path.name}: not an image Pillow can identify") from exc
     except OSError as exc:
         raise PageError(FailureCategory.IO_ERROR, f"{path.name}: cannot read: {exc}") from exc
+    except (ValueError, SyntaxError, EOFError) as exc:
+        # Raised by a format plugin while parsing the header, e.g. a PNG text chunk that
+        # decompresses beyond Pillow's limit (a zlib bomb): corrupt or hostile, not too large.
+        raise PageError(FailureCategory.UNREADABLE_IMAGE,
+                        f"{path.name}: cannot open ({exc}); the file is corrupt or not a page "
+                        "image: rescan or re-export it") from exc
     megapixels = image.width * image.height / 1_000_000
     if megapixels > max_megapixels:
         image.close()
@@ -145,8 +152,9 @@ def prepare_image(path: Path, frame: int | None, work_dir: Path, *,
         dpi = image.info.get("dpi")
         if frame is not None:
             steps.append(f"frame_{frame + 1}")
+        orientation = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
         page = ImageOps.exif_transpose(image)
-        if page is not image:
+        if orientation in EXIF_TURNED:  # exif_transpose returns a copy even when it turns nothing
             steps.append("exif_transpose")
         page = _to_tesseract_mode(page, steps)
         if max(page.size) > max_side_px:

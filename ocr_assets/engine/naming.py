@@ -62,7 +62,9 @@ def output_name_for(page_id: str) -> str:
     """Map a page id (`sub/dir/scan.tif#2`) to one safe file-name component for its outputs."""
     flat = page_id.replace("/", "__")
     clean = COMPONENT_UNSAFE.sub("_", display_name(flat)).lstrip(".-")
-    if clean == flat and len(clean.encode("utf-8")) <= MAX_COMPONENT_BYTES:
+    # Unchanged only if nothing was replaced, "/" included: `sub/a.tif` and a file named
+    # `sub__a.tif` must not share one output file.
+    if clean == page_id and len(clean.encode("utf-8")) <= MAX_COMPONENT_BYTES:
         return clean
     trimmed = clean.encode("utf-8")[:MAX_COMPONENT_BYTES - HASH_CHARS - 1].decode(
         "utf-8", "ignore")
