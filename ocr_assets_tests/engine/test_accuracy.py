@@ -1,0 +1,62 @@
+"""Character error rate of the engine's text against ground truth, on real pages.
+
+The shipped pages always run; the clean modern pages of the shared test set run when it is
+there. Every page goes through `process_folder`, as in production (one batch, two workers).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ocr_assets_tests.helpers import Run, cer, ground_truth, new_run
+
+MAX_CER = 0.05
+SHIPPED = ["phototest.tif", "eurotext.tif"]
+SHARED_CLEAN_MODERN = ["tesseract-ocr_test/phototest.tif", "tesseract-ocr_test/eurotext.tif",
+                       "ocrmypdf_OCRmyPDF/linn.png"]
+
+
+def run_pages(tmp_path: Path, pages: list[Path]) -> tuple[Run, dict[str, float]]:
+    run = new_run(tmp_path)
+    for page in pages:
+        shutil.copy(page, run.folder / page.name)
+    report = run.process(workers=2)
+    assert (report.done, report.failed) == (len(pages), 0), report.failures
+    rates = {page.name: cer(ground_truth(page), run.text(page.name)) for page in pages}
+    return run, rates
+
+
+def describe(rates: dict[str, float]) -> str:
+    return ", ".join(f"{name}: {rate:.2%}" for name, rate in sorted(rates.items()))
+
+
+@pytest.fixture(scope="module")
+def shipped_rates(tmp_path_factory: pytest.TempPathFactory,
+                  fixtures_dir: Path) -> dict[str, float]:
+    _, rates = run_pages(tmp_path_factory.mktemp("accuracy"),
+                         [fixtures_dir / "pages" / name for name in SHIPPED])
+    return rates
+
+
+@pytest.mark.parametrize("page", SHIPPED)
+def test_shipped_clean_page_is_read_almost_perfectly(shipped_rates: dict[str, float],
+                                                     page: str) -> None:
+    assert shipped_rates[page] < MAX_CER, f"CER per page: {describe(shipped_rates)}"
+
+
+def test_clean_modern_pages_of_the_shared_set(tmp_path: Path, shared_testdata: Path) -> None:
+    pages = [shared_testdata / "pages" / name for name in SHARED_CLEAN_MODERN]
+    _, rates = run_pages(tmp_path, pages)
+    worst = max(rates.values())
+    assert worst < MAX_CER, f"CER per page (limit {MAX_CER:.0%}): {describe(rates)}"
+
+
+def test_cer_helper() -> None:
+    assert cer("The quick\n brown  fox", "The quick brown fox\n") == 0.0
+    assert cer("abcd", "abed") == 0.25
+    assert cer("Cafe\u0301", "Caf\u00e9") == 0.0  # NFC before comparing
+    assert cer("", "") == 0.0
+    assert cer("", "noise") == 1.0

@@ -1,0 +1,88 @@
+"""Helpers shared by the test modules: character error rate, ground truth, one-folder runs."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import unicodedata
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz.distance import Levenshtein
+
+from ocr_assets.engine import FolderReport, Manifest, OcrSettings, open_manifest, process_folder
+from ocr_assets.engine.worker import output_paths
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def normalise_text(text: str) -> str:
+    """NFC, every run of whitespace (newlines included) as one space, no leading or trailing
+    space: line breaks and blank lines are layout, not characters, for an error rate."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    """Character error rate: Levenshtein distance / reference length, after normalisation."""
+    ref, hyp = normalise_text(reference), normalise_text(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    return Levenshtein.distance(ref, hyp) / len(ref)
+
+
+def ground_truth(page: Path) -> str:
+    """`<name>.gt.txt` beside a page image."""
+    return page.with_name(page.name.rsplit(".", 1)[0] + ".gt.txt").read_text(encoding="utf-8")
+
+
+def copy_files(sources: Iterable[Path], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy(source, folder / source.name)) for source in sources]
+
+
+@dataclass
+class Run:
+    """One scan folder, its manifest and output root, all under a test's tmp_path."""
+
+    folder: Path
+    manifest: Manifest
+    out_root: Path
+    key: str = "folder"
+
+    @property
+    def out_dir(self) -> Path:
+        return self.out_root / self.key
+
+    def process(self, **settings: object) -> FolderReport:
+        options: dict[str, object] = {"workers": 2}
+        options.update(settings)
+        return process_folder(self.folder, self.key, self.folder.name, manifest=self.manifest,
+                              out_root=self.out_root, settings=OcrSettings(**options))
+
+    def text(self, page_id: str) -> str:
+        row = self.manifest.pages(self.key)[page_id]
+        assert row.output_name, f"{page_id} has no output ({row.status})"
+        return output_paths(self.out_dir, row.output_name)[0].read_text(encoding="utf-8")
+
+
+def new_run(tmp_path: Path, folder_name: str = "scans") -> Run:
+    folder = tmp_path / "scans" / folder_name
+    folder.mkdir(parents=True, exist_ok=True)
+    return Run(folder, open_manifest(tmp_path / "manifest.sqlite"), tmp_path / "ocr")
+
+
+def write_huge_png(path: Path, width: int, height: int) -> None:
+    """A valid bilevel PNG of width x height white pixels that is tiny on disk (rows of zeros
+    compress ~1000:1), written row by row so it never exists in memory as pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    row = b"\x00" + b"\xff" * ((width + 7) // 8)  # filter byte 0, then white bits
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
+                     + chunk(b"IEND", b""))
