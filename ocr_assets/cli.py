@@ -130,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ocr_assets.defs.resources import OcrConfig
     from ocr_assets.engine import plan_folder
     from ocr_assets.engine.backends import check_engine_ready
+    from ocr_assets.engine.corpus import PARQUET_KEY
     from ocr_assets.engine.registry import list_scan_folders, register_folders
 
     ocr = OcrConfig.from_env()
@@ -154,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     to_run: list[str] = []
     pages_to_do = 0
     for key, name in scan.folders.items():
-        plan = plan_folder(ocr.scans_path / name, key, manifest=manifest, out_root=ocr.ocr_path,
+        plan = plan_folder(ocr.scans_path / name, key, manifest=manifest, out_root=ocr.ocr_store,
                            settings=ocr.settings, scans_root=ocr.scans_path)
         if plan.todo or key not in materialized:
             to_run.append(key)
@@ -180,8 +181,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 run_failed.append(f"{key}: {_failure_reason(result)}")
 
     corpus_result = None
-    corpus_file = ocr.corpus_path / "pages.parquet"
-    if to_run or not corpus_file.exists():
+    corpus_file = ocr.corpus_store.uri(PARQUET_KEY)
+    if to_run or not ocr.corpus_store.exists(PARQUET_KEY):
         corpus_result = defs.resolve_job_def("corpus_job").execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET_LOGGING,
             tags={"ocr_assets/trigger": "cli"})

@@ -13,7 +13,8 @@ from pathlib import Path
 from rapidfuzz.distance import Levenshtein
 
 from ocr_assets.engine import FolderReport, Manifest, OcrSettings, open_manifest, process_folder
-from ocr_assets.engine.worker import output_paths
+from ocr_assets.engine.storage import LocalStore, read_text
+from ocr_assets.engine.worker import output_keys
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -55,6 +56,11 @@ class Run:
     def out_dir(self) -> Path:
         return self.out_root / self.key
 
+    @property
+    def outputs(self) -> LocalStore:
+        """The folder's output store, as the engine writes it."""
+        return LocalStore(self.out_dir)
+
     def process(self, **settings: object) -> FolderReport:
         options: dict[str, object] = {"workers": 2}
         options.update(settings)
@@ -64,7 +70,7 @@ class Run:
     def text(self, page_id: str) -> str:
         row = self.manifest.pages(self.key)[page_id]
         assert row.output_name, f"{page_id} has no output ({row.status})"
-        return output_paths(self.out_dir, row.output_name)[0].read_text(encoding="utf-8")
+        return read_text(self.outputs, output_keys(row.output_name)[0])
 
 
 def new_run(tmp_path: Path, folder_name: str = "scans") -> Run:

@@ -4,7 +4,8 @@
 scan_folders ──► page_texts ──► failed_pages
                      └────────► ocr_corpus (all partitions)
 ```
-The outputs live on disk (text, facts, reports, corpus) and in the manifest; the assets record
+The outputs live in the output store (text, facts, reports, corpus: the data directory unless
+`OCR_ASSETS_OUTPUT_URL` says otherwise) and in the manifest; the assets record
 that a materialization happened and what it found, so they return `MaterializeResult`s.
 """
 
@@ -59,7 +60,7 @@ def page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
                      f"{ocr.settings.workers} workers, lang={ocr.lang}, psm={ocr.psm}")
     try:
         report = process_folder(folder, key, folder_name, manifest=manifest,
-                                out_root=ocr.ocr_path, settings=ocr.settings,
+                                out_root=ocr.ocr_store, settings=ocr.settings,
                                 scans_root=ocr.scans_path, on_page=log_page)
     except (RuntimeError, ValueError) as exc:
         raise dg.Failure(f"OCR of folder {folder_name!r} could not start: {exc}",
@@ -68,7 +69,7 @@ def page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
                      f"{report.failed} failed, {report.skipped} skipped, "
                      f"{report.processed} OCRed at {report.pages_per_s:.2f} pages/s")
     metadata = folder_metadata(report)
-    metadata["path"] = dg.MetadataValue.path(str(ocr.ocr_path / key))
+    metadata["path"] = dg.MetadataValue.path(ocr.ocr_store.uri(key))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -78,7 +79,7 @@ def page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
 def failed_pages(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
     key = context.partition_key
     frame = failed_pages_frame(ocr.manifest(), key)
-    csv_path, _ = write_failed_pages_report(frame, ocr.reports_path / key)
+    csv_path, _ = write_failed_pages_report(frame, ocr.reports_store.child(key))
     failures: list[PageRecord] = [r for r in ocr.manifest().pages(key).values()
                                   if r.status == "failed"]
     by_category = frame["category"].value_counts().to_dict() if len(frame) else {}
@@ -97,7 +98,7 @@ def failed_pages(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Materi
           description="Every done page of every complete folder: `<data>/corpus/pages.parquet`"
                       " and `pages.jsonl`.")
 def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
-    summary = build_corpus(ocr.manifest(), ocr.ocr_path, ocr.corpus_path)
+    summary = build_corpus(ocr.manifest(), ocr.ocr_store, ocr.corpus_store)
     if summary.excluded:
         context.log.warning(f"folders left out of the corpus: {summary.excluded}")
     context.log.info(f"corpus: {summary.rows} pages from {summary.folders} folders")

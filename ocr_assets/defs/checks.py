@@ -5,13 +5,12 @@ numbers the asset reported, so a tampered or stale manifest makes them fail.
 """
 
 import dagster as dg
-import pandas as pd
 
 from ocr_assets.defs.assets import folder_or_fail, ocr_corpus, page_texts
 from ocr_assets.defs.metadata import flagged_table, markdown_table
 from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine.corpus import corpus_frame
+from ocr_assets.engine.corpus import PARQUET_KEY, corpus_frame, read_corpus
 from ocr_assets.engine.invariants import check_counts
 from ocr_assets.engine.manifest import DONE
 
@@ -23,7 +22,7 @@ def counts_invariant(context: dg.AssetCheckExecutionContext,
                      ocr: OcrConfig) -> dg.AssetCheckResult:
     key = context.partition_key
     result = check_counts(folder_or_fail(ocr, key), key, manifest=ocr.manifest(),
-                          out_root=ocr.ocr_path, scans_root=ocr.scans_path)
+                          out_root=ocr.ocr_store, scans_root=ocr.scans_path)
     problems = result.problems()
     metadata: dict[str, dg.MetadataValue] = {
         "pages_on_disk": dg.MetadataValue.int(result.pages_on_disk),
@@ -73,11 +72,12 @@ def garbage_pages(context: dg.AssetCheckExecutionContext,
 @dg.asset_check(asset=ocr_corpus, blocking=True,
                 description="The corpus holds exactly the done pages of every complete folder.")
 def corpus_complete(ocr: OcrConfig) -> dg.AssetCheckResult:
-    parquet = ocr.corpus_path / "pages.parquet"
-    if not parquet.is_file():
-        return dg.AssetCheckResult(passed=False, description=f"{parquet} does not exist")
-    written = pd.read_parquet(parquet, columns=["partition", "page"])
-    expected = corpus_frame(ocr.manifest(), ocr.ocr_path)
+    try:
+        written = read_corpus(ocr.corpus_store, columns=["partition", "page"])
+    except FileNotFoundError:
+        return dg.AssetCheckResult(
+            passed=False, description=f"{ocr.corpus_store.uri(PARQUET_KEY)} does not exist")
+    expected = corpus_frame(ocr.manifest(), ocr.ocr_store)
     have = set(zip(written["partition"], written["page"], strict=True))
     want = set(zip(expected["partition"], expected["page"], strict=True))
     missing, extra = sorted(want - have), sorted(have - want)

@@ -2,6 +2,9 @@
 
 `OCR_ASSETS_SCANS` and `OCR_ASSETS_DATA` set the scans root and the data root everywhere (CLI,
 UI, sensors, schedules); the CLI's flags set the same variables before the definitions load.
+`OCR_ASSETS_OUTPUT_URL` moves the outputs (page texts, reports, corpus) to a shared directory or
+an object store, and `OCR_ASSETS_MANIFEST_URL` the manifest to PostgreSQL, for runs on several
+machines.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pydantic import PrivateAttr
 
 from ocr_assets.engine import Manifest, OcrSettings, open_manifest
 from ocr_assets.engine.settings import default_workers
+from ocr_assets.engine.storage import OutputStore, open_store
 
 ENV_PREFIX = "OCR_ASSETS_"
 
@@ -30,6 +34,8 @@ class OcrConfig(dg.ConfigurableResource):
     data_root: str
     manifest_url: str = ""
     """Empty: `<data_root>/manifest.sqlite`."""
+    output_url: str = ""
+    """Where outputs live: a directory or a URL (`s3://bucket/prefix`); empty: `data_root`."""
     workers: int = 0
     """OCR processes per run; 0: one per core."""
     page_timeout_s: float = 180.0
@@ -51,6 +57,7 @@ class OcrConfig(dg.ConfigurableResource):
             scans_root=str(Path(_env("SCANS", str(data_root / "scans"))).absolute()),
             data_root=str(data_root),
             manifest_url=_env("MANIFEST_URL", ""),
+            output_url=_env("OUTPUT_URL", ""),
             workers=int(_env("WORKERS", "0")),
             page_timeout_s=float(_env("PAGE_TIMEOUT_S", "180")),
             lang=_env("LANG", "eng"),
@@ -66,17 +73,25 @@ class OcrConfig(dg.ConfigurableResource):
     def scans_path(self) -> Path:
         return Path(self.scans_root)
 
-    @property
-    def ocr_path(self) -> Path:
-        return Path(self.data_root) / "ocr"
+    @cached_property
+    def outputs(self) -> OutputStore:
+        """The root of every output; `ocr/`, `reports/` and `corpus/` below it."""
+        return open_store(self.output_url or self.data_root)
 
     @property
-    def reports_path(self) -> Path:
-        return Path(self.data_root) / "reports"
+    def ocr_store(self) -> OutputStore:
+        """Page texts and facts: `<partition>/<page>.txt` and `.json`."""
+        return self.outputs.child("ocr")
 
     @property
-    def corpus_path(self) -> Path:
-        return Path(self.data_root) / "corpus"
+    def reports_store(self) -> OutputStore:
+        """Failed-pages reports: `<partition>/failed_pages.csv` and `.json`."""
+        return self.outputs.child("reports")
+
+    @property
+    def corpus_store(self) -> OutputStore:
+        """The corpus: `pages.parquet`, `pages.jsonl`."""
+        return self.outputs.child("corpus")
 
     @cached_property
     def settings(self) -> OcrSettings:

@@ -39,9 +39,13 @@ def write_text_atomic(target: Path, text: str) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
 
 
+def json_bytes(value: object) -> bytes:
+    """The project's JSON form of outputs: UTF-8, indented, keys sorted (stable diffs)."""
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+
+
 def write_json_atomic(target: Path, value: object) -> None:
-    write_bytes_atomic(target, json.dumps(value, ensure_ascii=False, indent=2,
-                                          sort_keys=True).encode("utf-8"))
+    write_bytes_atomic(target, json_bytes(value))
 
 
 def remove_stale_temp_files(directory: Path) -> int:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from pebble import ProcessExpired, ProcessPool
 
-from ocr_assets.engine.atomic import remove_stale_temp_files
 from ocr_assets.engine.backends import check_engine_ready
 from ocr_assets.engine.discovery import FolderListing, Page, discover_pages
 from ocr_assets.engine.errors import FailureCategory
@@ -31,7 +30,8 @@ from ocr_assets.engine.fingerprint import file_fingerprint
 from ocr_assets.engine.manifest import DONE, FAILED, RUNNING, Manifest, PageOutcome, PageRecord
 from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.settings import OcrSettings
-from ocr_assets.engine.worker import PageTask, ocr_page, output_paths
+from ocr_assets.engine.storage import OutputStore, open_store
+from ocr_assets.engine.worker import PageTask, ocr_page, output_keys
 
 # Failures that the same input and settings will reproduce: a plain re-run skips them (the
 # retry pass, or a changed scan, is what redoes them). Everything else is retried up to
@@ -78,15 +78,15 @@ def run_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _needs_ocr(page: Page, row: PageRecord, settings: OcrSettings, out_dir: Path,
+def _needs_ocr(page: Page, row: PageRecord, settings: OcrSettings, outputs: OutputStore,
                manifest: Manifest) -> bool:
     """False for a page whose current input is already done (or failed for good)."""
     if row.status == RUNNING:
         return True
     same_stat = row.size == page.size and row.mtime_ns == page.mtime_ns
     if row.status == DONE:
-        text_path, _ = output_paths(out_dir, row.output_name or output_name_for(page.page_id))
-        if not text_path.is_file():
+        text_key, _ = output_keys(row.output_name or output_name_for(page.page_id))
+        if not outputs.exists(text_key):
             return True
         if same_stat:
             return False
@@ -147,17 +147,21 @@ class FolderPlan:
     removed: list[str]
 
 
-def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest, out_root: Path,
-                settings: OcrSettings, scans_root: Path | None = None,
+def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
+                out_root: Path | str | OutputStore, settings: OcrSettings,
+                scans_root: Path | None = None,
                 only_pages: set[str] | None = None) -> FolderPlan:
     """List the folder's pages, sync the manifest (new pages pending, vanished pages and their
-    outputs dropped, dead runs' leases released) and decide which pages need OCR."""
-    out_dir = out_root / partition_key
+    outputs dropped, dead runs' leases released) and decide which pages need OCR.
+
+    `out_root` is the output store (or its directory or URL); the folder's outputs are under
+    its `<partition_key>/`."""
+    outputs = open_store(out_root).child(partition_key)
     listing = discover_pages(folder, root=scans_root or folder)
     _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages])
     for page_id in gone:
-        for path in output_paths(out_dir, output_name_for(page_id)):
-            path.unlink(missing_ok=True)
+        for key in output_keys(output_name_for(page_id)):
+            outputs.delete(key)
     manifest.release_expired(partition_key)
     rows = manifest.pages(partition_key)
     todo: list[Page] = []
@@ -165,7 +169,7 @@ def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest, out_roo
     for page in listing.pages:
         if only_pages is not None and page.page_id not in only_pages:
             continue
-        if _needs_ocr(page, rows[page.page_id], settings, out_dir, manifest):
+        if _needs_ocr(page, rows[page.page_id], settings, outputs, manifest):
             todo.append(page)
         else:
             skipped += 1
@@ -173,12 +177,14 @@ def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest, out_roo
 
 
 def process_folder(folder: Path, partition_key: str, folder_name: str, *, manifest: Manifest,
-                   out_root: Path, settings: OcrSettings, scans_root: Path | None = None,
+                   out_root: Path | str | OutputStore, settings: OcrSettings,
+                   scans_root: Path | None = None,
                    only_pages: set[str] | None = None,
                    on_page: Callable[[str, PageOutcome], None] | None = None) -> FolderReport:
     """OCR every pending page of `folder` and return what happened.
 
-    `out_root/<partition_key>/` receives the outputs. `only_pages` restricts the run to these
+    `<partition_key>/` of the output store `out_root` (or its directory or URL) receives the
+    outputs. `only_pages` restricts the run to these
     page ids (the retry pass). `on_page` is called in this process after each page is recorded.
     """
     started = time.perf_counter()
@@ -189,17 +195,16 @@ def process_folder(folder: Path, partition_key: str, folder_name: str, *, manife
                           removed=len(plan.removed), ignored=plan.listing.ignored,
                           refused=plan.listing.refused)
     if plan.todo:
-        out_dir = out_root / partition_key
-        out_dir.mkdir(parents=True, exist_ok=True)
-        remove_stale_temp_files(out_dir)
-        _run_pages(plan.todo, partition_key, folder_name, out_dir, manifest, settings, report,
+        outputs = open_store(out_root).child(partition_key)
+        outputs.remove_partial_writes()
+        _run_pages(plan.todo, partition_key, folder_name, outputs, manifest, settings, report,
                    on_page)
     _summarise(report, manifest)
     report.elapsed_s = time.perf_counter() - started
     return report
 
 
-def _run_pages(todo: list[Page], partition_key: str, folder_name: str, out_dir: Path,
+def _run_pages(todo: list[Page], partition_key: str, folder_name: str, outputs: OutputStore,
                manifest: Manifest, settings: OcrSettings, report: FolderReport,
                on_page: Callable[[str, PageOutcome], None] | None) -> None:
     owner = run_owner()
@@ -217,7 +222,7 @@ def _run_pages(todo: list[Page], partition_key: str, folder_name: str, out_dir: 
                     report.in_flight_elsewhere += 1
                     continue
                 task = PageTask(partition_key, folder_name, page.page_id, str(page.path),
-                                page.frame, page.size, page.mtime_ns, str(out_dir),
+                                page.frame, page.size, page.mtime_ns, outputs,
                                 output_name_for(page.page_id), settings)
                 future = pool.schedule(ocr_page, args=(task,),
                                        timeout=settings.page_timeout_s + POOL_GRACE_S)

@@ -2,7 +2,8 @@
 corpus users expect (Parquet for analysis, JSON Lines for streaming tools).
 
 A folder whose pages are not all terminal (pending or running rows) is left out: its text is
-not final. The corpus is written atomically, so readers never see half a file.
+not final. The corpus is written through the output store, atomically, so readers never see
+half a file.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ocr_assets.engine.atomic import write_bytes_atomic
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest
-from ocr_assets.engine.worker import output_paths
+from ocr_assets.engine.storage import OutputStore, open_store, read_text
+from ocr_assets.engine.worker import output_keys
 
+PARQUET_KEY, JSONL_KEY = "pages.parquet", "pages.jsonl"
 CORPUS_COLUMNS = ("folder", "partition", "page", "text", "mean_confidence", "garbage_score",
                   "flags", "flag_reason", "words", "chars", "engine", "fingerprint")
 
@@ -29,14 +31,17 @@ class CorpusSummary:
     """partition key -> why it is not in the corpus."""
     missing_text: list[str] = field(default_factory=list)
     """`partition/page` of done pages whose text file is gone (a tampered or lost output)."""
-    parquet: Path | None = None
-    jsonl: Path | None = None
+    parquet: str | None = None
+    """Where `pages.parquet` was written (a path, or a URL for an object store)."""
+    jsonl: str | None = None
 
 
-def corpus_frame(manifest: Manifest, ocr_root: Path,
+def corpus_frame(manifest: Manifest, ocr_root: Path | str | OutputStore,
                  summary: CorpusSummary | None = None) -> pd.DataFrame:
-    """Rows of every done page of every complete folder, in folder then page order."""
+    """Rows of every done page of every complete folder, in folder then page order; the texts
+    are read from the page-output store `ocr_root` (or its directory or URL)."""
     summary = summary if summary is not None else CorpusSummary()
+    pages_store = open_store(ocr_root)
     records: list[dict[str, object]] = []
     for folder in manifest.folders():
         rows = manifest.pages(folder.partition_key)
@@ -45,13 +50,14 @@ def corpus_frame(manifest: Manifest, ocr_root: Path,
             summary.excluded[folder.partition_key] = f"{unfinished} pages not yet terminal"
             continue
         summary.folders += 1
+        outputs = pages_store.child(folder.partition_key)
         for page_id in sorted(rows):
             row = rows[page_id]
             if row.status != DONE or row.output_name is None:
                 continue
-            text_path, _ = output_paths(ocr_root / folder.partition_key, row.output_name)
+            text_key, _ = output_keys(row.output_name)
             try:
-                text = text_path.read_text(encoding="utf-8")
+                text = read_text(outputs, text_key)
             except FileNotFoundError:
                 summary.missing_text.append(f"{folder.partition_key}/{page_id}")
                 continue
@@ -65,16 +71,24 @@ def corpus_frame(manifest: Manifest, ocr_root: Path,
     return pd.DataFrame.from_records(records, columns=list(CORPUS_COLUMNS))
 
 
-def build_corpus(manifest: Manifest, ocr_root: Path, corpus_root: Path) -> CorpusSummary:
-    """Write `pages.parquet` and `pages.jsonl` under `corpus_root`."""
+def build_corpus(manifest: Manifest, ocr_root: Path | str | OutputStore,
+                 corpus_root: Path | str | OutputStore) -> CorpusSummary:
+    """Write `pages.parquet` and `pages.jsonl` into the corpus store `corpus_root`."""
     summary = CorpusSummary()
     frame = corpus_frame(manifest, ocr_root, summary)
     summary.rows = len(frame)
-    summary.parquet = corpus_root / "pages.parquet"
-    summary.jsonl = corpus_root / "pages.jsonl"
+    corpus = open_store(corpus_root)
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
-    write_bytes_atomic(summary.parquet, buffer.getvalue())
+    corpus.write_bytes(PARQUET_KEY, buffer.getvalue())
     jsonl = frame.to_json(orient="records", lines=True, force_ascii=False)
-    write_bytes_atomic(summary.jsonl, (jsonl or "").encode("utf-8"))
+    corpus.write_bytes(JSONL_KEY, (jsonl or "").encode("utf-8"))
+    summary.parquet, summary.jsonl = corpus.uri(PARQUET_KEY), corpus.uri(JSONL_KEY)
     return summary
+
+
+def read_corpus(corpus_root: Path | str | OutputStore,
+                columns: list[str] | None = None) -> pd.DataFrame:
+    """The written corpus (`pages.parquet`); `FileNotFoundError` when it was never built."""
+    return pd.read_parquet(io.BytesIO(open_store(corpus_root).read_bytes(PARQUET_KEY)),
+                           columns=columns)

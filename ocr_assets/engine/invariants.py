@@ -13,7 +13,8 @@ from pathlib import Path
 from ocr_assets.engine.discovery import discover_pages
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest
 from ocr_assets.engine.naming import output_name_for
-from ocr_assets.engine.worker import output_paths
+from ocr_assets.engine.storage import OutputStore, open_store
+from ocr_assets.engine.worker import output_keys
 
 
 @dataclass
@@ -41,9 +42,12 @@ class CountsInvariant:
         return {what: pages for what, pages in named.items() if pages}
 
 
-def check_counts(folder: Path, partition_key: str, *, manifest: Manifest, out_root: Path,
+def check_counts(folder: Path, partition_key: str, *, manifest: Manifest,
+                 out_root: Path | str | OutputStore,
                  scans_root: Path | None = None) -> CountsInvariant:
+    """The invariant of one folder; `out_root` is the output store (or its directory or URL)."""
     result = CountsInvariant()
+    outputs = open_store(out_root).child(partition_key)
     on_disk = {p.page_id for p in discover_pages(folder, root=scans_root or folder).pages}
     rows = manifest.pages(partition_key)
     result.pages_on_disk = len(on_disk)
@@ -52,9 +56,8 @@ def check_counts(folder: Path, partition_key: str, *, manifest: Manifest, out_ro
     for page_id, row in sorted(rows.items()):
         if row.status == DONE:
             result.done += 1
-            text_path, _ = output_paths(out_root / partition_key,
-                                        row.output_name or output_name_for(page_id))
-            if not text_path.is_file():
+            text_key, _ = output_keys(row.output_name or output_name_for(page_id))
+            if not outputs.exists(text_key):
                 result.done_without_text.append(page_id)
         elif row.status == FAILED:
             result.failed += 1

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ocr_assets.engine.atomic import write_bytes_atomic
 from ocr_assets.engine.manifest import FAILED, Manifest
+from ocr_assets.engine.storage import OutputStore, open_store
 
 REPORT_COLUMNS = ("page", "category", "message", "attempts", "fingerprint", "updated_at")
 
@@ -22,12 +22,14 @@ def failed_pages_frame(manifest: Manifest, partition_key: str) -> pd.DataFrame:
          for r in rows], columns=list(REPORT_COLUMNS))
 
 
-def write_failed_pages_report(frame: pd.DataFrame, report_dir: Path) -> tuple[Path, Path]:
-    """`failed_pages.csv` for spreadsheets and `failed_pages.json` for tools, both atomic."""
-    csv_path, json_path = report_dir / "failed_pages.csv", report_dir / "failed_pages.json"
+def write_failed_pages_report(frame: pd.DataFrame,
+                              report_dir: Path | str | OutputStore) -> tuple[str, str]:
+    """`failed_pages.csv` for spreadsheets and `failed_pages.json` for tools, both atomic, in
+    the folder's report store (or its directory or URL); returns where they were written."""
+    reports = open_store(report_dir)
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
-    write_bytes_atomic(csv_path, buffer.getvalue().encode("utf-8"))
-    write_bytes_atomic(json_path, frame.to_json(orient="records", date_format="iso",
-                                                indent=2, force_ascii=False).encode("utf-8"))
-    return csv_path, json_path
+    reports.write_bytes("failed_pages.csv", buffer.getvalue().encode("utf-8"))
+    reports.write_bytes("failed_pages.json", frame.to_json(
+        orient="records", date_format="iso", indent=2, force_ascii=False).encode("utf-8"))
+    return reports.uri("failed_pages.csv"), reports.uri("failed_pages.json")

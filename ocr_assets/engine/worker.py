@@ -1,9 +1,10 @@
 """The OCR of one page, as it runs inside a pool worker process.
 
 Everything a worker needs arrives in a `PageTask` (picklable, no open handles), and everything it
-produced leaves as a `PageOutcome`: the worker writes the page's `.txt` and `.json` atomically,
-and the parent process alone writes the manifest. A failure of any kind becomes an outcome with
-a category and a message; only a dead worker process is reported by the pool instead.
+produced leaves as a `PageOutcome`: the worker writes the page's `.txt` and `.json` atomically
+into the partition's output store, and the parent process alone writes the manifest. A failure
+of any kind becomes an outcome with a category and a message; only a dead worker process is
+reported by the pool instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ocr_assets.engine.atomic import write_json_atomic, write_text_atomic
 from ocr_assets.engine.backends import get_backend
 from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.fingerprint import file_fingerprint
@@ -22,6 +22,7 @@ from ocr_assets.engine.images import prepare_image
 from ocr_assets.engine.manifest import DONE, FAILED, PageOutcome
 from ocr_assets.engine.quality import score_page
 from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.storage import OutputStore, write_json, write_text
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,15 @@ class PageTask:
     frame: int | None
     size: int
     mtime_ns: int
-    out_dir: str
+    outputs: OutputStore
+    """The partition's output store (`<output root>/<partition>`)."""
     output_name: str
     settings: OcrSettings
 
 
-def output_paths(out_dir: Path, output_name: str) -> tuple[Path, Path]:
-    """The page's text file and facts file."""
-    return out_dir / f"{output_name}.txt", out_dir / f"{output_name}.json"
+def output_keys(output_name: str) -> tuple[str, str]:
+    """The keys of the page's text and facts in its partition's output store."""
+    return f"{output_name}.txt", f"{output_name}.json"
 
 
 def _failed(task: PageTask, started: float, fingerprint: str | None,
@@ -74,9 +76,9 @@ def ocr_page(task: PageTask) -> PageOutcome:
                             "retry pass re-decodes it with Pillow")
         quality = score_page(result.text, result.confidences)
         ms = round((time.perf_counter() - started) * 1000)
-        text_path, facts_path = output_paths(Path(task.out_dir), task.output_name)
-        write_text_atomic(text_path, result.text)
-        write_json_atomic(facts_path, {
+        text_key, facts_key = output_keys(task.output_name)
+        write_text(task.outputs, text_key, result.text)
+        write_json(task.outputs, facts_key, {
             "folder": task.folder_name,
             "partition": task.partition_key,
             "page": task.page_id,

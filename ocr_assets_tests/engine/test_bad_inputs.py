@@ -11,7 +11,6 @@ Four files are slow and add no new kind of outcome: the 28-page `ocropy_aim916.t
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ import pytest
 
 from ocr_assets.engine import FolderReport
 from ocr_assets.engine.manifest import DONE, FAILED
-from ocr_assets.engine.worker import output_paths
+from ocr_assets.engine.storage import read_json
+from ocr_assets.engine.worker import output_keys
 from ocr_assets_tests.helpers import Run, cer, new_run
 
 HEAVY = frozenset({"ocropy_aim916.tiff", "pport_g4.tif", "kant_aufklaerung_1784_0020.jp2",
@@ -120,7 +120,7 @@ def run_batch(tmp_path: Path, files: list[Path]) -> Batch:
 
 def facts(run: Run, page_id: str) -> dict:
     row = run.manifest.pages(run.key)[page_id]
-    return json.loads(output_paths(run.out_dir, row.output_name)[1].read_text())
+    return read_json(run.outputs, output_keys(row.output_name)[1])
 
 
 def check_outcomes(batch: Batch, phototest_truth: str) -> None:

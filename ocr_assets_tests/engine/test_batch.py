@@ -13,7 +13,7 @@ from PIL import Image
 from ocr_assets.engine.batch import run_owner
 from ocr_assets.engine.invariants import check_counts
 from ocr_assets.engine.manifest import DONE, FAILED, PENDING
-from ocr_assets.engine.worker import output_paths
+from ocr_assets.engine.worker import output_keys
 from ocr_assets_tests.helpers import Run, new_run
 
 
@@ -111,7 +111,7 @@ def test_a_done_page_whose_text_file_was_lost_is_redone(tmp_path: Path,
     run = new_run(tmp_path)
     shutil.copy(fixtures_dir / "pages" / "phototest.tif", run.folder)
     run.process(workers=1)
-    text_path, _ = output_paths(run.out_dir, "phototest.tif")
+    text_path = run.out_dir / output_keys("phototest.tif")[0]
     text_path.unlink()
 
     again = run.process(workers=1)
