@@ -135,7 +135,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     ocr = OcrConfig.from_env()
     try:
-        check_engine_ready(ocr.settings.engine, ocr.settings.lang)
+        check_engine_ready(ocr.settings.engine, ocr.settings.lang,
+                           orientation=ocr.settings.auto_rotate)
     except (RuntimeError, ValueError) as exc:
         print(f"cannot OCR: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED

@@ -1,36 +1,19 @@
-"""Helpers shared by the test modules: character error rate, ground truth, one-folder runs."""
+"""Helpers shared by the test modules: ground truth, one-folder runs (and the engine's `cer`)."""
 
 from __future__ import annotations
 
 import shutil
 import struct
-import unicodedata
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-from rapidfuzz.distance import Levenshtein
 
 from ocr_assets.engine import FolderReport, Manifest, OcrSettings, open_manifest, process_folder
 from ocr_assets.engine.storage import LocalStore, read_text
 from ocr_assets.engine.worker import output_keys
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-def normalise_text(text: str) -> str:
-    """NFC, every run of whitespace (newlines included) as one space, no leading or trailing
-    space: line breaks and blank lines are layout, not characters, for an error rate."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def cer(reference: str, hypothesis: str) -> float:
-    """Character error rate: Levenshtein distance / reference length, after normalisation."""
-    ref, hyp = normalise_text(reference), normalise_text(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return Levenshtein.distance(ref, hyp) / len(ref)
 
 
 def ground_truth(page: Path) -> str:

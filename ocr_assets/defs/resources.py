@@ -17,6 +17,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from ocr_assets.engine import Manifest, OcrSettings, open_manifest
+from ocr_assets.engine.orientation import DEFAULT_MIN_CONFIDENCE
 from ocr_assets.engine.settings import default_workers
 from ocr_assets.engine.storage import OutputStore, open_store
 
@@ -46,6 +47,9 @@ class OcrConfig(dg.ConfigurableResource):
     max_side_px: int = 10000
     recycle_after: int = 200
     max_attempts: int = 3
+    auto_rotate: bool = True
+    """Turn pages upright before OCR when Tesseract's orientation detection is confident."""
+    rotate_min_confidence: float = DEFAULT_MIN_CONFIDENCE
 
     _manifest: Manifest | None = PrivateAttr(default=None)
 
@@ -67,6 +71,9 @@ class OcrConfig(dg.ConfigurableResource):
             max_side_px=int(_env("MAX_SIDE_PX", "10000")),
             recycle_after=int(_env("RECYCLE_AFTER", "200")),
             max_attempts=int(_env("MAX_ATTEMPTS", "3")),
+            auto_rotate=_env("AUTO_ROTATE", "1") not in ("0", "false", "no"),
+            rotate_min_confidence=float(_env("ROTATE_MIN_CONFIDENCE",
+                                             str(DEFAULT_MIN_CONFIDENCE))),
         )
 
     @property
@@ -99,7 +106,9 @@ class OcrConfig(dg.ConfigurableResource):
                            workers=self.workers or default_workers(),
                            page_timeout_s=self.page_timeout_s,
                            recycle_after=self.recycle_after, max_megapixels=self.max_megapixels,
-                           max_side_px=self.max_side_px, max_attempts=self.max_attempts)
+                           max_side_px=self.max_side_px, max_attempts=self.max_attempts,
+                           auto_rotate=self.auto_rotate,
+                           rotate_min_confidence=self.rotate_min_confidence)
 
     def manifest(self) -> Manifest:
         """The page manifest, opened once per process."""

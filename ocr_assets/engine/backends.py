@@ -21,6 +21,7 @@ from typing import Protocol
 import pytesseract
 
 from ocr_assets.engine.errors import FailureCategory, PageError
+from ocr_assets.engine.orientation import missing_osd_message
 
 # Tesseract's OpenMP threads oversubscribe the cores when one process per core runs (6x slower
 # on 2 cores, measured). Every Tesseract started from this process inherits this.
@@ -148,12 +149,18 @@ def get_backend(engine: str) -> OcrBackend:
     return factory(options) if options else factory()
 
 
-def check_engine_ready(engine: str, lang: str) -> None:
-    """Fail the whole batch early, with what to do, when Tesseract or a language is missing."""
+def check_engine_ready(engine: str, lang: str, *, orientation: bool = False) -> None:
+    """Fail the whole batch early, with what to do, when Tesseract, a language or (with
+    `orientation`) the orientation model used to turn pages upright is missing. Orientation
+    detection runs the Tesseract CLI whichever engine reads the text."""
+    if engine != "pytesseract" and not orientation:
+        return
+    if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
+        raise RuntimeError(missing_tesseract_message())
+    installed = set(pytesseract.get_languages(config=""))
     if engine == "pytesseract":
-        if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
-            raise RuntimeError(missing_tesseract_message())
-        installed = set(pytesseract.get_languages(config=""))
         missing = [code for code in lang.split("+") if code not in installed]
         if missing:
             raise RuntimeError(missing_language_message("+".join(missing)))
+    if orientation and "osd" not in installed:
+        raise RuntimeError(missing_osd_message())

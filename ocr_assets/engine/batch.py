@@ -188,7 +188,7 @@ def process_folder(folder: Path, partition_key: str, folder_name: str, *, manife
     page ids (the retry pass). `on_page` is called in this process after each page is recorded.
     """
     started = time.perf_counter()
-    check_engine_ready(settings.engine, settings.lang)
+    check_engine_ready(settings.engine, settings.lang, orientation=settings.auto_rotate)
     plan = plan_folder(folder, partition_key, manifest=manifest, out_root=out_root,
                        settings=settings, scans_root=scans_root, only_pages=only_pages)
     report = FolderReport(partition_key, folder_name, skipped=plan.skipped,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
+from ocr_assets.engine.orientation import DEFAULT_MIN_CONFIDENCE
+
 
 def default_workers() -> int:
     """One single-threaded Tesseract per usable core (OCRmyPDF's and Tesseract's own rule)."""
@@ -32,11 +34,15 @@ class OcrSettings:
     max_megapixels: float = 120.0
     max_side_px: int = 10000
     max_attempts: int = 3
+    auto_rotate: bool = True
+    """Detect a page turned by 90, 180 or 270 degrees (Tesseract OSD) and turn it upright."""
+    rotate_min_confidence: float = DEFAULT_MIN_CONFIDENCE
 
     def output_settings(self) -> dict[str, object]:
         """The settings that change a page's text: stored in its facts for provenance."""
         return {"lang": self.lang, "psm": self.psm, "engine": self.engine,
-                "max_side_px": self.max_side_px}
+                "max_side_px": self.max_side_px, "auto_rotate": self.auto_rotate,
+                "rotate_min_confidence": self.rotate_min_confidence}
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -20,6 +20,7 @@ from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.fingerprint import file_fingerprint
 from ocr_assets.engine.images import prepare_image
 from ocr_assets.engine.manifest import DONE, FAILED, PageOutcome
+from ocr_assets.engine.orientation import upright_page
 from ocr_assets.engine.quality import score_page
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.storage import OutputStore, write_json, write_text
@@ -67,8 +68,19 @@ def ocr_page(task: PageTask) -> PageOutcome:
             image = prepare_image(path, task.frame, work_dir,
                                   max_megapixels=settings.max_megapixels,
                                   max_side_px=settings.max_side_px)
-            result = backend.recognise(image.path, work_dir, lang=settings.lang,
-                                       psm=settings.psm, timeout_s=settings.page_timeout_s)
+            ocr_path, orientation = image.path, None
+            if settings.auto_rotate:
+                ocr_path, orientation = upright_page(
+                    image.path, work_dir, min_confidence=settings.rotate_min_confidence,
+                    timeout_s=settings.page_timeout_s)
+            # The page's timeout covers orientation detection and OCR together.
+            remaining_s = settings.page_timeout_s - (time.perf_counter() - started)
+            if remaining_s <= 0:
+                raise PageError(FailureCategory.TIMEOUT,
+                                f"{path.name}: no time left for OCR after orientation detection "
+                                f"within {settings.page_timeout_s:g} s; raise page_timeout_s")
+            result = backend.recognise(ocr_path, work_dir, lang=settings.lang,
+                                       psm=settings.psm, timeout_s=remaining_s)
         if not result.image_read:
             raise PageError(FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
                             f"{path.name}: Tesseract exited 0 without reading the image "
@@ -90,6 +102,7 @@ def ocr_page(task: PageTask) -> PageOutcome:
             "settings": settings.output_settings(),
             "image": {"width": image.width, "height": image.height,
                       "normalised": image.normalised, "steps": list(image.steps)},
+            "orientation": orientation.as_dict() if orientation else None,
             "mean_confidence": quality.mean_confidence,
             "words": quality.words,
             "chars": quality.chars,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ocr_assets_tests.helpers import Run, cer, ground_truth, new_run
+from ocr_assets.engine.accuracy import cer
+from ocr_assets_tests.helpers import Run, ground_truth, new_run
 
 MAX_CER = 0.05
 SHIPPED = ["phototest.tif", "eurotext.tif"]

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from ocr_assets.engine import FolderReport
+from ocr_assets.engine.accuracy import cer
 from ocr_assets.engine.manifest import DONE, FAILED
 from ocr_assets.engine.storage import read_json
 from ocr_assets.engine.worker import output_keys
-from ocr_assets_tests.helpers import Run, cer, new_run
+from ocr_assets_tests.helpers import Run, new_run
 
 HEAVY = frozenset({"ocropy_aim916.tiff", "pport_g4.tif", "kant_aufklaerung_1784_0020.jp2",
                    "large_gerstner_1831_0019.jpg"})
