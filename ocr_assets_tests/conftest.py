@@ -1,4 +1,5 @@
-"""Fixtures for every test: the shipped fixtures, and the shared test set when it is there.
+"""Fixtures for every test: the shipped fixtures, the shared test set when it is there, and a
+PostgreSQL database of the test run's own when a server answers.
 
 The shared test set (`../shared/testdata` beside the repository, or `$OCR_ASSETS_TESTDATA`) is
 large and not shipped: tests that need it skip, with the reason, when it is absent, unless
@@ -8,7 +9,10 @@ large and not shipped: tests that need it skip, with the reason, when it is abse
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -40,3 +44,62 @@ def fixtures_dir() -> Path:
     """`ocr_assets_tests/fixtures`: `pages/` (pages with `.gt.txt`) and `odd/` (broken and
     odd inputs), shipped with the repository."""
     return FIXTURES
+
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+"""The test server (trust auth); `OCR_ASSETS_TEST_POSTGRES_URL` points elsewhere."""
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("OCR_ASSETS_TEST_POSTGRES_URL", POSTGRES_URL)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The URL of a PostgreSQL server that answers; without one the test skips with the
+    reason, unless `OCR_ASSETS_REQUIRE_POSTGRES=1` (set by CI), which makes it a failure."""
+    import psycopg2
+
+    url = postgres_admin_url()
+    try:
+        psycopg2.connect(url, connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        reason = (f"no PostgreSQL server answers at {url} ({str(exc).strip()}); start one, or "
+                  "set OCR_ASSETS_TEST_POSTGRES_URL to one")
+        if os.environ.get("OCR_ASSETS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason}; OCR_ASSETS_REQUIRE_POSTGRES=1 makes this a failure")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A database of its own for this test run, dropped afterwards: its URL."""
+    import psycopg2
+    from psycopg2 import sql
+
+    name = f"ocr_assets_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(postgres_server)
+    admin.autocommit = True
+    admin.cursor().execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    parts = urlsplit(postgres_server)
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        admin.cursor().execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+        admin.close()
+
+
+@pytest.fixture
+def postgres_manifest_url(postgres_database: str) -> Iterator[str]:
+    """A manifest URL with a schema of its own for this test, dropped afterwards."""
+    import psycopg2
+    from psycopg2 import sql
+
+    schema = f"manifest_{uuid.uuid4().hex[:12]}"
+    yield f"{postgres_database}?schema={schema}"
+    with psycopg2.connect(postgres_database) as db:
+        db.cursor().execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+            sql.Identifier(schema)))
+    db.close()

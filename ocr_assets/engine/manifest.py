@@ -6,20 +6,23 @@ decision is made from these rows: status `pending`, `running` (claimed under a l
 status belongs to. Rows are written as each page finishes, so a crash loses at most the pages in
 flight, and a lease that expires (a dead run) hands its page to the next run.
 
-`Manifest` is the interface; `SqliteManifest` the embedded default. SQLite runs in WAL mode with
-a busy timeout so several runs (processes) can share one file.
+`Manifest` is the interface. `SqlManifest` holds its queries, written once in the SQL that SQLite
+and PostgreSQL share; `SqliteManifest` is the embedded default (WAL mode, a busy timeout and
+`BEGIN IMMEDIATE`, so several runs on one machine share one file), and `PostgresManifest`
+(`manifest_postgres.py`, chosen by a `postgresql://` URL) the one for several machines.
 """
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 STATUSES = (PENDING, RUNNING, DONE, FAILED)
@@ -137,31 +140,45 @@ CREATE INDEX IF NOT EXISTS pages_status ON pages (partition_key, status);
 PAGE_COLUMNS = tuple(PageRecord.__dataclass_fields__)
 
 
-class SqliteManifest:
-    """The embedded manifest: one SQLite file shared by every run on this machine."""
+class SqlConnection(Protocol):
+    """A DB-API connection in autocommit mode with sqlite3's shortcuts: `execute` and
+    `executemany` take `?` placeholders and return the cursor."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any: ...
+    def close(self) -> None: ...
+
+
+class SqlManifest(abc.ABC):
+    """The manifest's queries, shared by the SQL backends. A backend supplies a connection per
+    thread (`_connect`), the statement that opens a write transaction (`BEGIN`), and
+    `_lock_folder`, which serialises the writes that touch many rows of one folder."""
+
+    BEGIN = "BEGIN"
+
+    def __init__(self) -> None:
         self._local = threading.local()
-        self._connection().executescript(SCHEMA)
 
-    def _connection(self) -> sqlite3.Connection:
+    @abc.abstractmethod
+    def _connect(self) -> SqlConnection:
+        """A new connection for the calling thread, in autocommit mode, schema ready."""
+
+    def _connection(self) -> SqlConnection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=60000")
-            self._local.db = db
+            db = self._local.db = self._connect()
         return db
 
+    @abc.abstractmethod
+    def _lock_folder(self, db: SqlConnection, partition_key: str) -> None:
+        """Hold the folder until the transaction ends, so two runs that sync or release the
+        same folder at once queue instead of deadlocking on its rows."""
+
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken with BEGIN IMMEDIATE so concurrent writers queue
-        on the busy timeout instead of failing with 'database is locked' at commit."""
+    def _tx(self) -> Iterator[SqlConnection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
         db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
+        db.execute(self.BEGIN)
         try:
             yield db
         except BaseException:
@@ -196,6 +213,7 @@ class SqliteManifest:
 
     def forget_folder(self, partition_key: str) -> None:
         with self._tx() as db:
+            self._lock_folder(db, partition_key)
             db.execute("DELETE FROM pages WHERE partition_key = ?", (partition_key,))
             db.execute("DELETE FROM folders WHERE partition_key = ?", (partition_key,))
 
@@ -211,6 +229,7 @@ class SqliteManifest:
         no longer on disk are dropped. Returns the added and the removed page ids."""
         wanted = list(dict.fromkeys(page_ids))
         with self._tx() as db:
+            self._lock_folder(db, partition_key)
             existing = {r[0] for r in db.execute(
                 "SELECT page_id FROM pages WHERE partition_key = ?", (partition_key,))}
             new = [p for p in wanted if p not in existing]
@@ -218,7 +237,8 @@ class SqliteManifest:
             now = time.time()
             db.executemany(
                 "INSERT INTO pages (partition_key, page_id, status, updated_at) "
-                "VALUES (?, ?, 'pending', ?)", [(partition_key, p, now) for p in new])
+                "VALUES (?, ?, 'pending', ?) ON CONFLICT (partition_key, page_id) DO NOTHING",
+                [(partition_key, p, now) for p in new])
             db.executemany("DELETE FROM pages WHERE partition_key = ? AND page_id = ?",
                            [(partition_key, p) for p in gone])
         return new, gone
@@ -260,6 +280,7 @@ class SqliteManifest:
     def release_expired(self, partition_key: str) -> int:
         """Return pages whose run died mid-page (lease expired) to pending."""
         with self._tx() as db:
+            self._lock_folder(db, partition_key)
             cursor = db.execute(
                 "UPDATE pages SET status = 'pending', lease_owner = NULL, lease_until = NULL "
                 "WHERE partition_key = ? AND status = 'running' AND lease_until < ?",
@@ -279,7 +300,38 @@ class SqliteManifest:
         return counts
 
 
+class SqliteManifest(SqlManifest):
+    """The embedded manifest: one SQLite file shared by every run on this machine."""
+
+    BEGIN = "BEGIN IMMEDIATE"
+    """Concurrent writers queue on the busy timeout instead of failing with 'database is
+    locked' at commit."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._connection().executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=60000")
+        return db
+
+    def _lock_folder(self, db: SqlConnection, partition_key: str) -> None:
+        """Nothing to do: `BEGIN IMMEDIATE` already makes every write transaction exclusive."""
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
 def open_manifest(location: str | Path) -> Manifest:
-    """The manifest at `location`: a SQLite file path (PostgreSQL URLs are added by the
-    PostgreSQL backend)."""
+    """The manifest at `location`: a `postgresql://` URL (`PostgresManifest`), or else a
+    SQLite file path."""
+    if isinstance(location, str) and location.startswith(POSTGRES_SCHEMES):
+        from ocr_assets.engine.manifest_postgres import PostgresManifest
+
+        return PostgresManifest(location)
     return SqliteManifest(Path(location))

@@ -1,4 +1,8 @@
-"""The SQLite manifest: page rows, leases, outcomes, counts, and concurrent writers."""
+"""The manifest: page rows, leases, outcomes, counts, and concurrent writers.
+
+The behaviour tests run against both backends, SQLite and PostgreSQL (the latter in a schema of
+its own on the test server; skipped with the reason when no server answers).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,7 @@ from ocr_assets.engine.manifest import (
     FAILED,
     PENDING,
     RUNNING,
+    Manifest,
     PageOutcome,
     SqliteManifest,
     open_manifest,
@@ -25,10 +31,14 @@ from ocr_assets.engine.manifest import (
 KEY = "box-001"
 
 
-@pytest.fixture
-def manifest(tmp_path: Path) -> SqliteManifest:
-    db = open_manifest(tmp_path / "manifest.sqlite")
-    assert isinstance(db, SqliteManifest)
+@pytest.fixture(params=["sqlite", "postgres"])
+def manifest(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Manifest]:
+    if request.param == "sqlite":
+        db = open_manifest(tmp_path / "manifest.sqlite")
+        assert isinstance(db, SqliteManifest)
+    else:
+        db = open_manifest(request.getfixturevalue("postgres_manifest_url"))
+        assert type(db).__name__ == "PostgresManifest"
     yield db
     db.close()
 
@@ -42,7 +52,7 @@ def done(**facts: object) -> PageOutcome:
     return PageOutcome(**values)
 
 
-def test_sync_adds_new_pages_as_pending_and_drops_vanished_ones(manifest: SqliteManifest) -> None:
+def test_sync_adds_new_pages_as_pending_and_drops_vanished_ones(manifest: Manifest) -> None:
     assert manifest.sync_pages(KEY, ["p1.tif", "p2.tif", "p2.tif"]) == (["p1.tif", "p2.tif"], [])
     assert {p: r.status for p, r in manifest.pages(KEY).items()} == {
         "p1.tif": PENDING, "p2.tif": PENDING}
@@ -56,14 +66,14 @@ def test_sync_adds_new_pages_as_pending_and_drops_vanished_ones(manifest: Sqlite
     assert manifest.pages("other") == {}
 
 
-def test_sync_of_one_folder_leaves_other_folders_alone(manifest: SqliteManifest) -> None:
+def test_sync_of_one_folder_leaves_other_folders_alone(manifest: Manifest) -> None:
     manifest.sync_pages("a", ["x.tif"])
     manifest.sync_pages("b", ["x.tif"])
     assert manifest.sync_pages("a", []) == ([], ["x.tif"])
     assert set(manifest.pages("b")) == {"x.tif"}
 
 
-def test_a_live_lease_keeps_other_runs_off_the_page(manifest: SqliteManifest) -> None:
+def test_a_live_lease_keeps_other_runs_off_the_page(manifest: Manifest) -> None:
     manifest.sync_pages(KEY, ["p1.tif"])
 
     assert manifest.claim(KEY, "p1.tif", "run-a", lease_s=3600)
@@ -75,7 +85,7 @@ def test_a_live_lease_keeps_other_runs_off_the_page(manifest: SqliteManifest) ->
     assert manifest.pages(KEY)["p1.tif"].attempts == 2
 
 
-def test_an_expired_lease_can_be_taken_over(manifest: SqliteManifest) -> None:
+def test_an_expired_lease_can_be_taken_over(manifest: Manifest) -> None:
     manifest.sync_pages(KEY, ["p1.tif"])
     assert manifest.claim(KEY, "p1.tif", "dead-run", lease_s=-1)  # already expired
 
@@ -84,11 +94,11 @@ def test_an_expired_lease_can_be_taken_over(manifest: SqliteManifest) -> None:
     assert (row.lease_owner, row.attempts) == ("run-b", 2)
 
 
-def test_a_missing_page_cannot_be_claimed(manifest: SqliteManifest) -> None:
+def test_a_missing_page_cannot_be_claimed(manifest: Manifest) -> None:
     assert not manifest.claim(KEY, "nope.tif", "run-a", lease_s=60)
 
 
-def test_release_expired_returns_only_dead_runs_pages(manifest: SqliteManifest) -> None:
+def test_release_expired_returns_only_dead_runs_pages(manifest: Manifest) -> None:
     manifest.sync_pages(KEY, ["dead.tif", "live.tif", "idle.tif"])
     manifest.claim(KEY, "dead.tif", "dead-run", lease_s=-1)
     manifest.claim(KEY, "live.tif", "live-run", lease_s=3600)
@@ -102,7 +112,7 @@ def test_release_expired_returns_only_dead_runs_pages(manifest: SqliteManifest) 
     assert manifest.release_expired(KEY) == 0
 
 
-def test_record_stores_the_outcome_and_ends_the_lease(manifest: SqliteManifest) -> None:
+def test_record_stores_the_outcome_and_ends_the_lease(manifest: Manifest) -> None:
     manifest.sync_pages(KEY, ["p1.tif", "p2.tif"])
     manifest.claim(KEY, "p1.tif", "run-a", lease_s=60)
     manifest.claim(KEY, "p2.tif", "run-a", lease_s=60)
@@ -127,7 +137,7 @@ def test_record_stores_the_outcome_and_ends_the_lease(manifest: SqliteManifest) 
     assert second.output_name is None
 
 
-def test_accept_unchanged_moves_only_the_stat(manifest: SqliteManifest) -> None:
+def test_accept_unchanged_moves_only_the_stat(manifest: Manifest) -> None:
     manifest.sync_pages(KEY, ["p1.tif"])
     manifest.record(KEY, "p1.tif", done())
     manifest.accept_unchanged(KEY, "p1.tif", size=10, mtime_ns=99)
@@ -135,7 +145,7 @@ def test_accept_unchanged_moves_only_the_stat(manifest: SqliteManifest) -> None:
     assert (row.status, row.fingerprint, row.mtime_ns, row.attempts) == (DONE, "sha256:ab", 99, 0)
 
 
-def test_status_counts_include_every_status(manifest: SqliteManifest) -> None:
+def test_status_counts_include_every_status(manifest: Manifest) -> None:
     manifest.sync_pages("a", ["1", "2", "3", "4"])
     manifest.sync_pages("b", ["1"])
     manifest.record("a", "1", done())
@@ -149,7 +159,7 @@ def test_status_counts_include_every_status(manifest: SqliteManifest) -> None:
     assert manifest.status_counts("missing") == {}
 
 
-def test_folders_keep_their_original_name_and_bytes(manifest: SqliteManifest) -> None:
+def test_folders_keep_their_original_name_and_bytes(manifest: Manifest) -> None:
     raw = b"box \xff, 2"
     manifest.register_folder("box_2-0123456789", "box \\xff, 2", raw)
     manifest.register_folder("box_2-0123456789", "ignored", b"ignored")  # first one wins
@@ -178,7 +188,7 @@ def test_rows_survive_closing_and_reopening(tmp_path: Path) -> None:
     again.close()
 
 
-def test_threads_recording_many_pages_lose_no_row(manifest: SqliteManifest) -> None:
+def test_threads_recording_many_pages_lose_no_row(manifest: Manifest) -> None:
     pages = [f"page_{n}.tif" for n in range(400)]
     manifest.sync_pages(KEY, pages)
     errors: list[BaseException] = []
@@ -208,7 +218,7 @@ def test_threads_recording_many_pages_lose_no_row(manifest: SqliteManifest) -> N
 
 
 def test_threads_racing_for_the_same_pages_each_get_a_page_once(
-        manifest: SqliteManifest) -> None:
+        manifest: Manifest) -> None:
     pages = [f"page_{n}.tif" for n in range(200)]
     manifest.sync_pages(KEY, pages)
     won: dict[str, list[str]] = {}
