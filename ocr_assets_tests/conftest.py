@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -73,22 +73,35 @@ def postgres_server() -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_database(postgres_server: str) -> Iterator[str]:
-    """A database of its own for this test run, dropped afterwards: its URL."""
+def new_postgres_database(postgres_server: str) -> Iterator[Callable[[], str]]:
+    """Creates databases of this test run's own (returns the URL of each); all of them are
+    dropped when the run ends."""
     import psycopg2
     from psycopg2 import sql
 
-    name = f"ocr_assets_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(postgres_server)
     admin.autocommit = True
-    admin.cursor().execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = urlsplit(postgres_server)
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"ocr_assets_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        admin.cursor().execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        return urlunsplit(urlsplit(postgres_server)._replace(path=f"/{name}"))
+
     try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
+        yield create
     finally:
-        admin.cursor().execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
+        for name in created:
+            admin.cursor().execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(new_postgres_database: Callable[[], str]) -> str:
+    """A database of this test run's own, shared by its tests: its URL."""
+    return new_postgres_database()
 
 
 @pytest.fixture

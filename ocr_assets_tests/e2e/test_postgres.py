@@ -1,0 +1,207 @@
+"""The production configuration for real: `deploy/dagster.yaml` (dagster-postgres storage) and the
+PostgreSQL manifest on the test server, each test in a database of its own, dropped afterwards.
+
+1. `ocr-assets run` as a user runs it with the production instance: runs, check results and
+   manifest rows land in PostgreSQL, no SQLite file is created.
+2. Two folder runs at once, in two processes (as a run launcher starts them on two machines):
+   both succeed, their counts invariants pass, nothing is OCRed twice, and the corpus built
+   afterwards holds exactly the done pages of both folders.
+
+Skipped with the reason when no PostgreSQL server answers, unless OCR_ASSETS_REQUIRE_POSTGRES=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dagster as dg
+import pytest
+
+from ocr_assets.defs.assets import OCR_POOL, ocr_corpus
+from ocr_assets.defs.checks import corpus_complete
+from ocr_assets.defs.resources import OcrConfig
+from ocr_assets.engine import open_manifest
+from ocr_assets.engine.corpus import corpus_frame, read_corpus
+from ocr_assets.engine.registry import list_scan_folders, register_folders
+from ocr_assets_tests.helpers import FIXTURES
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_YAML = ROOT / "deploy" / "dagster.yaml"
+FOLDERS = ("box-a", "box-b")
+
+
+def make_scans(root: Path) -> Path:
+    """Two folders, each with a good page and a broken one (so failures travel too)."""
+    scans = root / "scans"
+    for name in FOLDERS:
+        folder = scans / name
+        folder.mkdir(parents=True)
+        shutil.copy(FIXTURES / "pages" / "phototest.tif", folder / "page_1.tif")
+        shutil.copy(FIXTURES / "odd" / "broken.png", folder / "page_2.png")
+    return scans
+
+
+def production_env(database_url: str, data: Path, scans: Path) -> dict[str, str]:
+    """What an operator sets: libpq's variables (read by deploy/dagster.yaml and the manifest),
+    the manifest URL, the data and scans roots; nothing inherited from the test's own
+    environment that would change where things go."""
+    url = urlsplit(database_url)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OCR_ASSETS_", "PG", "DAGSTER_HOME"))}
+    env.update({
+        "PGHOST": url.hostname or "127.0.0.1", "PGPORT": str(url.port or 5432),
+        "PGUSER": url.username or "postgres", "PGPASSWORD": url.password or "",
+        "PGDATABASE": url.path.lstrip("/"),
+        "OCR_ASSETS_MANIFEST_URL": "postgresql://",
+        "OCR_ASSETS_DATA": str(data), "OCR_ASSETS_SCANS": str(scans),
+        "OCR_ASSETS_WORKERS": "1",
+    })
+    return env
+
+
+@pytest.fixture
+def production(new_postgres_database: Callable[[], str], tmp_path: Path,
+               monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A fresh database, a scans root, and the environment of a production deployment; the
+    test process itself gets the libpq variables too, to read the instance and manifest."""
+    env = production_env(new_postgres_database(), tmp_path / "data", make_scans(tmp_path))
+    for name in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"):
+        monkeypatch.setenv(name, env[name])
+    return env
+
+
+def instance_at(home: Path) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def check_statuses(instance: dg.DagsterInstance, asset: str, check: str) -> dict[str, str]:
+    """partition (or None) -> status of the latest execution of the check."""
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(asset), check), limit=50)
+    latest: dict[str, str] = {}
+    for record in reversed(history):  # oldest first, so the newest wins
+        latest[record.partition] = record.status.value
+    return latest
+
+
+def manifest_rows(env: dict[str, str]) -> dict[str, dict]:
+    manifest = open_manifest(env["OCR_ASSETS_MANIFEST_URL"])
+    try:
+        return {key: manifest.pages(key) for key in FOLDERS}
+    finally:
+        manifest.close()
+
+
+def test_the_cli_runs_on_the_production_instance_and_manifest(production: dict[str, str]
+                                                              ) -> None:
+    env = {**production, "OCR_ASSETS_INSTANCE_YAML": str(DEPLOY_YAML)}
+    result = subprocess.run([sys.executable, "-m", "ocr_assets.cli", "run"], env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+
+    data = Path(env["OCR_ASSETS_DATA"])
+    home = data / "dagster_home"
+    assert (home / "dagster.yaml").read_bytes() == DEPLOY_YAML.read_bytes()
+    assert not (data / "manifest.sqlite").exists()
+    with instance_at(home) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        runs = instance.get_runs()
+        assert len(runs) == len(FOLDERS) + 1  # one per folder, and the corpus
+        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+        assert check_statuses(instance, "page_texts", "counts_invariant") == {
+            key: "SUCCEEDED" for key in FOLDERS}
+        assert set(instance.get_dynamic_partitions("scan_folders")) == set(FOLDERS)
+    rows = manifest_rows(production)
+    assert {k: {p: r.status for p, r in pages.items()} for k, pages in rows.items()} == {
+        key: {"page_1.tif": "done", "page_2.png": "failed"} for key in FOLDERS}
+    corpus = read_corpus(data / "corpus")
+    assert sorted(zip(corpus["partition"], corpus["page"], strict=True)) == [
+        (key, "page_1.tif") for key in FOLDERS]
+
+
+# One folder run, as a run worker on its own machine executes it: the project's job for one
+# partition, against the instance that DAGSTER_HOME names. It waits at a start line so that
+# both runs really overlap.
+FOLDER_RUN = textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    import dagster as dg
+    from ocr_assets.definitions import defs
+    key, start = sys.argv[1], Path(sys.argv[2])
+    job = defs.resolve_job_def("ocr_folder_job")
+    with dg.DagsterInstance.get() as instance:
+        (start / key).touch()
+        while not (start / "go").exists():
+            time.sleep(0.01)
+        result = job.execute_in_process(partition_key=key, instance=instance,
+                                        raise_on_error=False)
+        errors = [f"{e.event_type_value}: {e.message} {e.event_specific_data or ''}"
+                  for e in result.all_events]
+        print(json.dumps({"success": result.success, "errors": errors, "checks": {
+            e.check_name: e.passed for e in result.get_asset_check_evaluations()}}))
+""")
+
+
+def test_two_folder_runs_at_once_share_the_instance_and_manifest(production: dict[str, str],
+                                                                tmp_path: Path) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(DEPLOY_YAML, home / "dagster.yaml")
+    env = {**production, "DAGSTER_HOME": str(home)}
+    ocr = OcrConfig(scans_root=env["OCR_ASSETS_SCANS"], data_root=env["OCR_ASSETS_DATA"],
+                    manifest_url=env["OCR_ASSETS_MANIFEST_URL"], workers=1)
+    with instance_at(home) as instance:  # creates Dagster's tables before the runs start
+        scan = list_scan_folders(ocr.scans_path)
+        register_folders(ocr.manifest(), scan)
+        instance.add_dynamic_partitions("scan_folders", sorted(scan.folders))
+        # The deployment step of deploy/README.md for two OCR machines, as
+        # `dagster instance concurrency set tesseract 2` does it.
+        instance.event_log_storage.set_concurrency_slots(OCR_POOL, 2)
+
+    start = tmp_path / "start"
+    start.mkdir()
+    runs = [subprocess.Popen([sys.executable, "-c", FOLDER_RUN, key, str(start)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for key in FOLDERS]
+    deadline = time.monotonic() + 180
+    while (len(list(start.iterdir())) < len(runs) and time.monotonic() < deadline
+           and all(run.poll() is None for run in runs)):
+        time.sleep(0.05)
+    (start / "go").touch()
+    outcomes = []
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr
+        outcomes.append(json.loads(stdout.strip().splitlines()[-1]))
+
+    for outcome in outcomes:
+        assert outcome["success"] and outcome["checks"]["counts_invariant"], \
+            "\n".join(outcome["errors"])
+    rows = manifest_rows(production)
+    assert all(r.status in ("done", "failed") for pages in rows.values() for r in pages.values())
+    assert all(rows[key]["page_1.tif"].attempts == 1 for key in FOLDERS)
+
+    with instance_at(home) as instance:
+        result = dg.materialize([ocr_corpus, corpus_complete], instance=instance,
+                                resources={"ocr": ocr})
+        assert result.success
+        assert all(e.passed for e in result.get_asset_check_evaluations())
+        assert check_statuses(instance, "page_texts", "counts_invariant") == {
+            key: "SUCCEEDED" for key in FOLDERS}
+        assert len(instance.get_runs()) == len(FOLDERS) + 1
+    corpus = read_corpus(ocr.corpus_store)
+    expected = corpus_frame(ocr.manifest(), ocr.ocr_store)
+    assert sorted(zip(corpus["partition"], corpus["page"], strict=True)) == sorted(
+        zip(expected["partition"], expected["page"], strict=True)) == [
+        (key, "page_1.tif") for key in FOLDERS]
+    assert all("quick brown dog" in text for text in corpus["text"])
+    ocr.manifest().close()
