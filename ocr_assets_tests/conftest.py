@@ -64,8 +64,8 @@ def postgres_server() -> str:
     try:
         psycopg2.connect(url, connect_timeout=3).close()
     except psycopg2.OperationalError as exc:
-        reason = (f"no PostgreSQL server answers at {url} ({str(exc).strip()}); start one, or "
-                  "set OCR_ASSETS_TEST_POSTGRES_URL to one")
+        reason = (f"no PostgreSQL server answers at {url} ({' '.join(str(exc).split())}); "
+                  "start one, or set OCR_ASSETS_TEST_POSTGRES_URL to one")
         if os.environ.get("OCR_ASSETS_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"{reason}; OCR_ASSETS_REQUIRE_POSTGRES=1 makes this a failure")
         pytest.skip(reason)
