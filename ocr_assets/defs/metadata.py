@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 
 import dagster as dg
@@ -37,7 +38,13 @@ def flagged_table(flagged: Iterable[PageRecord]) -> str:
 
 
 def folder_metadata(report: FolderReport) -> dict[str, dg.MetadataValue]:
-    """Metadata of one `page_texts` materialization: plots over time use the numeric ones."""
+    """Metadata of one `page_texts` materialization, headline numbers first.
+
+    The UI plots every numeric entry over materializations (and across partitions), so a rate
+    that this run cannot measure is left out rather than written as 0: a re-run that OCRed
+    nothing has no pages/s, and a folder with no done page has no mean confidence; a 0 would
+    draw a false collapse in the plot.
+    """
     failure_rate = report.failed / report.pages if report.pages else 0.0
     metadata: dict[str, dg.MetadataValue] = {
         "folder": dg.MetadataValue.text(report.folder_name),
@@ -45,16 +52,22 @@ def folder_metadata(report: FolderReport) -> dict[str, dg.MetadataValue]:
         "done": dg.MetadataValue.int(report.done),
         "failed": dg.MetadataValue.int(report.failed),
         "pending": dg.MetadataValue.int(report.pending),
-        "skipped": dg.MetadataValue.int(report.skipped),
-        "processed": dg.MetadataValue.int(report.processed),
-        "ignored_files": dg.MetadataValue.int(len(report.ignored)),
-        "pages_per_s": dg.MetadataValue.float(round(report.pages_per_s, 3)),
         "failure_rate": dg.MetadataValue.float(round(failure_rate, 4)),
-        "mean_confidence": dg.MetadataValue.float(round(report.mean_confidence or 0.0, 2)),
+    }
+    if report.mean_confidence is not None:
+        metadata["mean_confidence"] = dg.MetadataValue.float(round(report.mean_confidence, 2))
+    if report.processed:
+        metadata["pages_per_s"] = dg.MetadataValue.float(round(report.pages_per_s, 3))
+        metadata["median_page_s"] = dg.MetadataValue.float(
+            round(statistics.median(report.ocr_ms) / 1000, 3))
+    metadata.update({
+        "processed": dg.MetadataValue.int(report.processed),
+        "skipped": dg.MetadataValue.int(report.skipped),
+        "ignored_files": dg.MetadataValue.int(len(report.ignored)),
         "elapsed_s": dg.MetadataValue.float(round(report.elapsed_s, 2)),
         "failures": dg.MetadataValue.md(failures_table(report.failures) if report.failures
                                         else "No failed pages."),
-    }
+    })
     if report.flagged:
         metadata["flagged"] = dg.MetadataValue.md(flagged_table(report.flagged))
     if report.ignored:

@@ -1,0 +1,29 @@
+"""The metadata of a folder run: numbers the UI plots over time, and no false zeros."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ocr_assets.defs.metadata import folder_metadata
+from ocr_assets.engine import FolderReport
+
+
+def test_a_run_that_ocred_pages_reports_plottable_speed_confidence_and_failure_rate() -> None:
+    report = FolderReport("box", "box", pages=4, done=3, failed=1, processed=4,
+                          elapsed_s=2.0, ocr_ms=[900, 1100, 1500, 300], mean_confidence=81.234)
+    metadata = folder_metadata(report)
+    assert metadata["pages_per_s"] == dg.MetadataValue.float(2.0)
+    assert metadata["median_page_s"] == dg.MetadataValue.float(1.0)
+    assert metadata["mean_confidence"] == dg.MetadataValue.float(81.23)
+    assert metadata["failure_rate"] == dg.MetadataValue.float(0.25)
+    assert [metadata[k].value for k in ("pages", "done", "failed", "pending")] == [4, 3, 1, 0]
+
+
+def test_a_run_that_ocred_nothing_leaves_out_the_rates_it_could_not_measure() -> None:
+    report = FolderReport("box", "box", pages=2, done=0, failed=2, skipped=2, processed=0,
+                          elapsed_s=0.01, mean_confidence=None)
+    metadata = folder_metadata(report)
+    assert "pages_per_s" not in metadata
+    assert "median_page_s" not in metadata
+    assert "mean_confidence" not in metadata
+    assert metadata["failure_rate"] == dg.MetadataValue.float(1.0)

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Regenerate the README's screenshots of the Dagster UI (docs/ui/*.png): runs the browser tests,
+# which start the UI on sample folders and save what they look at. Needs Chromium
+# (apt-get install chromium); fails instead of skipping without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export OCR_ASSETS_SCREENSHOTS="$PWD/docs/ui" OCR_ASSETS_REQUIRE_BROWSER=1
+exec .venv/bin/python -m pytest ocr_assets_tests/e2e/test_ui.py -q "$@"
