@@ -38,7 +38,8 @@ def flagged_table(flagged: Iterable[PageRecord]) -> str:
 
 
 def folder_metadata(report: FolderReport) -> dict[str, dg.MetadataValue]:
-    """Metadata of one `page_texts` materialization, headline numbers first.
+    """Metadata of one `page_texts` materialization: the headline numbers and the failures
+    first (what the UI shows without scrolling), then the bookkeeping.
 
     The UI plots every numeric entry over materializations (and across partitions), so a rate
     that this run cannot measure is left out rather than written as 0: a re-run that OCRed
@@ -61,12 +62,12 @@ def folder_metadata(report: FolderReport) -> dict[str, dg.MetadataValue]:
         metadata["median_page_s"] = dg.MetadataValue.float(
             round(statistics.median(report.ocr_ms) / 1000, 3))
     metadata.update({
+        "failures": dg.MetadataValue.md(failures_table(report.failures) if report.failures
+                                        else "No failed pages."),
         "processed": dg.MetadataValue.int(report.processed),
         "skipped": dg.MetadataValue.int(report.skipped),
         "ignored_files": dg.MetadataValue.int(len(report.ignored)),
         "elapsed_s": dg.MetadataValue.float(round(report.elapsed_s, 2)),
-        "failures": dg.MetadataValue.md(failures_table(report.failures) if report.failures
-                                        else "No failed pages."),
     })
     if report.flagged:
         metadata["flagged"] = dg.MetadataValue.md(flagged_table(report.flagged))

@@ -251,10 +251,14 @@ def test_ui_command_serves_on_loopback_with_the_daemon_and_sensors_running(
     assert (ui.home / "dagster.yaml").read_bytes() == PROJECT_INSTANCE_YAML.read_bytes()
 
 
-def test_asset_graph_shows_the_assets_and_their_lineage(page, ui: UiProject) -> None:
+def test_asset_graph_shows_the_assets_and_their_lineage(page, clicked_run: dict) -> None:
+    """(After the clicked run only so that the screenshot shows a materialized folder.)"""
     page.goto("/asset-groups?expanded=global@global:ocr,global@global:corpus")
     for name in ("page_texts", "failed_pages", "ocr_corpus"):
         expect(graph_node(page, name)).to_be_visible()
+    nodes = page.locator("svg foreignObject")
+    expect(nodes.get_by_text("Loading…")).to_have_count(0)
+    expect(nodes.get_by_text(re.compile(r"% filled")).first).to_be_visible()
     screenshot(page, "asset-graph")
 
     # The graph's own selection syntax: everything upstream of the corpus is page_texts only.
@@ -312,6 +316,14 @@ def test_partition_metadata_shows_counts_speed_confidence_and_failures(
     expect(failures).to_contain_text("truncated_image.png")
     expect(failures).to_contain_text("unreadable_image")
     screenshot(page, "partition-metadata")
+
+    page.goto("/assets/page_texts")
+    overview_metadata = innermost(page, "Metadata", "Plots")
+    overview_metadata.get_by_role("button", name="Plots").click()
+    overview_metadata.get_by_role("button", name="Events").click()
+    for key in ("pages_per_s", "median_page_s", "failure_rate", "mean_confidence"):
+        expect(page.get_by_text(key, exact=True).first).to_be_visible()
+    expect(page.locator("canvas, svg.recharts-surface").first).to_be_visible()
 
     page.goto(f"/assets/failed_pages?view=partitions&partition={DAMAGED}")
     report = innermost(page, "Metadata", "by_category")
