@@ -1,14 +1,18 @@
 """The output store: one interface for page outputs, reports and the corpus, local or not.
 
 Both backends are run through the same contract; the fsspec one through fsspec's own local
-filesystem (it shares files across the spawned pool workers, as an object store would) and its
-in-memory filesystem (no directory at all behind the keys).
+filesystem (it shares files across the spawned pool workers, as an object store would), its
+in-memory filesystem (no directory at all behind the keys), and, where s3fs and moto are
+installed, a real S3 API (moto's server on loopback): see the `s3_url` fixture.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +33,50 @@ from ocr_assets.engine.storage import (
 from ocr_assets.engine.worker import output_keys
 
 
-@pytest.fixture(params=["local", "fsspec-file", "fsspec-memory"])
+@pytest.fixture(scope="session")
+def s3_url() -> Iterator[str]:
+    """An S3 bucket on a moto server on loopback: the object-store backend over the real S3
+    protocol (s3fs, botocore). Opt-in: skipped unless s3fs and moto are installed
+    (`pip install -e ".[s3]" "moto[server]>=5,<6"`)."""
+    try:
+        import boto3
+        import s3fs  # noqa: F401 - the filesystem fsspec needs for s3://
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        pytest.skip(f"S3 store tests need s3fs and moto ({exc}): "
+                    'pip install -e ".[s3]" "moto[server]>=5,<6"')
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    saved = {k: os.environ.get(k) for k in S3_ENVIRONMENT}
+    # Set in os.environ, not per test: spawned pool workers inherit it.
+    os.environ.update({**S3_ENVIRONMENT, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"})
+    try:
+        boto3.client("s3").create_bucket(Bucket="ocr-assets-test")
+        yield "s3://ocr-assets-test"
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+S3_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                  "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": ""}
+
+
+@pytest.fixture(params=["local", "fsspec-file", "fsspec-memory", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> OutputStore:
     if request.param == "local":
         return LocalStore(tmp_path / "out")
     if request.param == "fsspec-file":
         return FsspecStore(f"local://{tmp_path}/out")
+    if request.param == "s3":
+        return FsspecStore(f"{request.getfixturevalue('s3_url')}/{tmp_path.name}")
     return FsspecStore(f"memory://ocr-assets-test-{tmp_path.name}")
 
 
@@ -82,15 +124,18 @@ def test_locations_pick_their_backend(tmp_path: Path) -> None:
     assert pickle.loads(pickle.dumps(store.child("p"))) == FsspecStore("memory://x/p")
 
 
+@pytest.mark.parametrize("backend", ["fsspec-file", "s3"])
 def test_a_folder_ocred_into_a_non_local_store_counts_and_builds_its_corpus(
-        tmp_path: Path, fixtures_dir: Path) -> None:
+        backend: str, request: pytest.FixtureRequest, tmp_path: Path,
+        fixtures_dir: Path) -> None:
     """The whole engine path through the fsspec backend: pool workers write the pages, the
     invariant and the corpus read them back, and nothing lands in a local output directory."""
     folder = tmp_path / "scans" / "box"
     folder.mkdir(parents=True)
     shutil.copy(fixtures_dir / "pages" / "phototest.tif", folder / "page_1.tif")
     manifest = open_manifest(tmp_path / "manifest.sqlite")
-    outputs = FsspecStore(f"local://{tmp_path}/bucket")
+    outputs = FsspecStore(f"local://{tmp_path}/bucket" if backend == "fsspec-file"
+                          else f"{request.getfixturevalue('s3_url')}/{tmp_path.name}")
     manifest.register_folder("box", "box", b"box")
 
     report = process_folder(folder, "box", "box", manifest=manifest,
