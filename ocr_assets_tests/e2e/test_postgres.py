@@ -1,8 +1,8 @@
 """The production configuration for real: `deploy/dagster.yaml` (dagster-postgres storage) and the
 PostgreSQL manifest on the test server, each test in a database of its own, dropped afterwards.
 
-1. `ocr-assets run` as a user runs it with the production instance: runs, check results and
-   manifest rows land in PostgreSQL, no SQLite file is created.
+1. `ocr-assets run` and `status` as a user runs them with the production instance: runs, check
+   results and manifest rows land in PostgreSQL, no SQLite file is created.
 2. Two folder runs at once, in two processes (as a run launcher starts them on two machines):
    both succeed, their counts invariants pass, nothing is OCRed twice, and the corpus built
    afterwards holds exactly the done pages of both folders.
@@ -108,6 +108,11 @@ def test_the_cli_runs_on_the_production_instance_and_manifest(production: dict[s
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
 
+    status = subprocess.run([sys.executable, "-m", "ocr_assets.cli", "status", "--json"],
+                            env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["totals"] == {"pages": 4, "done": 2, "failed": 2,
+                                                   "pending": 0}
     data = Path(env["OCR_ASSETS_DATA"])
     home = data / "dagster_home"
     assert (home / "dagster.yaml").read_bytes() == DEPLOY_YAML.read_bytes()
