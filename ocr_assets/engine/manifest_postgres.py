@@ -146,6 +146,14 @@ class PostgresManifest(SqlManifest):
         raw.autocommit = True
         return PostgresConnection(raw)
 
+    def _connection(self) -> SqlConnection:
+        """This thread's connection; one the server closed (a restart, a failover, an idle
+        timeout) failed its statement and is replaced here, so the next call works again."""
+        db = getattr(self._local, "db", None)
+        if db is not None and db.raw.closed:
+            self._local.db = None
+        return super()._connection()
+
     def _connect(self) -> PostgresConnection:
         db = self._open()
         db.raw.cursor().execute(psycopg2.sql.SQL("SET search_path TO {}").format(
@@ -161,7 +169,11 @@ class PostgresManifest(SqlManifest):
             db.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))",
                        (LOCK_CLASS_SCHEMA, self.schema))
             cursor = db.raw.cursor()
-            cursor.execute(psycopg2.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+            # Created only when missing: a schema an administrator made needs no CREATE right
+            # on the database (CREATE SCHEMA IF NOT EXISTS checks that right first).
+            cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,))
+            if cursor.fetchone() is None:
+                cursor.execute(psycopg2.sql.SQL("CREATE SCHEMA {}").format(schema))
             cursor.execute(psycopg2.sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {}.schema_version (version INTEGER PRIMARY KEY, "
                 "applied_at DOUBLE PRECISION NOT NULL)").format(schema))

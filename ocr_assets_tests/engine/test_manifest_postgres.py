@@ -153,3 +153,22 @@ def test_many_pages_in_one_sync_and_one_status_count(postgres_manifest_url: str)
                                               "failed": 0}
     assert db.sync_pages("big", pages[:10])[1] == pages[10:]
     db.close()
+
+
+def test_a_connection_the_server_dropped_is_replaced(postgres_manifest_url: str) -> None:
+    db = open_manifest(postgres_manifest_url)
+    db.sync_pages("box", ["a.tif"])
+    dsn, _ = split_manifest_url(postgres_manifest_url)
+    with psycopg2.connect(dsn) as admin:
+        # Only this test run's database: other test runs may share the server.
+        admin.cursor().execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE application_name = 'ocr-assets manifest' "
+                               "AND datname = current_database()")
+    admin.close()
+
+    with pytest.raises(psycopg2.OperationalError):
+        db.pages("box")  # the statement in flight when the server went away fails
+    assert list(db.pages("box")) == ["a.tif"]  # the next one reconnects
+    db.record("box", "a.tif", PageOutcome(DONE, "sha256:x", 1, 1, 1, output_name="a"))
+    assert db.pages("box")["a.tif"].status == DONE
+    db.close()
