@@ -55,7 +55,9 @@ def parse_tsv(tsv: str) -> tuple[tuple[str, ...], tuple[float, ...], bool]:
     words: list[str] = []
     confidences: list[float] = []
     page_seen = False
-    rows = csv.reader(tsv.splitlines()[1:], delimiter="\t", quoting=csv.QUOTE_NONE)
+    # The CLI's TSV starts with a header row, the API's (tesserocr) does not; the header's
+    # level column is "level", so the level tests below skip it either way.
+    rows = csv.reader(tsv.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
     for row in rows:
         if len(row) < 11:
             continue
@@ -132,6 +134,7 @@ def missing_language_message(lang: str) -> str:
 
 BACKENDS: dict[str, str] = {
     "pytesseract": "ocr_assets.engine.backends:PytesseractBackend",
+    "tesserocr": "ocr_assets.engine.tesserocr_backend:TesserocrBackend",
 }
 """Engine name -> `module:factory`, imported only when chosen. An engine setting may carry
 options after a colon (`name:options`), passed to the factory as its one argument."""
@@ -153,6 +156,16 @@ def check_engine_ready(engine: str, lang: str, *, orientation: bool = False) -> 
     """Fail the whole batch early, with what to do, when Tesseract, a language or (with
     `orientation`) the orientation model used to turn pages upright is missing. Orientation
     detection runs the Tesseract CLI whichever engine reads the text."""
+    name, _, options = engine.partition(":")
+    if name == "tesserocr":
+        try:
+            from ocr_assets.engine.tesserocr_backend import check_ready
+        except ImportError as exc:
+            raise RuntimeError(
+                f"the tesserocr engine needs the tesserocr package ({exc}); install it "
+                "(scripts/setup.sh does, or `.venv/bin/pip install -e '.[tesserocr]'`) or "
+                "choose OCR_ASSETS_ENGINE=pytesseract") from exc
+        check_ready(lang, options)
     if engine != "pytesseract" and not orientation:
         return
     if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:

@@ -1,0 +1,69 @@
+"""The OCR worker pool, kept for the life of the process and shared by every folder's batch.
+
+Starting a pool costs every worker a Python start, the engine's imports and, with a kept-loaded
+engine, the language model: 0.5-1 s per folder on 2 cores (BENCHMARKS.md), during which no page
+is read. A process that runs many folders (`ocr-assets run` runs one in-process Dagster run per
+folder) pays that once, and a kept-loaded engine stays loaded from one folder to the next.
+
+A worker inherits its environment and working directory when it starts, so the pool is replaced
+when either changed, or the worker count or recycling did; it is discarded when a batch is
+interrupted, so no abandoned page finishes in the background; and it is stopped at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator
+
+from pebble import ProcessPool
+
+_lock = threading.Lock()
+_shared: tuple[tuple[object, ...], ProcessPool] | None = None
+
+
+def _inherited(workers: int, recycle_after: int) -> tuple[object, ...]:
+    """Everything a started worker keeps: a change means a new pool."""
+    return (workers, recycle_after, os.getcwd(), tuple(sorted(os.environ.items())))
+
+
+def _stop_locked() -> None:
+    global _shared
+    if _shared is not None:
+        _, pool = _shared
+        _shared = None
+        pool.stop()
+        pool.join()
+
+
+def shutdown_pool() -> None:
+    """Stop the shared pool's workers (a new batch starts a new pool)."""
+    with _lock:
+        _stop_locked()
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int, recycle_after: int) -> Iterator[ProcessPool]:
+    """The shared pool of `workers` processes, each replaced after `recycle_after` pages."""
+    global _shared
+    wanted = _inherited(workers, recycle_after)
+    with _lock:
+        if _shared is not None and (_shared[0] != wanted or not _shared[1].active):
+            _stop_locked()
+        if _shared is None:
+            # spawn, not fork: the parent may be a Dagster run with threads (gRPC, event
+            # writers), and forking a threaded process can deadlock the child.
+            _shared = (wanted, ProcessPool(max_workers=max(1, workers), max_tasks=recycle_after,
+                                           context=multiprocessing.get_context("spawn")))
+        pool = _shared[1]
+    try:
+        yield pool
+    except BaseException:
+        shutdown_pool()
+        raise
+
+
+atexit.register(shutdown_pool)

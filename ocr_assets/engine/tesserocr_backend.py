@@ -1,0 +1,149 @@
+"""Tesseract kept loaded in the worker process, through tesserocr (Tesseract's C++ API).
+
+The CLI backend starts a process and loads the language model for every page: about 0.1 s of
+a core each time, which is a third of a small page's cost and 3-5 % of a dense one's. This
+backend loads the model once per worker process (workers are recycled every `recycle_after`
+pages, so that is once per few hundred pages), reads the image with the same Leptonica call the
+CLI makes, and takes text and word confidences from one recognition, as the CLI backend does.
+
+tesserocr's PyPI wheel bundles its own Tesseract (5.5, built without OpenMP, so it is
+single-threaded without `OMP_THREAD_LIMIT`) but no language models: it uses the tessdata
+directory of the installed Tesseract, found by `find_tessdata`. Select it with
+`OCR_ASSETS_ENGINE=tesserocr`, or `tesserocr:/path/to/tessdata` to name the directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import tesserocr
+
+from ocr_assets.engine.backends import EngineOutput, missing_language_message, parse_tsv
+from ocr_assets.engine.errors import FailureCategory, PageError
+
+TESSDATA_LOCATIONS = (
+    Path("/usr/share/tesseract-ocr/5/tessdata"),  # Debian, Ubuntu (tesseract-ocr 5)
+    Path("/usr/share/tesseract-ocr/4.00/tessdata"),  # Debian, Ubuntu (tesseract-ocr 4)
+    Path("/usr/share/tessdata"),  # Fedora, Arch, Alpine
+    Path("/usr/local/share/tessdata"),  # built from source, Homebrew on Intel
+    Path("/opt/homebrew/share/tessdata"),  # Homebrew on Apple silicon
+)
+"""Where distributions install traineddata, tried after `TESSDATA_PREFIX` and the CLI's own."""
+CLI_TESSDATA = re.compile(r'available languages in "([^"]+)"')
+
+
+def _has_models(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.glob("*.traineddata"))
+
+
+def _cli_tessdata() -> Path | None:
+    """The tessdata directory the installed `tesseract` program reports, if there is one."""
+    program = shutil.which("tesseract")
+    if program is None:
+        return None
+    try:
+        listing = subprocess.run([program, "--list-langs"], capture_output=True, text=True,
+                                 timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = CLI_TESSDATA.search(listing.stdout + listing.stderr)
+    return Path(match.group(1)) if match else None
+
+
+def find_tessdata(explicit: str = "") -> Path:
+    """The tessdata directory: the engine option, else `TESSDATA_PREFIX`, else the installed
+    Tesseract's (as its CLI reports it, or a distribution's usual place)."""
+    for source, value in (("the engine option", explicit),
+                          ("TESSDATA_PREFIX", os.environ.get("TESSDATA_PREFIX", ""))):
+        if value:
+            folder = Path(value).expanduser()
+            if not _has_models(folder):
+                raise RuntimeError(f"{source} names {folder}, which holds no *.traineddata; "
+                                   "point it at Tesseract's tessdata directory")
+            return folder
+    for folder in (_cli_tessdata(), *TESSDATA_LOCATIONS):
+        if folder is not None and _has_models(folder):
+            return folder
+    raise RuntimeError("no Tesseract language models (*.traineddata) found; install them "
+                       "(Debian/Ubuntu: sudo apt-get install tesseract-ocr-eng) or set "
+                       "TESSDATA_PREFIX to their directory")
+
+
+def _missing_languages(tessdata: Path, lang: str) -> list[str]:
+    return [code for code in lang.split("+") if not (tessdata / f"{code}.traineddata").is_file()]
+
+
+def check_ready(lang: str, options: str = "") -> None:
+    """Raise with what to do when the tessdata directory or a language is missing; loads no
+    model, so the orchestrating process stays small."""
+    missing = _missing_languages(find_tessdata(options), lang)
+    if missing:
+        raise RuntimeError(missing_language_message("+".join(missing)))
+
+
+class TesserocrBackend:
+    """One loaded Tesseract per worker process and language; the page segmentation mode is
+    set per page. State that could carry from one page to the next (the adaptive classifier,
+    the last image and its results) is cleared after every page, as a fresh CLI process would
+    start without it."""
+
+    name = "tesserocr"
+
+    def __init__(self, options: str = "") -> None:
+        self._options = options
+        self._tessdata: Path | None = None
+        self._apis: dict[str, tesserocr.PyTessBaseAPI] = {}
+
+    def version(self) -> str:
+        return tesserocr.tesseract_version().split()[1]
+
+    def _api(self, lang: str) -> tesserocr.PyTessBaseAPI:
+        api = self._apis.get(lang)
+        if api is not None:
+            return api
+        if self._tessdata is None:
+            try:
+                self._tessdata = find_tessdata(self._options)
+            except RuntimeError as exc:
+                raise PageError(FailureCategory.MISSING_LANGUAGE, str(exc)) from exc
+        if _missing_languages(self._tessdata, lang):
+            raise PageError(FailureCategory.MISSING_LANGUAGE, missing_language_message(lang))
+        try:
+            api = tesserocr.PyTessBaseAPI(path=f"{self._tessdata}{os.sep}", lang=lang)
+        except RuntimeError as exc:
+            raise PageError(FailureCategory.ENGINE_ERROR,
+                            f"Tesseract could not load '{lang}' from {self._tessdata}: {exc}; "
+                            "reinstall the language models") from exc
+        self._apis[lang] = api
+        return api
+
+    def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
+                  timeout_s: float) -> EngineOutput:
+        api = self._api(lang)
+        api.SetPageSegMode(psm)
+        try:
+            api.SetImageFile(str(image_path))
+        except RuntimeError:
+            # Leptonica could not decode it: the same outcome as the CLI exiting 0 with no page.
+            return EngineOutput("", (), (), image_read=False)
+        started = time.monotonic()
+        try:
+            if not api.Recognize(timeout=max(1, round(timeout_s * 1000))):
+                if time.monotonic() - started >= timeout_s:
+                    raise PageError(FailureCategory.TIMEOUT,
+                                    f"Tesseract ran longer than {timeout_s:g} s and was stopped;"
+                                    " raise page_timeout_s or downscale the page")
+                raise PageError(FailureCategory.ENGINE_ERROR,
+                                f"Tesseract could not recognise {image_path.name}")
+            text = api.GetUTF8Text()
+            tsv = api.GetTSVText(0)
+        finally:
+            api.Clear()
+            api.ClearAdaptiveClassifier()
+        words, confidences, page_seen = parse_tsv(tsv)
+        return EngineOutput(text, words, confidences, page_seen)
