@@ -9,19 +9,17 @@ and recorded in the manifest the moment it finishes.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
 import socket
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pebble import ProcessExpired, ProcessPool
+from pebble import ProcessExpired
 
 from ocr_assets.engine.backends import check_engine_ready
 from ocr_assets.engine.discovery import FolderListing, Page, discover_pages
@@ -29,6 +27,7 @@ from ocr_assets.engine.errors import FailureCategory
 from ocr_assets.engine.fingerprint import file_fingerprint
 from ocr_assets.engine.manifest import DONE, FAILED, RUNNING, Manifest, PageOutcome, PageRecord
 from ocr_assets.engine.naming import output_name_for
+from ocr_assets.engine.pool import worker_pool
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.storage import OutputStore, open_store
 from ocr_assets.engine.worker import PageTask, ocr_page, output_keys
@@ -123,20 +122,6 @@ def _pool_failure(task: PageTask, exc: BaseException, settings: OcrSettings) -> 
                        engine=settings.engine)
 
 
-@contextlib.contextmanager
-def _pool(settings: OcrSettings, tasks: int) -> Iterator[ProcessPool]:
-    # spawn, not fork: the parent may be a Dagster run with threads (gRPC, event writers), and
-    # forking a threaded process can deadlock the child.
-    pool = ProcessPool(max_workers=max(1, min(settings.workers, tasks)),
-                       max_tasks=settings.recycle_after,
-                       context=multiprocessing.get_context("spawn"))
-    try:
-        yield pool
-    finally:
-        pool.stop()
-        pool.join()
-
-
 @dataclass
 class FolderPlan:
     """The manifest brought up to date with the folder, and the pages that still need OCR."""
@@ -212,7 +197,7 @@ def _run_pages(todo: list[Page], partition_key: str, folder_name: str, outputs: 
     queue = iter(todo)
     window = 2 * max(1, settings.workers)
     in_flight: dict[Future[PageOutcome], PageTask] = {}
-    with _pool(settings, len(todo)) as pool:
+    with worker_pool(settings.workers, settings.recycle_after) as pool:
         while True:
             while len(in_flight) < window:
                 page = next(queue, None)

@@ -1,0 +1,51 @@
+"""The shared worker pool: reused by consecutive batches, replaced when what a worker inherits
+changes, discarded when a batch is interrupted."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ocr_assets.engine.pool import shutdown_pool, worker_pool
+
+
+def pids_of(pool, tasks: int = 4) -> set[int]:
+    """The worker processes that ran `tasks` tasks."""
+    return {pool.schedule(os.getpid).result(timeout=60) for _ in range(tasks)}
+
+
+@pytest.fixture(autouse=True)
+def fresh_pool():
+    shutdown_pool()
+    yield
+    shutdown_pool()
+
+
+def test_consecutive_batches_share_the_workers() -> None:
+    with worker_pool(2, 100) as first:
+        before = pids_of(first)
+    with worker_pool(2, 100) as second:
+        after = pids_of(second)
+    assert second is first
+    assert after <= before and os.getpid() not in before
+
+
+def test_a_changed_environment_or_worker_count_starts_new_workers(monkeypatch) -> None:
+    with worker_pool(2, 100) as first:
+        before = pids_of(first)
+    monkeypatch.setenv("OCR_ASSETS_TEST_POOL_MARKER", "changed")
+    with worker_pool(2, 100) as changed_env:
+        assert changed_env is not first and not first.active
+        assert pids_of(changed_env).isdisjoint(before)
+    with worker_pool(1, 100) as fewer:
+        assert fewer is not changed_env
+
+
+def test_an_interrupted_batch_discards_its_pool() -> None:
+    with pytest.raises(KeyboardInterrupt), worker_pool(2, 100) as interrupted:
+        pids_of(interrupted)
+        raise KeyboardInterrupt
+    assert not interrupted.active
+    with worker_pool(2, 100) as next_pool:
+        assert next_pool is not interrupted
