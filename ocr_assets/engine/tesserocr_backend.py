@@ -128,8 +128,9 @@ class TesserocrBackend:
         api.SetPageSegMode(psm)
         try:
             api.SetImageFile(str(image_path))
-        except RuntimeError:
-            # Leptonica could not decode it: the same outcome as the CLI exiting 0 with no page.
+        except (RuntimeError, OSError):
+            # Neither Leptonica nor tesserocr's Pillow fallback could decode it (the latter
+            # raises UnidentifiedImageError, an OSError): the CLI's "exited 0, read no page".
             return EngineOutput("", (), (), image_read=False)
         started = time.monotonic()
         try:

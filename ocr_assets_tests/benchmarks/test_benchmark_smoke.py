@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.machine import classify_process
-from benchmarks.run import main
+from benchmarks.run import Contender, contenders, main
 
 ENGINES = ["pytesseract", "tesserocr"]
 
@@ -25,7 +25,7 @@ def results(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> dic
         for suffix in (".tif", ".gt.txt"):
             shutil.copy(fixtures_dir / "pages" / f"{name}{suffix}", pages)
     out = root / "out"
-    assert main(["--pages", str(pages), "--folders", "1", "--reps", "1",
+    assert main(["--pages", str(pages), "--folders", "1", "--reps", "1", "--rotate-reps", "0",
                  "--engines", ",".join(ENGINES), "--small-folders", "0",
                  "--rerun-pages", "60", "--rerun-folders", "2", "--corpus-pages", "200",
                  "--corpus-folders", "4", "--work", str(root / "work"), "--out", str(out)]) == 0
@@ -91,3 +91,10 @@ def test_processes_are_classified_by_role() -> None:
     assert classify_process("python", "python -c from multiprocessing.resource_tracker import "
                                       "main;main(4)") == "other"
     assert classify_process("xargs", "xargs -0 -n 2") == "other"
+
+
+def test_orientation_detection_is_a_contender_of_its_own_only_when_asked() -> None:
+    assert contenders(["tesserocr"], rotate_reps=0) == [Contender("cli"),
+                                                        Contender("tesserocr", "tesserocr")]
+    assert contenders(["tesserocr"], rotate_reps=1)[-1] == Contender(
+        "tesserocr+rotate", "tesserocr", auto_rotate=True)
