@@ -7,14 +7,18 @@ folder) pays that once, and a kept-loaded engine stays loaded from one folder to
 
 A worker inherits its environment and working directory when it starts, so the pool is replaced
 when either changed, or the worker count or recycling did; it is discarded when a batch is
-interrupted, so no abandoned page finishes in the background; and it is stopped at exit.
+interrupted, so no abandoned page finishes in the background; and it is stopped when the
+process exits. That includes a process that is itself a multiprocessing child (a Dagster step
+under the multiprocess executor): such a child joins its non-daemonic children (pebble's
+workers are) before it exits and skips `atexit`, so the pool is stopped by a multiprocessing
+finalizer, which runs before that join, in the main process and in children alike.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import multiprocessing
+import multiprocessing.util
 import os
 import threading
 from collections.abc import Iterator
@@ -23,20 +27,26 @@ from pebble import ProcessPool
 
 _lock = threading.Lock()
 _shared: tuple[tuple[object, ...], ProcessPool] | None = None
+_finalizer_of_pid: int | None = None
+"""The process whose exit already stops the pool (a forked child must register its own)."""
+EXIT_PRIORITY = 100
+"""Multiprocessing runs finalizers of priority >= 0 before it joins the children."""
 
 
 def _inherited(workers: int, recycle_after: int) -> tuple[object, ...]:
-    """Everything a started worker keeps: a change means a new pool."""
-    return (workers, recycle_after, os.getcwd(), tuple(sorted(os.environ.items())))
+    """Everything a started worker keeps: a change means a new pool. The process id is part
+    of it: a forked child must not use (or stop) its parent's pool."""
+    return (os.getpid(), workers, recycle_after, os.getcwd(), tuple(sorted(os.environ.items())))
 
 
 def _stop_locked() -> None:
     global _shared
     if _shared is not None:
-        _, pool = _shared
+        inherited, pool = _shared
         _shared = None
-        pool.stop()
-        pool.join()
+        if inherited[0] == os.getpid():
+            pool.stop()
+            pool.join()
 
 
 def shutdown_pool() -> None:
@@ -48,11 +58,14 @@ def shutdown_pool() -> None:
 @contextlib.contextmanager
 def worker_pool(workers: int, recycle_after: int) -> Iterator[ProcessPool]:
     """The shared pool of `workers` processes, each replaced after `recycle_after` pages."""
-    global _shared
+    global _shared, _finalizer_of_pid
     wanted = _inherited(workers, recycle_after)
     with _lock:
         if _shared is not None and (_shared[0] != wanted or not _shared[1].active):
             _stop_locked()
+        if _finalizer_of_pid != os.getpid():
+            multiprocessing.util.Finalize(None, shutdown_pool, exitpriority=EXIT_PRIORITY)
+            _finalizer_of_pid = os.getpid()
         if _shared is None:
             # spawn, not fork: the parent may be a Dagster run with threads (gRPC, event
             # writers), and forking a threaded process can deadlock the child.
@@ -65,5 +78,3 @@ def worker_pool(workers: int, recycle_after: int) -> Iterator[ProcessPool]:
         shutdown_pool()
         raise
 
-
-atexit.register(shutdown_pool)

@@ -4,6 +4,9 @@ changes, discarded when a batch is interrupted."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +52,29 @@ def test_an_interrupted_batch_discards_its_pool() -> None:
     assert not interrupted.active
     with worker_pool(2, 100) as next_pool:
         assert next_pool is not interrupted
+
+
+CHILD_USES_THE_POOL = """
+import multiprocessing, os, sys
+from ocr_assets.engine.pool import worker_pool
+
+def use_the_pool():
+    with worker_pool(1, 10) as pool:
+        pool.schedule(os.getpid).result(timeout=60)
+
+if __name__ == "__main__":
+    child = multiprocessing.get_context("spawn").Process(target=use_the_pool)
+    child.start()
+    child.join(120)
+    sys.exit(0 if child.exitcode == 0 else 1)
+"""
+
+
+def test_a_multiprocessing_child_that_used_the_pool_still_exits(tmp_path: Path) -> None:
+    """A Dagster step under the multiprocess executor is such a child: it joins its
+    non-daemonic children before it exits, and skips atexit."""
+    script = tmp_path / "child_uses_the_pool.py"
+    script.write_text(CHILD_USES_THE_POOL)
+    finished = subprocess.run([sys.executable, str(script)], timeout=240, check=False,
+                              cwd=Path(__file__).resolve().parents[2])
+    assert finished.returncode == 0
