@@ -3,7 +3,8 @@
 Entry points:
 - `process_folder`: OCR every pending page of one scan folder, resumably.
 - `discover_pages`: which files of a folder are pages, in stable natural order.
-- `SqliteManifest`: the per-page source of truth.
+- `open_manifest`: the per-page source of truth, SQLite (a path) or PostgreSQL (a URL).
+- `open_store`: where outputs live, a directory or an object store (a URL).
 - `OcrSettings`: every knob, in one frozen value.
 """
 
