@@ -12,17 +12,20 @@ from ocr_assets.engine.batch import FolderPlan, FolderReport, plan_folder, proce
 from ocr_assets.engine.discovery import Page, discover_pages
 from ocr_assets.engine.manifest import Manifest, PageRecord, SqliteManifest, open_manifest
 from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.storage import OutputStore, open_store
 
 __all__ = [
     "FolderPlan",
     "FolderReport",
     "Manifest",
     "OcrSettings",
+    "OutputStore",
     "Page",
     "PageRecord",
     "SqliteManifest",
     "discover_pages",
     "open_manifest",
+    "open_store",
     "plan_folder",
     "process_folder",
 ]
