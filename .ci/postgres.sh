@@ -7,9 +7,15 @@ set -euo pipefail
 port=${PGPORT:-5432}
 say() { printf 'ci-postgres: %s\n' "$*" >&2; }
 
-answers() { pg_isready -q -h 127.0.0.1 -p "$port" 2>/dev/null; }
+answers() {
+  if command -v pg_isready >/dev/null; then
+    pg_isready -q -h 127.0.0.1 -p "$port" 2>/dev/null
+  else  # no client tools: something listening on the port is taken for the server
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+  fi
+}
 
-if command -v pg_isready >/dev/null && answers; then
+if answers; then
   exit 0
 fi
 if ! command -v pg_createcluster >/dev/null; then
