@@ -116,7 +116,11 @@ def _failure_reason(result) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     data_root = _apply_flags(args)
-    from ocr_assets.instance import prepare_dagster_home
+    from ocr_assets.instance import (
+        fail_dead_in_process_runs,
+        in_process_run_tags,
+        prepare_dagster_home,
+    )
 
     prepare_dagster_home(data_root)
 
@@ -142,6 +146,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_RUN_FAILED
     manifest = ocr.manifest()
     instance = dg.DagsterInstance.get()
+    for run_id in fail_dead_in_process_runs(instance):
+        print(f"run {run_id} was left unfinished by a process that died: marked failed, its "
+              "pool slot freed", file=sys.stderr)
+    run_tags = {"ocr_assets/trigger": "cli", **in_process_run_tags()}
     scan = list_scan_folders(ocr.scans_path)
     for name, reason in scan.problems.items():
         print(f"skipped folder {name!r}: {reason}", file=sys.stderr)
@@ -173,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress.watch(key)
             result = folder_job.execute_in_process(
                 partition_key=key, instance=instance, raise_on_error=False,
-                run_config=QUIET_LOGGING, tags={"ocr_assets/trigger": "cli"})
+                run_config=QUIET_LOGGING, tags=run_tags)
             failed_checks = [e.check_name for e in result.get_asset_check_evaluations()
                              if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
             if failed_checks:
@@ -186,7 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if to_run or not ocr.corpus_store.exists(PARQUET_KEY):
         corpus_result = defs.resolve_job_def("corpus_job").execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET_LOGGING,
-            tags={"ocr_assets/trigger": "cli"})
+            tags=run_tags)
         for evaluation in corpus_result.get_asset_check_evaluations():
             if not evaluation.passed:
                 blocking_failed.append(f"corpus: {evaluation.check_name}")

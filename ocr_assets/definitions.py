@@ -3,7 +3,13 @@
 import dagster as dg
 
 from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_texts
-from ocr_assets.defs.checks import corpus_complete, counts_invariant, empty_pages, garbage_pages
+from ocr_assets.defs.checks import (
+    corpus_complete,
+    counts_invariant,
+    empty_pages,
+    failure_share,
+    garbage_pages,
+)
 from ocr_assets.defs.jobs import corpus_job, ocr_folder_job
 from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.defs.schedules import nightly_ingestion
@@ -11,7 +17,7 @@ from ocr_assets.defs.sensors import scan_folder_sensor
 
 defs = dg.Definitions(
     assets=[page_texts, failed_pages, ocr_corpus],
-    asset_checks=[counts_invariant, empty_pages, garbage_pages, corpus_complete],
+    asset_checks=[counts_invariant, failure_share, empty_pages, garbage_pages, corpus_complete],
     jobs=[ocr_folder_job, corpus_job],
     sensors=[scan_folder_sensor],
     schedules=[nightly_ingestion],

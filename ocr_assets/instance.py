@@ -10,9 +10,17 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ocr_assets.engine.leases import owner_is_dead, process_id
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROJECT_INSTANCE_YAML = PROJECT_ROOT / "dagster.yaml"
+PROCESS_TAG = "ocr_assets/process"
+"""Run tag: the `leases.process_id` of the process executing an in-process (CLI) run."""
 
 
 def prepare_dagster_home(data_root: Path) -> Path:
@@ -31,3 +39,47 @@ def prepare_dagster_home(data_root: Path) -> Path:
         shutil.copyfile(source, target)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def in_process_run_tags() -> dict[str, str]:
+    """Tags of a run this process executes itself, so a later process can tell it died."""
+    return {PROCESS_TAG: process_id()}
+
+
+def fail_dead_in_process_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the in-process runs whose process died (SIGKILL, OOM killer, a closed
+    terminal), and free the pool slots of every run that ended; returns the dead run ids.
+
+    Such a run stays STARTED forever: no daemon watches it. Worse, it keeps its slot of the
+    `tesseract` pool, so every later run's OCR step would wait for that slot forever. Runs
+    of a process on another host, or of one that is alive, are left alone.
+    """
+    import dagster as dg
+
+    dead = []
+    records = instance.get_run_records(filters=dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+                  dg.DagsterRunStatus.CANCELING]))
+    for record in records:
+        run = record.dagster_run
+        owner = run.tags.get(PROCESS_TAG)
+        if owner is None or not owner_is_dead(owner):
+            continue
+        instance.report_run_failed(run, message=f"the process that executed this run ({owner}) "
+                                                "died; its unfinished pages are redone by the "
+                                                "next run")
+        dead.append(run.run_id)
+    _free_slots_of_finished_runs(instance)
+    return dead
+
+
+def _free_slots_of_finished_runs(instance: dg.DagsterInstance) -> None:
+    """Pool slots still held by runs that ended (or are gone): the daemon frees these when it
+    runs; a headless machine has no daemon."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    for run_id in storage.get_concurrency_run_ids():
+        record = instance.get_run_record_by_id(run_id)
+        if record is None or record.dagster_run.is_finished:
+            storage.free_concurrency_slots_for_run(run_id)

@@ -98,7 +98,8 @@ def failed_pages(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Materi
           description="Every done page of every complete folder: `<data>/corpus/pages.parquet`"
                       " and `pages.jsonl`.")
 def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
-    summary = build_corpus(ocr.manifest(), ocr.ocr_store, ocr.corpus_store)
+    summary = build_corpus(ocr.manifest(), ocr.ocr_store, ocr.corpus_store,
+                           max_failed_share=ocr.max_failed_share)
     if summary.excluded:
         context.log.warning(f"folders left out of the corpus: {summary.excluded}")
     context.log.info(f"corpus: {summary.rows} pages from {summary.folders} folders")

@@ -1,4 +1,5 @@
-"""Asset checks: the counts invariant blocks bad data; empty and garbage pages are named.
+"""Asset checks: the counts invariant and the failure ratio block bad data; empty and garbage
+pages are named.
 
 The checks recompute from the folder, the files and the manifest; they never trust the
 numbers the asset reported, so a tampered or stale manifest makes them fail.
@@ -6,12 +7,12 @@ numbers the asset reported, so a tampered or stale manifest makes them fail.
 
 import dagster as dg
 
-from ocr_assets.defs.assets import folder_or_fail, ocr_corpus, page_texts
+from ocr_assets.defs.assets import failed_pages, folder_or_fail, ocr_corpus, page_texts
 from ocr_assets.defs.metadata import flagged_table, markdown_table
 from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.engine.corpus import PARQUET_KEY, corpus_frame, read_corpus
-from ocr_assets.engine.invariants import check_counts
+from ocr_assets.engine.invariants import check_counts, failure_ratio
 from ocr_assets.engine.manifest import DONE
 
 
@@ -35,6 +36,21 @@ def counts_invariant(context: dg.AssetCheckExecutionContext,
     return dg.AssetCheckResult(passed=result.passed, metadata=metadata,
                                description=None if result.passed else
                                "; ".join(f"{len(p)} {what}" for what, p in problems.items()))
+
+
+@dg.asset_check(asset=failed_pages, blocking=True, partitions_def=scan_folders,
+                description="At most `max_failed_share` of the folder's pages failed; above it "
+                            "the folder has a cause to fix and stays out of the corpus.")
+def failure_share(context: dg.AssetCheckExecutionContext,
+                  ocr: OcrConfig) -> dg.AssetCheckResult:
+    ratio = failure_ratio(ocr.manifest().pages(context.partition_key), ocr.max_failed_share)
+    return dg.AssetCheckResult(
+        passed=ratio.passed, description=ratio.describe(), metadata={
+            "pages": dg.MetadataValue.int(ratio.pages),
+            "failed": dg.MetadataValue.int(ratio.failed),
+            "failed_share": dg.MetadataValue.float(round(ratio.share, 4)),
+            "max_failed_share": dg.MetadataValue.float(ratio.max_failed_share),
+        })
 
 
 def _flag_check(ocr: OcrConfig, partition_key: str, flag: str) -> dg.AssetCheckResult:
@@ -77,7 +93,8 @@ def corpus_complete(ocr: OcrConfig) -> dg.AssetCheckResult:
     except FileNotFoundError:
         return dg.AssetCheckResult(
             passed=False, description=f"{ocr.corpus_store.uri(PARQUET_KEY)} does not exist")
-    expected = corpus_frame(ocr.manifest(), ocr.ocr_store)
+    expected = corpus_frame(ocr.manifest(), ocr.ocr_store,
+                            max_failed_share=ocr.max_failed_share)
     have = set(zip(written["partition"], written["page"], strict=True))
     want = set(zip(expected["partition"], expected["page"], strict=True))
     missing, extra = sorted(want - have), sorted(have - want)

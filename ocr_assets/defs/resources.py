@@ -17,6 +17,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from ocr_assets.engine import Manifest, OcrSettings, open_manifest
+from ocr_assets.engine.invariants import DEFAULT_MAX_FAILED_SHARE
 from ocr_assets.engine.orientation import DEFAULT_MIN_CONFIDENCE
 from ocr_assets.engine.settings import default_workers
 from ocr_assets.engine.storage import OutputStore, open_store
@@ -50,6 +51,12 @@ class OcrConfig(dg.ConfigurableResource):
     auto_rotate: bool = True
     """Turn pages upright before OCR when Tesseract's orientation detection is confident."""
     rotate_min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    worker_memory_mb: int = 0
+    """Address-space limit per OCR worker in MiB; 0: no limit."""
+    max_failed_share: float = DEFAULT_MAX_FAILED_SHARE
+    """A folder with a larger share of failed pages fails its blocking check and stays out of
+    the corpus (OCR-D's missing-output limit): that many failures point at a cause to fix
+    (a wrong language, a broken export), not at a few bad pages."""
 
     _manifest: Manifest | None = PrivateAttr(default=None)
 
@@ -74,6 +81,8 @@ class OcrConfig(dg.ConfigurableResource):
             auto_rotate=_env("AUTO_ROTATE", "1") not in ("0", "false", "no"),
             rotate_min_confidence=float(_env("ROTATE_MIN_CONFIDENCE",
                                              str(DEFAULT_MIN_CONFIDENCE))),
+            worker_memory_mb=int(_env("WORKER_MEMORY_MB", "0")),
+            max_failed_share=float(_env("MAX_FAILED_SHARE", str(DEFAULT_MAX_FAILED_SHARE))),
         )
 
     @property
@@ -108,7 +117,8 @@ class OcrConfig(dg.ConfigurableResource):
                            recycle_after=self.recycle_after, max_megapixels=self.max_megapixels,
                            max_side_px=self.max_side_px, max_attempts=self.max_attempts,
                            auto_rotate=self.auto_rotate,
-                           rotate_min_confidence=self.rotate_min_confidence)
+                           rotate_min_confidence=self.rotate_min_confidence,
+                           worker_memory_mb=self.worker_memory_mb)
 
     def manifest(self) -> Manifest:
         """The page manifest, opened once per process."""

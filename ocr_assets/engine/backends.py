@@ -8,11 +8,13 @@ one through configuration instead of patching internals.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib
 import os
 import shutil
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -80,6 +82,65 @@ def _decode_output(raw: bytes, what: str) -> str:
                         f"Tesseract's {what} output is not valid UTF-8 ({exc})") from exc
 
 
+@contextlib.contextmanager
+def _tesseract_command(command: str | None) -> Iterator[None]:
+    """pytesseract reads the program from a module global; swap it for one call."""
+    if command is None:
+        yield
+        return
+    saved = pytesseract.pytesseract.tesseract_cmd
+    pytesseract.pytesseract.tesseract_cmd = command
+    try:
+        yield
+    finally:
+        pytesseract.pytesseract.tesseract_cmd = saved
+
+
+def tesseract_pass(image_path: Path, work_dir: Path, *, lang: str, psm: int, timeout_s: float,
+                   command: str | None = None, extra_config: str = "") -> EngineOutput:
+    """One run of the Tesseract CLI (or of a program that behaves like it, `command`) writing
+    text and TSV together, with every way it can fail mapped to a failure category."""
+    out_base = work_dir / "ocr"
+    try:
+        with _tesseract_command(command):
+            pytesseract.pytesseract.run_tesseract(
+                str(image_path), str(out_base), extension="txt", lang=lang,
+                config=f"--psm {psm} -c tessedit_create_tsv=1 {extra_config}".strip(),
+                timeout=timeout_s)
+    except pytesseract.TesseractNotFoundError as exc:
+        raise PageError(FailureCategory.ENGINE_ERROR, missing_tesseract_message()) from exc
+    except pytesseract.TesseractError as exc:
+        message = str(exc.message).strip()
+        if "Failed loading language" in message or "Error opening data file" in message:
+            raise PageError(FailureCategory.MISSING_LANGUAGE,
+                            missing_language_message(lang)) from exc
+        if "Image too large" in message:
+            raise PageError(FailureCategory.TOO_LARGE,
+                            f"Tesseract refused the image: {message[:300]}; lower max_side_px "
+                            "(pages above it are downscaled before OCR)") from exc
+        if exc.status < 0:
+            raise PageError(FailureCategory.ENGINE_ERROR,
+                            f"tesseract was killed by {_signal_name(-exc.status)}"
+                            f"{': ' + message[:500] if message else ''}; it crashed on this "
+                            "page (re-export the scan, or try another psm)") from exc
+        raise PageError(FailureCategory.ENGINE_ERROR,
+                        f"tesseract exited with status {exc.status}: {message[:500]}") from exc
+    except RuntimeError as exc:
+        if "timeout" in str(exc).lower():
+            raise PageError(FailureCategory.TIMEOUT,
+                            f"tesseract ran longer than {timeout_s:g} s and was killed; raise "
+                            "page_timeout_s or downscale the page") from exc
+        raise
+    try:
+        text = _decode_output(out_base.with_suffix(".txt").read_bytes(), "text")
+        tsv = _decode_output(out_base.with_suffix(".tsv").read_bytes(), "TSV")
+    except FileNotFoundError as exc:
+        raise PageError(FailureCategory.ENGINE_ERROR,
+                        f"tesseract wrote no output file ({exc.filename})") from exc
+    words, confidences, page_seen = parse_tsv(tsv)
+    return EngineOutput(text, words, confidences, page_seen)
+
+
 class PytesseractBackend:
     """The Tesseract CLI through pytesseract: one process per page, killed at the timeout."""
 
@@ -90,34 +151,14 @@ class PytesseractBackend:
 
     def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
                   timeout_s: float) -> EngineOutput:
-        out_base = work_dir / "ocr"
-        try:
-            pytesseract.pytesseract.run_tesseract(
-                str(image_path), str(out_base), extension="txt", lang=lang,
-                config=f"--psm {psm} -c tessedit_create_tsv=1", timeout=timeout_s)
-        except pytesseract.TesseractNotFoundError as exc:
-            raise PageError(FailureCategory.ENGINE_ERROR, missing_tesseract_message()) from exc
-        except pytesseract.TesseractError as exc:
-            message = str(exc.message).strip()
-            if "Failed loading language" in message or "Error opening data file" in message:
-                raise PageError(FailureCategory.MISSING_LANGUAGE,
-                                missing_language_message(lang)) from exc
-            raise PageError(FailureCategory.ENGINE_ERROR,
-                            f"tesseract exited with status {exc.status}: {message[:500]}") from exc
-        except RuntimeError as exc:
-            if "timeout" in str(exc).lower():
-                raise PageError(FailureCategory.TIMEOUT,
-                                f"tesseract ran longer than {timeout_s:g} s and was killed; raise "
-                                "page_timeout_s or downscale the page") from exc
-            raise
-        try:
-            text = _decode_output(out_base.with_suffix(".txt").read_bytes(), "text")
-            tsv = _decode_output(out_base.with_suffix(".tsv").read_bytes(), "TSV")
-        except FileNotFoundError as exc:
-            raise PageError(FailureCategory.ENGINE_ERROR,
-                            f"tesseract wrote no output file ({exc.filename})") from exc
-        words, confidences, page_seen = parse_tsv(tsv)
-        return EngineOutput(text, words, confidences, page_seen)
+        return tesseract_pass(image_path, work_dir, lang=lang, psm=psm, timeout_s=timeout_s)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def missing_tesseract_message() -> str:
@@ -135,6 +176,7 @@ def missing_language_message(lang: str) -> str:
 BACKENDS: dict[str, str] = {
     "pytesseract": "ocr_assets.engine.backends:PytesseractBackend",
     "tesserocr": "ocr_assets.engine.tesserocr_backend:TesserocrBackend",
+    "fault": "ocr_assets.engine.fault_backend:FaultBackend",
 }
 """Engine name -> `module:factory`, imported only when chosen. An engine setting may carry
 options after a colon (`name:options`), passed to the factory as its one argument."""

@@ -9,11 +9,8 @@ and recorded in the manifest the moment it finishes.
 
 from __future__ import annotations
 
-import os
-import socket
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -25,8 +22,16 @@ from ocr_assets.engine.backends import check_engine_ready
 from ocr_assets.engine.discovery import FolderListing, Page, discover_pages
 from ocr_assets.engine.errors import FailureCategory
 from ocr_assets.engine.fingerprint import file_fingerprint
-from ocr_assets.engine.manifest import DONE, FAILED, RUNNING, Manifest, PageOutcome, PageRecord
-from ocr_assets.engine.naming import output_name_for
+from ocr_assets.engine.leases import dead_owners, run_owner
+from ocr_assets.engine.manifest import (
+    DONE,
+    FAILED,
+    RUNNING,
+    Manifest,
+    PageOutcome,
+    PageRecord,
+)
+from ocr_assets.engine.naming import display_name, output_name_for
 from ocr_assets.engine.pool import worker_pool
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.storage import OutputStore, open_store
@@ -40,7 +45,8 @@ DETERMINISTIC_FAILURES = frozenset({
     FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
 })
 POOL_GRACE_S = 30.0
-"""The pool kills a worker this long after the engine's own timeout should have fired."""
+"""The pool kills a worker at most this long after the engine's own timeout should have fired
+(less for short timeouts: the grace is never longer than the timeout itself)."""
 
 
 @dataclass
@@ -72,9 +78,9 @@ class FolderReport:
         return self.processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def run_owner() -> str:
-    """A lease owner id unique to this process and call."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def pool_timeout_s(settings: OcrSettings) -> float:
+    """When the pool kills a page's worker: the engine's timeout plus a grace to act on it."""
+    return settings.page_timeout_s + min(POOL_GRACE_S, max(2.0, settings.page_timeout_s))
 
 
 def _needs_ocr(page: Page, row: PageRecord, settings: OcrSettings, outputs: OutputStore,
@@ -108,8 +114,8 @@ def _pool_failure(task: PageTask, exc: BaseException, settings: OcrSettings) -> 
     """An outcome for a page whose worker never returned one."""
     if isinstance(exc, TimeoutError):
         category = FailureCategory.TIMEOUT
-        message = (f"{Path(task.path).name}: no result after "
-                   f"{settings.page_timeout_s + POOL_GRACE_S:g} s; the worker was killed")
+        message = (f"{Path(task.path).name}: no result after {pool_timeout_s(settings):g} s; "
+                   "the worker was killed (raise page_timeout_s if such pages are real)")
     elif isinstance(exc, ProcessExpired):
         category = FailureCategory.WORKER_CRASHED
         message = (f"{Path(task.path).name}: the worker process died (exit code {exc.exitcode}"
@@ -118,7 +124,7 @@ def _pool_failure(task: PageTask, exc: BaseException, settings: OcrSettings) -> 
         category = FailureCategory.ENGINE_ERROR
         message = f"{Path(task.path).name}: {type(exc).__name__}: {exc}"
     return PageOutcome(status=FAILED, fingerprint=None, size=task.size, mtime_ns=task.mtime_ns,
-                       ms=0, error_category=str(category), error_message=message,
+                       ms=0, error_category=str(category), error_message=display_name(message),
                        engine=settings.engine)
 
 
@@ -130,6 +136,9 @@ class FolderPlan:
     todo: list[Page]
     skipped: int
     removed: list[str]
+    seen: dict[str, float | None] = field(default_factory=dict)
+    """page id -> the row's `updated_at` when the plan was made: a page claimed later only if
+    its row did not change meanwhile (another run on the folder did not finish it)."""
 
 
 def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
@@ -137,7 +146,7 @@ def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
                 scans_root: Path | None = None,
                 only_pages: set[str] | None = None) -> FolderPlan:
     """List the folder's pages, sync the manifest (new pages pending, vanished pages and their
-    outputs dropped, dead runs' leases released) and decide which pages need OCR.
+    outputs dropped, leases of dead or expired runs released) and decide which pages need OCR.
 
     `out_root` is the output store (or its directory or URL); the folder's outputs are under
     its `<partition_key>/`."""
@@ -147,7 +156,7 @@ def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
     for page_id in gone:
         for key in output_keys(output_name_for(page_id)):
             outputs.delete(key)
-    manifest.release_expired(partition_key)
+    _release_dead_runs(manifest, partition_key)
     rows = manifest.pages(partition_key)
     todo: list[Page] = []
     skipped = 0
@@ -158,7 +167,18 @@ def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
             todo.append(page)
         else:
             skipped += 1
-    return FolderPlan(listing, todo, skipped, gone)
+    return FolderPlan(listing, todo, skipped, gone,
+                      {page.page_id: rows[page.page_id].updated_at for page in todo})
+
+
+def _release_dead_runs(manifest: Manifest, partition_key: str) -> None:
+    """Hand back pages whose lease expired, or whose holder is a process that died."""
+    manifest.release_expired(partition_key)
+    holders = (r.lease_owner for r in manifest.pages(partition_key).values()
+               if r.status == RUNNING)
+    dead = dead_owners(holders)
+    if dead:
+        manifest.release_owners(partition_key, dead)
 
 
 def process_folder(folder: Path, partition_key: str, folder_name: str, *, manifest: Manifest,
@@ -182,35 +202,38 @@ def process_folder(folder: Path, partition_key: str, folder_name: str, *, manife
     if plan.todo:
         outputs = open_store(out_root).child(partition_key)
         outputs.remove_partial_writes()
-        _run_pages(plan.todo, partition_key, folder_name, outputs, manifest, settings, report,
+        _run_pages(plan, partition_key, folder_name, outputs, manifest, settings, report,
                    on_page)
     _summarise(report, manifest)
     report.elapsed_s = time.perf_counter() - started
     return report
 
 
-def _run_pages(todo: list[Page], partition_key: str, folder_name: str, outputs: OutputStore,
+def _run_pages(plan: FolderPlan, partition_key: str, folder_name: str, outputs: OutputStore,
                manifest: Manifest, settings: OcrSettings, report: FolderReport,
                on_page: Callable[[str, PageOutcome], None] | None) -> None:
+    """Claim and OCR the plan's pages in a worker pool. A page another live run holds, or
+    finished since the plan was made, is left to it (counted in `in_flight_elsewhere`)."""
     owner = run_owner()
-    lease_s = 2 * settings.page_timeout_s + 2 * POOL_GRACE_S
-    queue = iter(todo)
+    lease_s = 2 * pool_timeout_s(settings)
+    queue = iter(plan.todo)
     window = 2 * max(1, settings.workers)
     in_flight: dict[Future[PageOutcome], PageTask] = {}
-    with worker_pool(settings.workers, settings.recycle_after) as pool:
+    with worker_pool(settings.workers, settings.recycle_after,
+                     settings.worker_memory_mb) as pool:
         while True:
             while len(in_flight) < window:
                 page = next(queue, None)
                 if page is None:
                     break
-                if not manifest.claim(partition_key, page.page_id, owner, lease_s):
+                if not manifest.claim(partition_key, page.page_id, owner, lease_s,
+                                      expect_updated_at=plan.seen.get(page.page_id)):
                     report.in_flight_elsewhere += 1
                     continue
                 task = PageTask(partition_key, folder_name, page.page_id, str(page.path),
                                 page.frame, page.size, page.mtime_ns, outputs,
                                 output_name_for(page.page_id), settings)
-                future = pool.schedule(ocr_page, args=(task,),
-                                       timeout=settings.page_timeout_s + POOL_GRACE_S)
+                future = pool.schedule(ocr_page, args=(task,), timeout=pool_timeout_s(settings))
                 in_flight[future] = task
             if not in_flight:
                 break

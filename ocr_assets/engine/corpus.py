@@ -2,8 +2,8 @@
 corpus users expect (Parquet for analysis, JSON Lines for streaming tools).
 
 A folder whose pages are not all terminal (pending or running rows) is left out: its text is
-not final. The corpus is written through the output store, atomically, so readers never see
-half a file.
+not final; so is a folder with too many failed pages (`invariants.failure_ratio`). The corpus
+is written through the output store, atomically, so readers never see half a file.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ocr_assets.engine.invariants import DEFAULT_MAX_FAILED_SHARE, failure_ratio
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest
 from ocr_assets.engine.storage import OutputStore, open_store, read_text
 from ocr_assets.engine.worker import output_keys
@@ -37,9 +38,11 @@ class CorpusSummary:
 
 
 def corpus_frame(manifest: Manifest, ocr_root: Path | str | OutputStore,
-                 summary: CorpusSummary | None = None) -> pd.DataFrame:
-    """Rows of every done page of every complete folder, in folder then page order; the texts
-    are read from the page-output store `ocr_root` (or its directory or URL)."""
+                 summary: CorpusSummary | None = None,
+                 max_failed_share: float = DEFAULT_MAX_FAILED_SHARE) -> pd.DataFrame:
+    """Rows of every done page of every complete folder within the failure limit, in folder
+    then page order; the texts are read from the page-output store `ocr_root` (or its
+    directory or URL)."""
     summary = summary if summary is not None else CorpusSummary()
     pages_store = open_store(ocr_root)
     records: list[dict[str, object]] = []
@@ -48,6 +51,10 @@ def corpus_frame(manifest: Manifest, ocr_root: Path | str | OutputStore,
         unfinished = sum(r.status not in (DONE, FAILED) for r in rows.values())
         if unfinished:
             summary.excluded[folder.partition_key] = f"{unfinished} pages not yet terminal"
+            continue
+        ratio = failure_ratio(rows, max_failed_share)
+        if not ratio.passed:
+            summary.excluded[folder.partition_key] = ratio.describe()
             continue
         summary.folders += 1
         outputs = pages_store.child(folder.partition_key)
@@ -72,10 +79,11 @@ def corpus_frame(manifest: Manifest, ocr_root: Path | str | OutputStore,
 
 
 def build_corpus(manifest: Manifest, ocr_root: Path | str | OutputStore,
-                 corpus_root: Path | str | OutputStore) -> CorpusSummary:
+                 corpus_root: Path | str | OutputStore,
+                 max_failed_share: float = DEFAULT_MAX_FAILED_SHARE) -> CorpusSummary:
     """Write `pages.parquet` and `pages.jsonl` into the corpus store `corpus_root`."""
     summary = CorpusSummary()
-    frame = corpus_frame(manifest, ocr_root, summary)
+    frame = corpus_frame(manifest, ocr_root, summary, max_failed_share)
     summary.rows = len(frame)
     corpus = open_store(corpus_root)
     buffer = io.BytesIO()

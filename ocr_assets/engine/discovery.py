@@ -9,12 +9,16 @@ pyramid TIFF, which are previews of the same page. Other formats contribute thei
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from natsort import natsorted, ns
 from PIL import Image, TiffImagePlugin
+
+from ocr_assets.engine.naming import display_name
 
 IMAGE_EXTENSIONS = frozenset({
     ".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp", ".dib", ".gif",
@@ -77,20 +81,23 @@ def is_tiff(path: Path) -> bool:
 def page_frames(path: Path) -> list[int] | None:
     """The frame indices of a multi-page TIFF that are pages; None for a single-page file.
 
-    Unreadable files return None: they are still a page, which then fails alone and is recorded.
+    Unreadable files return None: they are still a page, which then fails alone and is recorded
+    (so Pillow's warnings about them are not repeated here).
     """
-    try:
-        with Image.open(path) as image:
-            if not isinstance(image, TiffImagePlugin.TiffImageFile):
-                return None
-            frames = []
-            for index in range(getattr(image, "n_frames", 1)):
-                image.seek(index)
-                subfile_type = image.tag_v2.get(254, 0)
-                if not subfile_type & TIFF_REDUCED_RESOLUTION:
-                    frames.append(index)
-    except Exception:  # noqa: BLE001 - any decoder error means "treat as one page"
-        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            with Image.open(path) as image:
+                if not isinstance(image, TiffImagePlugin.TiffImageFile):
+                    return None
+                frames = []
+                for index in range(getattr(image, "n_frames", 1)):
+                    image.seek(index)
+                    subfile_type = image.tag_v2.get(254, 0)
+                    if not subfile_type & TIFF_REDUCED_RESOLUTION:
+                        frames.append(index)
+        except Exception:  # noqa: BLE001 - any decoder error means "treat as one page"
+            return None
     return frames if len(frames) > 1 else None
 
 
@@ -129,11 +136,13 @@ def discover_pages(folder: Path, root: Path | None = None) -> FolderListing:
     listing = FolderListing()
     candidates: list[tuple[str, Path, os.stat_result]] = []
     for path, refusal in _walk_files(folder, root):
-        rel = path.relative_to(folder).as_posix()
+        # Ids are stored (manifest, corpus, metadata), so bytes that are not UTF-8 appear as
+        # `\xNN` escapes; the path itself keeps the bytes.
+        rel = display_name(path.relative_to(folder).as_posix())
         if refusal:
             listing.refused[rel] = refusal
             continue
-        if path.name.startswith(".") or not looks_like_image(path):
+        if path.name.startswith("."):
             listing.ignored.append(rel)
             continue
         try:
@@ -141,15 +150,31 @@ def discover_pages(folder: Path, root: Path | None = None) -> FolderListing:
         except OSError as exc:
             listing.refused[rel] = f"cannot stat: {exc.strerror}"
             continue
+        if not S_ISREG(stat.st_mode):  # opening a FIFO would wait for a writer forever
+            listing.refused[rel] = "not a regular file (a pipe, socket or device is never read)"
+            continue
+        if not looks_like_image(path):
+            listing.ignored.append(rel)
+            continue
         candidates.append((rel, path, stat))
 
+    owners: dict[str, str] = {}
     for rel, path, stat in natsorted(candidates, key=lambda c: c[0], alg=ns.PATH | ns.IGNORECASE):
         frames = page_frames(path) if is_tiff(path) else None
         if frames is None:
-            listing.pages.append(Page(rel, path, None, stat.st_size, stat.st_mtime_ns))
+            pages = [Page(rel, path, None, stat.st_size, stat.st_mtime_ns)]
+        else:
+            pages = [Page(f"{rel}{FRAME_SEPARATOR}{number}", path, frame, stat.st_size,
+                          stat.st_mtime_ns) for number, frame in enumerate(frames, start=1)]
+        # `scan.tif#2` (a file) and frame 2 of `scan.tif`, or `caf\xe9.png` (a file named
+        # with a backslash) and a non-UTF-8 `caf\xe9.png`, would share an id: the first in
+        # page order keeps it, the other file is refused with the reason, never merged.
+        taken = next((p.page_id for p in pages if p.page_id in owners), None)
+        if taken is not None:
+            listing.refused[rel] = (f"its page id {taken!r} is already the id of a page of "
+                                    f"{owners[taken]!r}: rename one of the two files")
             continue
-        for number, frame in enumerate(frames, start=1):
-            listing.pages.append(Page(f"{rel}{FRAME_SEPARATOR}{number}", path, frame,
-                                      stat.st_size, stat.st_mtime_ns))
+        owners.update((p.page_id, rel) for p in pages)
+        listing.pages.extend(pages)
     listing.ignored = natsorted(listing.ignored, alg=ns.PATH | ns.IGNORECASE)
     return listing

@@ -27,6 +27,8 @@ class FailureCategory(StrEnum):
     """The configured language's traineddata is not installed."""
     IO_ERROR = "io_error"
     """Reading the scan or writing the output failed at the operating-system level."""
+    OUT_OF_MEMORY = "out_of_memory"
+    """The page needed more memory than the worker may use (`worker_memory_mb`)."""
 
 
 class PageError(Exception):

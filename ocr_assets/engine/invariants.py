@@ -1,20 +1,29 @@
-"""The counts invariant: pages in = done + failed, and every page terminal.
+"""What must hold for a folder before its text is trusted.
 
-Checked against the folder on disk and the page files, not against the manifest alone: a page
-on disk without a row, a row without a page, a done row without its text file, or a page still
-pending or running all break it, and each is named.
+The counts invariant: pages in = done + failed, and every page terminal. Checked against the
+folder on disk and the page files, not against the manifest alone: a page on disk without a
+row, a row without a page, a done row without its text file, or a page still pending or running
+all break it, and each is named.
+
+The failure ratio: a folder where more than a set share of the pages failed is not a folder
+with a few bad pages but one with a cause to fix (wrong language, a broken export, a dying
+scanner), like OCR-D's limit on missing outputs. It stays out of the corpus until fixed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocr_assets.engine.discovery import discover_pages
-from ocr_assets.engine.manifest import DONE, FAILED, Manifest
+from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageRecord
 from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.storage import OutputStore, open_store
 from ocr_assets.engine.worker import output_keys
+
+DEFAULT_MAX_FAILED_SHARE = 0.5
+"""More than half of a folder's pages failed: look for the cause before trusting the rest."""
 
 
 @dataclass
@@ -64,3 +73,30 @@ def check_counts(folder: Path, partition_key: str, *, manifest: Manifest,
         else:
             result.not_terminal.append(page_id)
     return result
+
+
+@dataclass(frozen=True)
+class FailureRatio:
+    pages: int
+    failed: int
+    max_failed_share: float
+
+    @property
+    def share(self) -> float:
+        return self.failed / self.pages if self.pages else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.share <= self.max_failed_share
+
+    def describe(self) -> str:
+        verdict = "above" if not self.passed else "within"
+        return (f"{self.failed} of {self.pages} pages failed ({self.share:.0%}), {verdict} the "
+                f"limit of {self.max_failed_share:.0%}")
+
+
+def failure_ratio(rows: Mapping[str, PageRecord],
+                  max_failed_share: float = DEFAULT_MAX_FAILED_SHARE) -> FailureRatio:
+    """The share of failed pages among a folder's manifest rows, against the limit."""
+    failed = sum(row.status == FAILED for row in rows.values())
+    return FailureRatio(len(rows), failed, max_failed_share)

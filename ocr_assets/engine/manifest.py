@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ocr_assets.engine.killpoints import kill_point
+
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 STATUSES = (PENDING, RUNNING, DONE, FAILED)
 
@@ -94,11 +96,13 @@ class Manifest(Protocol):
     def pages(self, partition_key: str) -> dict[str, PageRecord]: ...
     def sync_pages(self, partition_key: str,
                    page_ids: Iterable[str]) -> tuple[list[str], list[str]]: ...
-    def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float) -> bool: ...
+    def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float,
+              expect_updated_at: float | None = None) -> bool: ...
     def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None: ...
     def accept_unchanged(self, partition_key: str, page_id: str, size: int,
                          mtime_ns: int) -> None: ...
     def release_expired(self, partition_key: str) -> int: ...
+    def release_owners(self, partition_key: str, owners: Iterable[str]) -> int: ...
     def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]: ...
     def close(self) -> None: ...
 
@@ -181,6 +185,7 @@ class SqlManifest(abc.ABC):
         db.execute(self.BEGIN)
         try:
             yield db
+            kill_point("manifest.commit")
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -243,16 +248,25 @@ class SqlManifest(abc.ABC):
                            [(partition_key, p) for p in gone])
         return new, gone
 
-    def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float) -> bool:
-        """Take a page for one attempt unless another live run holds it; counts the attempt."""
+    def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float,
+              expect_updated_at: float | None = None) -> bool:
+        """Take a page for one attempt unless another live run holds it; counts the attempt.
+
+        With `expect_updated_at` (the row's `updated_at` when the caller decided the page needs
+        OCR) the claim also fails when the row changed since: another run on the same folder
+        finished the page in the meantime, and it must not be done twice."""
         now = time.time()
+        condition = ("(status != 'running' OR lease_until IS NULL OR lease_until < ? "
+                     "OR lease_owner = ?)")
+        args: tuple[object, ...] = (owner, now + lease_s, now, partition_key, page_id, now, owner)
+        if expect_updated_at is not None:
+            condition += " AND updated_at = ?"
+            args += (expect_updated_at,)
         with self._tx() as db:
             cursor = db.execute(
                 "UPDATE pages SET status = 'running', lease_owner = ?, lease_until = ?, "
                 "attempts = attempts + 1, updated_at = ? "
-                "WHERE partition_key = ? AND page_id = ? AND (status != 'running' "
-                "OR lease_until IS NULL OR lease_until < ? OR lease_owner = ?)",
-                (owner, now + lease_s, now, partition_key, page_id, now, owner))
+                f"WHERE partition_key = ? AND page_id = ? AND {condition}", args)
             return cursor.rowcount == 1
 
     def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None:
@@ -279,13 +293,27 @@ class SqlManifest(abc.ABC):
 
     def release_expired(self, partition_key: str) -> int:
         """Return pages whose run died mid-page (lease expired) to pending."""
+        now = time.time()
         with self._tx() as db:
             self._lock_folder(db, partition_key)
             cursor = db.execute(
-                "UPDATE pages SET status = 'pending', lease_owner = NULL, lease_until = NULL "
-                "WHERE partition_key = ? AND status = 'running' AND lease_until < ?",
-                (partition_key, time.time()))
+                "UPDATE pages SET status = 'pending', lease_owner = NULL, lease_until = NULL, "
+                "updated_at = ? WHERE partition_key = ? AND status = 'running' "
+                "AND lease_until < ?", (now, partition_key, now))
             return cursor.rowcount
+
+    def release_owners(self, partition_key: str, owners: Iterable[str]) -> int:
+        """Return the running pages of these (dead) lease owners to pending, lease or not."""
+        now = time.time()
+        released = 0
+        with self._tx() as db:
+            self._lock_folder(db, partition_key)
+            for owner in owners:
+                released += db.execute(
+                    "UPDATE pages SET status = 'pending', lease_owner = NULL, lease_until = NULL,"
+                    " updated_at = ? WHERE partition_key = ? AND status = 'running' "
+                    "AND lease_owner = ?", (now, partition_key, owner)).rowcount
+        return released
 
     def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]:
         """{partition_key: {status: count}} with every status present (zeros included)."""

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 
 from pebble import ProcessPool
 
+from ocr_assets.engine.worker import init_worker
+
 _lock = threading.Lock()
 _shared: tuple[tuple[object, ...], ProcessPool] | None = None
 _finalizer_of_pid: int | None = None
@@ -33,10 +35,11 @@ EXIT_PRIORITY = 100
 """Multiprocessing runs finalizers of priority >= 0 before it joins the children."""
 
 
-def _inherited(workers: int, recycle_after: int) -> tuple[object, ...]:
+def _inherited(workers: int, recycle_after: int, memory_mb: int) -> tuple[object, ...]:
     """Everything a started worker keeps: a change means a new pool. The process id is part
     of it: a forked child must not use (or stop) its parent's pool."""
-    return (os.getpid(), workers, recycle_after, os.getcwd(), tuple(sorted(os.environ.items())))
+    return (os.getpid(), workers, recycle_after, memory_mb, os.getcwd(),
+            tuple(sorted(os.environ.items())))
 
 
 def _stop_locked() -> None:
@@ -56,10 +59,11 @@ def shutdown_pool() -> None:
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int, recycle_after: int) -> Iterator[ProcessPool]:
-    """The shared pool of `workers` processes, each replaced after `recycle_after` pages."""
+def worker_pool(workers: int, recycle_after: int, memory_mb: int = 0) -> Iterator[ProcessPool]:
+    """The shared pool of `workers` processes, each replaced after `recycle_after` pages, each
+    dying with this process and limited to `memory_mb` of address space (`init_worker`)."""
     global _shared, _finalizer_of_pid
-    wanted = _inherited(workers, recycle_after)
+    wanted = _inherited(workers, recycle_after, memory_mb)
     with _lock:
         if _shared is not None and (_shared[0] != wanted or not _shared[1].active):
             _stop_locked()
@@ -70,7 +74,9 @@ def worker_pool(workers: int, recycle_after: int) -> Iterator[ProcessPool]:
             # spawn, not fork: the parent may be a Dagster run with threads (gRPC, event
             # writers), and forking a threaded process can deadlock the child.
             _shared = (wanted, ProcessPool(max_workers=max(1, workers), max_tasks=recycle_after,
-                                           context=multiprocessing.get_context("spawn")))
+                                           context=multiprocessing.get_context("spawn"),
+                                           initializer=init_worker,
+                                           initargs=(memory_mb, os.getpid())))
         pool = _shared[1]
     try:
         yield pool

@@ -37,6 +37,9 @@ class OcrSettings:
     auto_rotate: bool = True
     """Detect a page turned by 90, 180 or 270 degrees (Tesseract OSD) and turn it upright."""
     rotate_min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    worker_memory_mb: int = 0
+    """Address-space limit of each worker process and its Tesseract, in MiB; 0: no limit.
+    A page that needs more fails alone (`out_of_memory`) instead of waking the OOM killer."""
 
     def output_settings(self) -> dict[str, object]:
         """The settings that change a page's text: stored in its facts for provenance."""

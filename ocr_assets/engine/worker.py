@@ -9,6 +9,11 @@ reported by the pool instead.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import resource
+import signal
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,6 +25,7 @@ from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.fingerprint import file_fingerprint
 from ocr_assets.engine.images import prepare_image
 from ocr_assets.engine.manifest import DONE, FAILED, PageOutcome
+from ocr_assets.engine.naming import display_name
 from ocr_assets.engine.orientation import upright_page
 from ocr_assets.engine.quality import score_page
 from ocr_assets.engine.settings import OcrSettings
@@ -41,6 +47,30 @@ class PageTask:
     settings: OcrSettings
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def init_worker(memory_mb: int, run_pid: int) -> None:
+    """Run once in each pool worker when it starts.
+
+    The worker dies with its run: on Linux the kernel sends it SIGKILL when the process that
+    started it dies, so a killed run leaves no orphan OCRing on. With `memory_mb` the worker's
+    address space (inherited by its Tesseract) is capped, so an oversized page raises
+    MemoryError in its own worker instead of the kernel killing some process on the machine.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != run_pid:  # the run died before the line above took effect
+            os._exit(1)
+    if memory_mb > 0:
+        limit = memory_mb * 1024 * 1024
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def output_keys(output_name: str) -> tuple[str, str]:
     """The keys of the page's text and facts in its partition's output store."""
     return f"{output_name}.txt", f"{output_name}.json"
@@ -50,7 +80,9 @@ def _failed(task: PageTask, started: float, fingerprint: str | None,
             category: FailureCategory, message: str) -> PageOutcome:
     return PageOutcome(status=FAILED, fingerprint=fingerprint, size=task.size,
                        mtime_ns=task.mtime_ns, ms=round((time.perf_counter() - started) * 1000),
-                       error_category=str(category), error_message=message,
+                       error_category=str(category),
+                       # A file name that is not UTF-8 must not make the message unstorable.
+                       error_message=display_name(message),
                        engine=task.settings.engine)
 
 
@@ -91,10 +123,10 @@ def ocr_page(task: PageTask) -> PageOutcome:
         text_key, facts_key = output_keys(task.output_name)
         write_text(task.outputs, text_key, result.text)
         write_json(task.outputs, facts_key, {
-            "folder": task.folder_name,
+            "folder": display_name(task.folder_name),
             "partition": task.partition_key,
             "page": task.page_id,
-            "source": path.name,
+            "source": display_name(path.name),
             "frame": None if task.frame is None else task.frame + 1,
             "fingerprint": fingerprint,
             "engine": settings.engine,
@@ -115,6 +147,12 @@ def ocr_page(task: PageTask) -> PageOutcome:
         })
     except PageError as exc:
         return _failed(task, started, fingerprint, exc.category, exc.message)
+    except MemoryError:
+        limit = (f"the worker's limit of {settings.worker_memory_mb} MiB"
+                 if settings.worker_memory_mb else "the memory available")
+        return _failed(task, started, fingerprint, FailureCategory.OUT_OF_MEMORY,
+                       f"{path.name}: the page needs more than {limit}; raise "
+                       "worker_memory_mb, or lower max_side_px or max_megapixels")
     except OSError as exc:
         return _failed(task, started, fingerprint, FailureCategory.IO_ERROR,
                        f"{path.name}: {exc}; check the file's permissions and the disk")

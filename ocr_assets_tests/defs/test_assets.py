@@ -44,7 +44,8 @@ def test_definitions_load_with_every_asset_check_and_job() -> None:
         "page_texts", "failed_pages", "ocr_corpus"}
     assert {"ocr_folder_job", "corpus_job"} <= {job.name for job in repo.get_all_jobs()}
     check_names = {key.name for key in repo.asset_graph.asset_check_keys}
-    assert check_names == {"counts_invariant", "empty_pages", "garbage_pages", "corpus_complete"}
+    assert check_names == {"counts_invariant", "failure_share", "empty_pages", "garbage_pages",
+                           "corpus_complete"}
 
 
 def test_a_good_folder_materializes_with_passing_invariant_and_named_empty_page(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from ocr_assets.engine.atomic import (
     write_json_atomic,
     write_text_atomic,
 )
+from ocr_assets.engine.leases import process_id
 
 
 def test_writes_create_parents_and_replace_whole_files(tmp_path: Path) -> None:
@@ -114,3 +117,18 @@ def test_a_temp_file_is_in_the_targets_directory_and_matches_the_cleanup_pattern
     assert temp.parent == tmp_path
     assert temp.name.startswith(".") and temp.name.endswith(".tmp")
     assert len(temp.name) < 255
+
+
+def test_a_temp_file_of_a_live_writer_is_kept_and_one_of_a_dead_writer_removed(
+        tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "from ocr_assets.engine.leases import "
+                           "process_id; print(process_id())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    live = tmp_path / f".page_1.tif.txt~{process_id()}~abc123.tmp"
+    killed = tmp_path / f".page_2.tif.txt~{dead}~def456.tmp"
+    live.write_text("being written by a run that is still at work")
+    killed.write_text("half")
+
+    assert remove_stale_temp_files(tmp_path) == 1
+
+    assert [p.name for p in tmp_path.iterdir()] == [live.name]

@@ -1,0 +1,27 @@
+"""One engine run of one folder in a process of its own, so a test can kill it or run two at
+once: `python -m ocr_assets_tests.reliability.folder_run <folder> <manifest> <out_root>
+<engine> <workers>` (the manifest: a SQLite path or a PostgreSQL URL). Prints the report's
+counts as JSON on success."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ocr_assets.engine import OcrSettings, open_manifest, process_folder
+
+
+def main(argv: list[str]) -> int:
+    folder, manifest, out_root, engine, workers = argv
+    report = process_folder(Path(folder), "folder", Path(folder).name,
+                            manifest=open_manifest(manifest), out_root=Path(out_root),
+                            settings=OcrSettings(engine=engine, workers=int(workers)))
+    print(json.dumps({"processed": report.processed, "done": report.done,
+                      "failed": report.failed, "pending": report.pending,
+                      "elsewhere": report.in_flight_elsewhere}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,103 @@
+"""The failure ratio, in a temporary Dagster instance: a folder where more than
+`max_failed_share` of the pages failed fails its blocking `failure_share` check (its failed-pages
+report is still written) and stays out of the corpus until it is fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+from PIL import Image
+
+from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_texts
+from ocr_assets.defs.checks import corpus_complete, counts_invariant, failure_share
+from ocr_assets.defs.resources import OcrConfig
+from ocr_assets.engine.corpus import read_corpus
+from ocr_assets.engine.registry import list_scan_folders, register_folders
+
+FOLDER_ASSETS = [page_texts, failed_pages, counts_invariant, failure_share]
+BAD = "fault-image-too-large"  # the fault engine fails these pages for good (too_large)
+
+
+def page(path: Path, width: int) -> None:
+    Image.new("L", (width, 50), 255).save(path)
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def setup_scans(tmp_path: Path) -> Path:
+    scans = tmp_path / "scans"
+    (scans / "good").mkdir(parents=True)
+    (scans / "mostly-bad").mkdir()
+    for n in range(3):
+        page(scans / "good" / f"p{n}.png", 100 + n)
+    page(scans / "mostly-bad" / "p0.png", 110)
+    page(scans / "mostly-bad" / f"p1.{BAD}.png", 111)
+    page(scans / "mostly-bad" / f"p2.{BAD}.png", 112)
+    return scans
+
+
+def materialize_all(ocr: OcrConfig, instance: dg.DagsterInstance, only: str | None = None
+                    ) -> dict[str, dict[str, dg.AssetCheckEvaluation]]:
+    scan = list_scan_folders(ocr.scans_path)
+    register_folders(ocr.manifest(), scan)
+    instance.add_dynamic_partitions("scan_folders", sorted(scan.folders))
+    checks = {}
+    for key in scan.folders if only is None else [only]:
+        result = dg.materialize(FOLDER_ASSETS, partition_key=key, instance=instance,
+                                resources={"ocr": ocr}, raise_on_error=False)
+        checks[key] = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        assert result.asset_materializations_for_node("failed_pages"), "no report for " + key
+    # A folder left out by `only` has no page rows yet, so it adds nothing to the corpus.
+    corpus = dg.materialize([page_texts, ocr_corpus, corpus_complete],
+                            selection=dg.AssetSelection.assets(ocr_corpus).without_checks()
+                            | dg.AssetSelection.checks(corpus_complete),
+                            instance=instance, resources={"ocr": ocr})
+    assert corpus.get_asset_check_evaluations()[0].passed
+    return checks
+
+
+def test_a_folder_above_the_failure_share_fails_its_check_and_stays_out_of_the_corpus(
+        tmp_path: Path, instance: dg.DagsterInstance) -> None:
+    scans = setup_scans(tmp_path)
+    ocr = OcrConfig(scans_root=str(scans), data_root=str(tmp_path / "data"), workers=1,
+                    engine="fault:")
+
+    checks = materialize_all(ocr, instance)
+
+    assert checks["good"]["failure_share"].passed
+    verdict = checks["mostly-bad"]["failure_share"]
+    assert not verdict.passed and verdict.severity == dg.AssetCheckSeverity.ERROR
+    assert verdict.description == "2 of 3 pages failed (67%), above the limit of 50%"
+    assert checks["mostly-bad"]["counts_invariant"].passed  # the numbers add up; too many fail
+    report = pd.read_csv(tmp_path / "data" / "reports" / "mostly-bad" / "failed_pages.csv")
+    assert sorted(report["page"]) == [f"p1.{BAD}.png", f"p2.{BAD}.png"]
+    corpus = read_corpus(ocr.corpus_store)
+    assert set(corpus["partition"]) == {"good"}
+
+    # Fixed: the two pages are rescanned; the folder passes and joins the corpus.
+    for n in (1, 2):
+        (scans / "mostly-bad" / f"p{n}.{BAD}.png").unlink()
+        page(scans / "mostly-bad" / f"p{n}.png", 120 + n)
+    checks = materialize_all(ocr, instance)
+
+    assert checks["mostly-bad"]["failure_share"].passed
+    assert sorted(read_corpus(ocr.corpus_store)["partition"]) == ["good"] * 3 + ["mostly-bad"] * 3
+
+
+def test_the_share_is_configurable(tmp_path: Path, instance: dg.DagsterInstance) -> None:
+    scans = setup_scans(tmp_path)
+    ocr = OcrConfig(scans_root=str(scans), data_root=str(tmp_path / "data"), workers=1,
+                    engine="fault:", max_failed_share=0.7)
+
+    checks = materialize_all(ocr, instance, only="mostly-bad")
+
+    assert checks["mostly-bad"]["failure_share"].passed
+    assert set(read_corpus(ocr.corpus_store)["partition"]) == {"mostly-bad"}
