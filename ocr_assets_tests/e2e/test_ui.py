@@ -17,7 +17,9 @@ import os
 import random
 import re
 import shutil
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +112,21 @@ def prepare_partitions(scans: Path, data: Path, home: Path) -> None:
     assert not result.success, "the run of the removed folder should have failed"
 
 
+def completed_sensor_tick(server: UiServer) -> dict | None:
+    """The scan-folder sensor's state once the daemon has finished one of its ticks."""
+    state = sensor_state(server, "scan_folder_sensor")
+    done = any(tick["status"] in ("SKIPPED", "SUCCESS") for tick in state["ticks"])
+    return state if done else None
+
+
+def daemons_unhealthy_after(server: UiServer, timeout: float) -> list[str]:
+    """The daemons still unhealthy once all are healthy, or after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while (unhealthy := unhealthy_daemons(server)) and time.monotonic() < deadline:
+        time.sleep(1)
+    return unhealthy
+
+
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiProject]:
     """`scripts/ui.sh` on a free port with an empty scans root: it starts with its sensors
@@ -122,14 +139,11 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiProject]:
            if k != "DAGSTER_HOME" and not k.startswith("OCR_ASSETS_")}
     env.update(OCR_ASSETS_SCANS=str(scans), OCR_ASSETS_DATA=str(data), OCR_ASSETS_WORKERS="2")
     with running_ui(env, root / "ui.log") as server:
-        ticked = poll(lambda: (lambda s: s if any(t["status"] in ("SKIPPED", "SUCCESS")
-                                                  for t in s["ticks"]) else None)(
-                          sensor_state(server, "scan_folder_sensor")),
-                      "a first tick of scan_folder_sensor", timeout=120)
+        ticked = poll(lambda: completed_sensor_tick(server), "a first tick of scan_folder_sensor",
+                      timeout=120)
         startup = {
             "sensor": ticked,
-            "unhealthy_daemons": poll(lambda: unhealthy_daemons(server) or [],
-                                      "the daemon's health", timeout=60),
+            "unhealthy_daemons": daemons_unhealthy_after(server, timeout=60),
             "listening": listening_addresses(server.port),
             "stopped": stop_automation(server),
         }
@@ -146,6 +160,7 @@ def browser():
                      "or set OCR_ASSETS_CHROMIUM to a Chromium executable")
     if sync_playwright is None:
         skip_or_fail("playwright is not installed: scripts/setup.sh installs the test extras")
+    expect.set_options(timeout=UI_TIMEOUT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(executable), headless=True,
                                               args=CHROMIUM_ARGS)
@@ -153,16 +168,23 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, ui: UiProject):
+@contextmanager
+def browser_tab(browser, ui: UiProject):
+    """A fresh browser context (no state from other tests) with one tab on the UI."""
     context = browser.new_context(viewport=VIEWPORT, base_url=ui.server.url)
     # Dagster's "join the community" dialog on localhost: dismissed as a click on Skip would.
     context.add_init_script("window.localStorage.setItem('communityNux', '\"1\"')")
     context.set_default_timeout(UI_TIMEOUT_MS)
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    tab = context.new_page()
-    yield tab
-    context.close()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, ui: UiProject):
+    with browser_tab(browser, ui) as tab:
+        yield tab
 
 
 def graph_node(page, name: str):
@@ -219,25 +241,21 @@ query RunStatus($id: ID!) {
 def clicked_run(browser, ui: UiProject) -> dict:
     """Materialize the damaged folder from the UI: select its partition, launch one run, open
     it from the toast, and wait for it to end."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=ui.server.url)
-    context.add_init_script("window.localStorage.setItem('communityNux', '\"1\"')")
-    context.set_default_timeout(UI_TIMEOUT_MS)
-    page = context.new_page()
-    dialog = open_materialize_dialog(page)
-    dialog.get_by_text("Select a partition or create one").click()
-    page.locator("label").filter(has_text=DAMAGED).click()
-    page.keyboard.press("Escape")  # closes the partition list, not the dialog
-    expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
-    assert selected_partitions(dialog, 1) == {DAMAGED}
-    dialog.get_by_role("button", name="Launch 1 run").click()
-    view_from_toast(page)
-    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f-]{36}"))
-    run_id = page.url.rstrip("/").rsplit("/", 1)[1]
-    status = page.get_by_text(re.compile(r"^(Success|Failure|Canceled)$")).first
-    expect(status).to_be_visible(timeout=RUN_TIMEOUT_MS)
-    shown = status.inner_text()
+    with browser_tab(browser, ui) as page:
+        dialog = open_materialize_dialog(page)
+        dialog.get_by_text("Select a partition or create one").click()
+        page.locator("label").filter(has_text=DAMAGED).click()
+        page.keyboard.press("Escape")  # closes the partition list, not the dialog
+        expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+        assert selected_partitions(dialog, 1) == {DAMAGED}
+        dialog.get_by_role("button", name="Launch 1 run").click()
+        view_from_toast(page)
+        expect(page).to_have_url(re.compile(r"/runs/[0-9a-f-]{36}"))
+        run_id = page.url.rstrip("/").rsplit("/", 1)[1]
+        status = page.get_by_text(re.compile(r"^(Success|Failure|Canceled)$")).first
+        expect(status).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        shown = status.inner_text()
     run = ui.server.graphql(RUN_STATUS, {"id": run_id})["runOrError"]
-    context.close()
     return {"id": run_id, "shown": shown, **run}
 
 
