@@ -32,9 +32,11 @@ from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.engine.registry import list_scan_folders, register_folders
 from ocr_assets.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.ui import dev_command
 from ocr_assets_tests.e2e.dagster_ui import (
     CHROMIUM_ARGS,
     LOOPBACK_HEX,
+    REPO_ROOT,
     VIEWPORT,
     UiServer,
     chromium_executable,
@@ -257,6 +259,22 @@ def clicked_run(browser, ui: UiProject) -> dict:
         shown = status.inner_text()
     run = ui.server.graphql(RUN_STATUS, {"id": run_id})["runOrError"]
     return {"id": run_id, "shown": shown, **run}
+
+
+@pytest.mark.parametrize(("args", "host", "port"), [
+    ([], "127.0.0.1", "3000"),
+    (["--port", "3001", "--host", "0.0.0.0"], "0.0.0.0", "3001"),
+])
+def test_ui_command_line_defaults_to_loopback_and_lets_options_override(
+        args: list[str], host: str, port: str) -> None:
+    """As `dagster dev`'s own parser reads the command line `scripts/ui.sh` builds."""
+    from dagster._cli.dev import dev_command as dagster_dev
+
+    command = dev_command(args)
+    assert command[1:4] == ["-m", "dagster", "dev"]
+    params = dagster_dev.make_context("dev", command[4:]).params
+    assert (params["host"], params["port"]) == (host, port)
+    assert params["workspace"] == (str(REPO_ROOT / "workspace.yaml"),)
 
 
 def test_ui_command_serves_on_loopback_with_the_daemon_and_sensors_running(
