@@ -158,8 +158,9 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiProject]:
 def browser():
     executable = chromium_executable()
     if executable is None or not executable.exists():
-        skip_or_fail("Chromium not found: install Debian's package (apt-get install chromium) "
-                     "or set OCR_ASSETS_CHROMIUM to a Chromium executable")
+        where = f"{executable} does not exist" if executable else "no chromium on PATH"
+        skip_or_fail(f"Chromium not found ({where}): install Debian's package (apt-get "
+                     "install chromium) or set OCR_ASSETS_CHROMIUM to a Chromium executable")
     if sync_playwright is None:
         skip_or_fail("playwright is not installed: scripts/setup.sh installs the test extras")
     expect.set_options(timeout=UI_TIMEOUT_MS)
