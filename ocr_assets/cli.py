@@ -1,7 +1,9 @@
 """`ocr-assets`: the headless way in, through the same Dagster assets and the same instance.
 
 `run` executes one Dagster run per folder *in process* against the persistent instance (no
-daemon needed; the UI shows these runs later), then rebuilds the corpus. `status` reads the
+daemon needed; the UI shows these runs later), then rebuilds the corpus. `retry-failed` does
+the same for exactly the partitions whose last run failed or that have failed pages, and
+`forget` deletes the partitions of removed folders with their outputs. `status` reads the
 manifest only, so it is instant and works while runs are going.
 """
 
@@ -15,13 +17,14 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ocr_assets.engine import Manifest
 
-EXIT_OK, EXIT_BLOCKING_CHECK_FAILED, EXIT_RUN_FAILED = 0, 1, 2
+EXIT_OK, EXIT_BLOCKING_CHECK_FAILED, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2, 64
 QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -114,13 +117,10 @@ def _failure_reason(result) -> str:
     return f"run {result.run_id} failed; see its logs in the Dagster UI"
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _open_instance(args: argparse.Namespace):
+    """Flags applied, the persistent instance opened, the OCR pool's limit in force."""
     data_root = _apply_flags(args)
-    from ocr_assets.instance import (
-        fail_dead_in_process_runs,
-        in_process_run_tags,
-        prepare_dagster_home,
-    )
+    from ocr_assets.instance import fail_dead_in_process_runs, prepare_dagster_home
 
     prepare_dagster_home(data_root)
 
@@ -128,28 +128,45 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # Partitioned asset checks are "preview" in Dagster 1.13; the CLI's users need not see that.
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    from ocr_assets.definitions import defs
-    from ocr_assets.defs.assets import page_texts
-    from ocr_assets.defs.partitions import scan_folders
-    from ocr_assets.defs.resources import OcrConfig
-    from ocr_assets.engine import plan_folder
-    from ocr_assets.engine.backends import check_engine_ready
-    from ocr_assets.engine.corpus import PARQUET_KEY
-    from ocr_assets.engine.registry import list_scan_folders, register_folders
+    from ocr_assets.defs.concurrency import ensure_pool_limit
 
-    ocr = OcrConfig.from_env()
+    instance = dg.DagsterInstance.get()
+    for run_id in fail_dead_in_process_runs(instance):
+        print(f"run {run_id} was left unfinished by a process that died: marked failed, its "
+              "pool slot freed", file=sys.stderr)
+    ensure_pool_limit(instance)
+    return data_root, instance
+
+
+def _engine_ready(ocr) -> bool:
+    from ocr_assets.engine.backends import check_engine_ready
+
     try:
         check_engine_ready(ocr.settings.engine, ocr.settings.lang,
                            orientation=ocr.settings.auto_rotate)
     except (RuntimeError, ValueError) as exc:
         print(f"cannot OCR: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        data_root, instance = _open_instance(args)
+    except ValueError as exc:
+        print(f"cannot run: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    from ocr_assets.defs.assets import page_texts
+    from ocr_assets.defs.partitions import scan_folders
+    from ocr_assets.defs.resources import OcrConfig
+    from ocr_assets.engine import plan_folder
+    from ocr_assets.engine.corpus import PARQUET_KEY
+    from ocr_assets.engine.registry import list_scan_folders, register_folders
+
+    ocr = OcrConfig.from_env()
+    if not _engine_ready(ocr):
         return EXIT_RUN_FAILED
     manifest = ocr.manifest()
-    instance = dg.DagsterInstance.get()
-    for run_id in fail_dead_in_process_runs(instance):
-        print(f"run {run_id} was left unfinished by a process that died: marked failed, its "
-              "pool slot freed", file=sys.stderr)
-    run_tags = {"ocr_assets/trigger": "cli", **in_process_run_tags()}
     scan = list_scan_folders(ocr.scans_path)
     for name, reason in scan.problems.items():
         print(f"skipped folder {name!r}: {reason}", file=sys.stderr)
@@ -173,34 +190,62 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{ocr.settings.workers} workers; Dagster home {os.environ['DAGSTER_HOME']}",
           file=sys.stderr)
 
+    outcome = _execute_folders(instance, manifest, to_run, pages_to_do, trigger="cli")
+    if to_run or not ocr.corpus_store.exists(PARQUET_KEY):
+        _execute_corpus(instance, outcome, trigger="cli")
+    return _summarise(data_root, ocr.corpus_store.uri(PARQUET_KEY), outcome)
+
+
+@dataclass
+class _Outcome:
+    """What went wrong in the runs of one command, for its summary and exit code."""
+
+    blocking_failed: list[str] = field(default_factory=list)
+    run_failed: list[str] = field(default_factory=list)
+
+
+def _execute_folders(instance, manifest: Manifest, keys: Sequence[str], pages_to_do: int, *,
+                     trigger: str) -> _Outcome:
+    """One in-process run of `ocr_folder_job` per partition, with the progress bar."""
+    import dagster as dg
+
+    from ocr_assets.definitions import defs
+    from ocr_assets.instance import in_process_run_tags
+
     folder_job = defs.resolve_job_def("ocr_folder_job")
-    blocking_failed: list[str] = []
-    run_failed: list[str] = []
+    outcome = _Outcome()
     with _Progress(pages_to_do, manifest) as progress:
-        for key in to_run:
+        for key in keys:
             progress.watch(key)
             result = folder_job.execute_in_process(
                 partition_key=key, instance=instance, raise_on_error=False,
-                run_config=QUIET_LOGGING, tags=run_tags)
+                run_config=QUIET_LOGGING,
+                tags={"ocr_assets/trigger": trigger, **in_process_run_tags()})
             failed_checks = [e.check_name for e in result.get_asset_check_evaluations()
                              if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
             if failed_checks:
-                blocking_failed.append(f"{key}: {', '.join(failed_checks)}")
+                outcome.blocking_failed.append(f"{key}: {', '.join(failed_checks)}")
             elif not result.success:
-                run_failed.append(f"{key}: {_failure_reason(result)}")
+                outcome.run_failed.append(f"{key}: {_failure_reason(result)}")
+    return outcome
 
-    corpus_result = None
-    corpus_file = ocr.corpus_store.uri(PARQUET_KEY)
-    if to_run or not ocr.corpus_store.exists(PARQUET_KEY):
-        corpus_result = defs.resolve_job_def("corpus_job").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET_LOGGING,
-            tags=run_tags)
-        for evaluation in corpus_result.get_asset_check_evaluations():
-            if not evaluation.passed:
-                blocking_failed.append(f"corpus: {evaluation.check_name}")
-        if not corpus_result.success and not blocking_failed:
-            run_failed.append(f"corpus: {_failure_reason(corpus_result)}")
 
+def _execute_corpus(instance, outcome: _Outcome, *, trigger: str) -> None:
+    from ocr_assets.definitions import defs
+    from ocr_assets.instance import in_process_run_tags
+
+    corpus_result = defs.resolve_job_def("corpus_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_LOGGING,
+        tags={"ocr_assets/trigger": trigger, **in_process_run_tags()})
+    for evaluation in corpus_result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            outcome.blocking_failed.append(f"corpus: {evaluation.check_name}")
+    if not corpus_result.success and not outcome.blocking_failed:
+        outcome.run_failed.append(f"corpus: {_failure_reason(corpus_result)}")
+
+
+def _summarise(data_root: Path, corpus_file: str, outcome: _Outcome) -> int:
+    blocking_failed, run_failed = outcome.blocking_failed, outcome.run_failed
     document = folder_statuses(data_root)
     totals = document["totals"]
     print(f"done: {totals['done']} pages, failed: {totals['failed']}, pending: "
@@ -212,6 +257,103 @@ def cmd_run(args: argparse.Namespace) -> int:
     if blocking_failed:
         return EXIT_BLOCKING_CHECK_FAILED
     return EXIT_RUN_FAILED if run_failed else EXIT_OK
+
+
+def cmd_retry_failed(args: argparse.Namespace) -> int:
+    """Run exactly the partitions whose last run failed or that have failed pages."""
+    try:
+        data_root, instance = _open_instance(args)
+    except ValueError as exc:
+        print(f"cannot run: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    from ocr_assets.defs.resources import OcrConfig
+    from ocr_assets.defs.selection import retry_selection
+    from ocr_assets.engine.corpus import PARQUET_KEY
+
+    ocr = OcrConfig.from_env()
+    reasons = retry_selection(instance, ocr)
+    for key, why in reasons.items():
+        print(f"{key}: {why}", file=sys.stderr)
+    if not reasons:
+        print("nothing to retry: no partition's last run failed, and no page failed",
+              file=sys.stderr)
+        return EXIT_OK
+    if args.dry_run:
+        print(f"{len(reasons)} partitions would be run (--dry-run: nothing was launched)",
+              file=sys.stderr)
+        return EXIT_OK
+    if not _engine_ready(ocr):
+        return EXIT_RUN_FAILED
+    manifest = ocr.manifest()
+    counts = manifest.status_counts()
+    failed_pages = sum(counts.get(key, {}).get("failed", 0) for key in reasons)
+    print(f"retrying {len(reasons)} partitions ({failed_pages} failed pages)", file=sys.stderr)
+    outcome = _execute_folders(instance, manifest, list(reasons), failed_pages,
+                               trigger="retry-failed")
+    _execute_corpus(instance, outcome, trigger="retry-failed")
+    return _summarise(data_root, ocr.corpus_store.uri(PARQUET_KEY), outcome)
+
+
+def _resolve_partition(name: str, manifest: Manifest, partitions: set[str]) -> str | None:
+    """A partition key given as itself or as its folder's name."""
+    if name in partitions or manifest.folder(name) is not None:
+        return name
+    matches = [r.partition_key for r in manifest.folders() if r.folder_name == name]
+    return matches[0] if len(matches) == 1 else None
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Delete partitions whose folders were removed: the partition, its outputs, its reports
+    and its manifest rows; then rebuild the corpus without their pages."""
+    try:
+        data_root, instance = _open_instance(args)
+    except ValueError as exc:
+        print(f"cannot forget: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    import dagster as dg
+
+    from ocr_assets.defs.partitions import scan_folders
+    from ocr_assets.defs.resources import OcrConfig
+    from ocr_assets.engine.corpus import PARQUET_KEY
+    from ocr_assets.engine.forget import forget_folder_data
+    from ocr_assets.engine.registry import list_scan_folders
+
+    ocr = OcrConfig.from_env()
+    manifest = ocr.manifest()
+    partitions = set(instance.get_dynamic_partitions(scan_folders.name))
+    on_disk = list_scan_folders(ocr.scans_path).folders
+    keys: list[str] = []
+    for name in args.folders:
+        key = _resolve_partition(name, manifest, partitions)
+        if key is None:
+            print(f"{name!r} is neither a partition nor a registered folder; `ocr-assets "
+                  "status` lists them", file=sys.stderr)
+            return EXIT_USAGE
+        if key in on_disk and not args.keep_scans:
+            print(f"the folder of '{key}' ({ocr.scans_path / on_disk[key]}) is still in the "
+                  "scans root, and the sensor would add it again: move it away first, or pass "
+                  "--keep-scans to forget its results anyway", file=sys.stderr)
+            return EXIT_USAGE
+        active = instance.get_run_ids(dg.RunsFilter(
+            tags={"dagster/partition": key}, statuses=[
+                dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1)
+        if active:
+            print(f"partition '{key}' has a run queued or in progress ({active[0]}); wait for "
+                  "it or terminate it in the UI, then forget it", file=sys.stderr)
+            return EXIT_USAGE
+        keys.append(key)
+    for key in keys:
+        if key in partitions:
+            instance.delete_dynamic_partition(scan_folders.name, key)
+        forgotten = forget_folder_data(manifest, key, out_root=ocr.ocr_store,
+                                       reports_root=ocr.reports_store)
+        print(f"forgot '{key}': partition deleted, {forgotten.pages} manifest rows and "
+              f"{forgotten.files} output and report files removed", file=sys.stderr)
+    outcome = _Outcome()
+    if not args.no_corpus:
+        _execute_corpus(instance, outcome, trigger="forget")
+    return _summarise(data_root, ocr.corpus_store.uri(PARQUET_KEY), outcome)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,6 +370,31 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--data", help="data root (default: $OCR_ASSETS_DATA or ./data)")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
+
+    retry = commands.add_parser(
+        "retry-failed", help="run exactly the partitions whose last run failed or that have "
+                             "failed pages (plain retries, then the retry pass), then the corpus")
+    retry.add_argument("--scans", help="scans root (default: $OCR_ASSETS_SCANS or <data>/scans)")
+    retry.add_argument("--data", help="data root (default: $OCR_ASSETS_DATA or ./data)")
+    retry.add_argument("--workers", type=int, help="OCR processes (default: cores / OCR pool "
+                                                   "limit)")
+    retry.add_argument("--dry-run", action="store_true",
+                       help="list the partitions and why, launch nothing")
+    retry.set_defaults(func=cmd_retry_failed)
+
+    forget = commands.add_parser(
+        "forget", help="delete the partitions of removed folders with their outputs, reports "
+                       "and manifest rows, then rebuild the corpus without them")
+    forget.add_argument("folders", nargs="+", metavar="FOLDER",
+                        help="partition key or folder name")
+    forget.add_argument("--scans", help="scans root (default: $OCR_ASSETS_SCANS or <data>/scans)")
+    forget.add_argument("--data", help="data root (default: $OCR_ASSETS_DATA or ./data)")
+    forget.add_argument("--keep-scans", action="store_true",
+                        help="forget a folder that is still in the scans root (the sensor "
+                             "will register it again: stop it first)")
+    forget.add_argument("--no-corpus", action="store_true",
+                        help="do not rebuild the corpus now (its next build drops the pages)")
+    forget.set_defaults(func=cmd_forget)
     return parser
 
 

@@ -9,24 +9,31 @@ The outputs live in the output store (text, facts, reports, corpus: the data dir
 that a materialization happened and what it found, so they return `MaterializeResult`s.
 """
 
+from dataclasses import replace
+
 import dagster as dg
 
+from ocr_assets.defs.concurrency import OCR_POOL, workers_per_run
 from ocr_assets.defs.metadata import failures_table, folder_metadata, markdown_table
 from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine import PageRecord, process_folder
+from ocr_assets.engine import OcrSettings, PageRecord, process_folder
 from ocr_assets.engine.corpus import build_corpus
-from ocr_assets.engine.manifest import DONE
+from ocr_assets.engine.manifest import DONE, FAILED
 from ocr_assets.engine.registry import folder_path
 from ocr_assets.engine.reports import failed_pages_frame, write_failed_pages_report
-
-OCR_POOL = "tesseract"
-"""Dagster pool of the OCR step: its limit bounds how many folders OCR at once."""
+from ocr_assets.engine.retry import PageRetry, load_record, retry_failed_pages
 
 TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
                                  jitter=dg.Jitter.PLUS_MINUS)
 """For the step as a whole (disk full for a moment, a worker pool that fails to start); bad
 pages never raise, so a folder with bad pages is not retried by this."""
+
+
+def run_settings(context: dg.AssetExecutionContext, ocr: OcrConfig) -> OcrSettings:
+    """The OCR settings of this run: workers sized to the `tesseract` pool limit in force, so
+    concurrent OCR runs never oversubscribe the cores (see `defs/concurrency.py`)."""
+    return replace(ocr.settings, workers=workers_per_run(context.instance, ocr.workers))
 
 
 def folder_or_fail(ocr: OcrConfig, partition_key: str):
@@ -56,11 +63,12 @@ def page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
         else:
             context.log.warning(f"{page_id}: {outcome.error_category}: {outcome.error_message}")
 
+    settings = run_settings(context, ocr)
     context.log.info(f"OCR of folder {folder_name!r} ({folder}) with "
-                     f"{ocr.settings.workers} workers, lang={ocr.lang}, psm={ocr.psm}")
+                     f"{settings.workers} workers, lang={ocr.lang}, psm={ocr.psm}")
     try:
         report = process_folder(folder, key, folder_name, manifest=manifest,
-                                out_root=ocr.ocr_store, settings=ocr.settings,
+                                out_root=ocr.ocr_store, settings=settings,
                                 scans_root=ocr.scans_path, on_page=log_page)
     except (RuntimeError, ValueError) as exc:
         raise dg.Failure(f"OCR of folder {folder_name!r} could not start: {exc}",
@@ -73,24 +81,56 @@ def page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(partitions_def=scan_folders, deps=[page_texts], group_name="ocr", kinds={"pandas"},
-          description="Each failed page of the folder: its failure category, message and "
-                      "attempts (`<data>/reports/<partition>/failed_pages.csv` and `.json`).")
+@dg.asset(partitions_def=scan_folders, deps=[page_texts], pool=OCR_POOL,
+          retry_policy=TRANSIENT_RETRY, group_name="ocr", kinds={"pandas", "tesseract"},
+          description="The retry pass over the folder's failed pages (re-decode, downscale, "
+                      "other page segmentation), then the report of every failed page: its "
+                      "category, message, attempts and what the pass achieved "
+                      "(`<data>/reports/<partition>/failed_pages.csv` and `.json`).")
 def failed_pages(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
     key = context.partition_key
-    frame = failed_pages_frame(ocr.manifest(), key)
-    csv_path, _ = write_failed_pages_report(frame, ocr.reports_store.child(key))
-    failures: list[PageRecord] = [r for r in ocr.manifest().pages(key).values()
-                                  if r.status == "failed"]
-    by_category = frame["category"].value_counts().to_dict() if len(frame) else {}
+    manifest = ocr.manifest()
+    folder = folder_or_fail(ocr, key)
+    reports = ocr.reports_store.child(key)
+    record = manifest.folder(key)
+    folder_name = record.folder_name if record else key
+
+    def log_retry(page_id: str, entry: PageRetry) -> None:
+        if entry.recovered_by:
+            context.log.info(f"{page_id}: recovered by {entry.recovered_by}")
+        else:
+            context.log.warning(f"{page_id}: still failing: {entry.category}: {entry.message}")
+
+    if folder.is_dir():
+        try:
+            retry = retry_failed_pages(folder, key, folder_name, manifest=manifest,
+                                       out_root=ocr.ocr_store, reports=reports,
+                                       settings=run_settings(context, ocr),
+                                       scans_root=ocr.scans_path, on_page=log_retry)
+        except (RuntimeError, ValueError) as exc:
+            raise dg.Failure(f"retry pass of folder {folder_name!r} could not start: {exc}",
+                             allow_retries=False) from exc
+        context.log.info(f"retry pass of {folder_name!r}: {retry.tried} pages tried, "
+                         f"{retry.recovered} recovered, {retry.still_failing} still failing, "
+                         f"{retry.already_tried} already tried on the same input, "
+                         f"{len(retry.not_retried)} without a strategy")
+    frame = failed_pages_frame(manifest, key, load_record(reports))
+    csv_path, _ = write_failed_pages_report(frame, reports)
+    failures: list[PageRecord] = sorted((r for r in manifest.pages(key).values()
+                                         if r.status == FAILED), key=lambda r: r.page_id)
+    still = frame[frame["status"] == FAILED]
+    by_category = still["category"].value_counts().to_dict() if len(still) else {}
     if failures:
         context.log.warning(f"{len(failures)} failed pages in '{key}': {by_category}")
     return dg.MaterializeResult(metadata={
-        "failed": dg.MetadataValue.int(len(frame)),
+        "failed": dg.MetadataValue.int(len(failures)),
+        "recovered": dg.MetadataValue.int(int((frame["retry_outcome"] == "recovered").sum())),
         "by_category": dg.MetadataValue.json(by_category),
+        "by_retry_outcome": dg.MetadataValue.json(
+            frame["retry_outcome"].value_counts().to_dict() if len(frame) else {}),
         "report": dg.MetadataValue.path(str(csv_path)),
-        "pages": dg.MetadataValue.md(failures_table(sorted(failures, key=lambda r: r.page_id))
-                                     if failures else "No failed pages."),
+        "pages": dg.MetadataValue.md(failures_table(failures) if failures
+                                     else "No failed pages."),
     })
 
 

@@ -102,12 +102,14 @@ def _needs_ocr(page: Page, row: PageRecord, settings: OcrSettings, outputs: Outp
     if row.status == FAILED:
         unchanged = same_stat or (row.fingerprint is not None
                                   and row.fingerprint == file_fingerprint(page.path))
-        if not unchanged:
-            return True
-        if row.error_category in DETERMINISTIC_FAILURES:
-            return False
-        return row.attempts < settings.max_attempts
+        return not unchanged or plain_retry_allowed(row, settings.max_attempts)
     return True
+
+
+def plain_retry_allowed(row: PageRecord, max_attempts: int) -> bool:
+    """Whether a plain re-run (same settings, same input) retries this failed page: a
+    transient failure under the attempt cap is; a deterministic one never is."""
+    return row.error_category not in DETERMINISTIC_FAILURES and row.attempts < max_attempts
 
 
 def _pool_failure(task: PageTask, exc: BaseException, settings: OcrSettings) -> PageOutcome:

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from ocr_assets.engine.errors import FailureCategory, PageError
 
@@ -26,6 +26,8 @@ TIFF_TILE_WIDTH_TAG = 322
 TIFF_COMPRESSION_TAG = 259
 EXIF_ORIENTATION_TAG = 0x0112
 EXIF_TURNED = frozenset(range(2, 9))  # Orientation values that exif_transpose applies
+DECODE_MODES = ("auto", "pillow", "pillow_truncated")
+"""How a page is decoded: see `OcrSettings.decode`."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,18 @@ def _decode(image: Image.Image, path: Path, frame: int | None, max_megapixels: f
                         f"{max_megapixels:g} MP")
 
 
+def _decode_truncated(path: Path, frame: int | None, max_megapixels: float) -> Image.Image:
+    """Decode what a truncated file holds (Pillow fills the missing rest with grey); used by the
+    retry pass only, after a strict decode failed."""
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    try:
+        image = _open_checked(path, max_megapixels)
+        _decode(image, path, frame, max_megapixels)
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return image
+
+
 def _needs_normalising(image: Image.Image, frame: int | None, max_side_px: int) -> bool:
     if frame is not None or getattr(image, "n_frames", 1) > 1:
         return True
@@ -141,14 +155,29 @@ def _to_tesseract_mode(image: Image.Image, steps: list[str]) -> Image.Image:
 
 
 def prepare_image(path: Path, frame: int | None, work_dir: Path, *,
-                  max_megapixels: float, max_side_px: int) -> PreparedImage:
-    """Validate and, where needed, normalise one page; raise `PageError` when it is unusable."""
+                  max_megapixels: float, max_side_px: int,
+                  decode: str = "auto") -> PreparedImage:
+    """Validate and, where needed, normalise one page; raise `PageError` when it is unusable.
+
+    `decode="pillow"` normalises every page (Tesseract then reads Pillow's PNG, not the file);
+    `"pillow_truncated"` also accepts the readable part of a truncated file."""
+    if decode not in DECODE_MODES:
+        raise ValueError(f"unknown decode mode {decode!r}; choose one of {DECODE_MODES}")
+    steps: list[str] = []
     image = _open_checked(path, max_megapixels)
-    with image:
+    try:
         _decode(image, path, frame, max_megapixels)
-        if not _needs_normalising(image, frame, max_side_px):
+    except PageError as exc:
+        image.close()
+        if decode != "pillow_truncated" or exc.category != FailureCategory.UNREADABLE_IMAGE:
+            raise
+        image = _decode_truncated(path, frame, max_megapixels)
+        steps.append("truncated_file_partly_decoded")
+    with image:
+        if decode == "auto" and not _needs_normalising(image, frame, max_side_px):
             return PreparedImage(path, False, image.width, image.height, ())
-        steps: list[str] = []
+        if decode != "auto":
+            steps.append("pillow_decode")
         dpi = image.info.get("dpi")
         if frame is not None:
             steps.append(f"frame_{frame + 1}")

@@ -1,4 +1,5 @@
-"""The failed-pages report of one folder: each failed page, why, and how often it was tried."""
+"""The failed-pages report of one folder: each page that failed, why, how often it was tried,
+and what the retry pass made of it (recovered by which strategy, or still failing and why)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,46 @@ from pathlib import Path
 
 import pandas as pd
 
-from ocr_assets.engine.manifest import FAILED, Manifest
+from ocr_assets.engine.manifest import DONE, FAILED, Manifest
+from ocr_assets.engine.retry import NOT_RETRIED, RECOVERED, PageRetry, input_id, strategies_for
 from ocr_assets.engine.storage import OutputStore, open_store
 
-REPORT_COLUMNS = ("page", "category", "message", "attempts", "fingerprint", "updated_at")
+REPORT_KEYS = ("failed_pages.csv", "failed_pages.json")
+REPORT_COLUMNS = ("page", "status", "category", "message", "attempts", "retry_outcome",
+                  "retry_strategies", "recovered_by", "first_category", "fingerprint",
+                  "updated_at")
 
 
-def failed_pages_frame(manifest: Manifest, partition_key: str) -> pd.DataFrame:
-    rows = sorted((r for r in manifest.pages(partition_key).values() if r.status == FAILED),
-                  key=lambda r: r.page_id)
-    return pd.DataFrame.from_records(
-        [(r.page_id, r.error_category, r.error_message, r.attempts, r.fingerprint,
-          pd.Timestamp(r.updated_at, unit="s", tz="UTC") if r.updated_at else None)
-         for r in rows], columns=list(REPORT_COLUMNS))
+def failed_pages_frame(manifest: Manifest, partition_key: str,
+                       retry_record: dict[str, PageRetry] | None = None) -> pd.DataFrame:
+    """Every failed page, and every page the retry pass recovered from a failure (still on the
+    same input), in page order."""
+    record = retry_record or {}
+    records = []
+    for page_id, row in sorted(manifest.pages(partition_key).items()):
+        entry = record.get(page_id)
+        if entry is not None and entry.input != input_id(row):
+            entry = None  # the scan changed since: the pass's outcome is about another input
+        recovered = row.status == DONE and entry is not None and entry.outcome == RECOVERED
+        if row.status != FAILED and not recovered:
+            continue
+        if entry is not None:
+            outcome = entry.outcome
+        elif strategies_for(row.error_category):
+            outcome = "not_yet_retried"
+        else:
+            outcome = NOT_RETRIED
+        records.append({
+            "page": page_id, "status": row.status, "category": row.error_category,
+            "message": row.error_message, "attempts": row.attempts, "retry_outcome": outcome,
+            "retry_strategies": ", ".join(entry.strategies) if entry else "",
+            "recovered_by": entry.recovered_by if entry else None,
+            "first_category": entry.first_category if entry else row.error_category,
+            "fingerprint": row.fingerprint,
+            "updated_at": pd.Timestamp(row.updated_at, unit="s", tz="UTC")
+            if row.updated_at else None,
+        })
+    return pd.DataFrame.from_records(records, columns=list(REPORT_COLUMNS))
 
 
 def write_failed_pages_report(frame: pd.DataFrame,
@@ -29,7 +57,8 @@ def write_failed_pages_report(frame: pd.DataFrame,
     reports = open_store(report_dir)
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
-    reports.write_bytes("failed_pages.csv", buffer.getvalue().encode("utf-8"))
-    reports.write_bytes("failed_pages.json", frame.to_json(
+    csv_key, json_key = REPORT_KEYS
+    reports.write_bytes(csv_key, buffer.getvalue().encode("utf-8"))
+    reports.write_bytes(json_key, frame.to_json(
         orient="records", date_format="iso", indent=2, force_ascii=False).encode("utf-8"))
-    return reports.uri("failed_pages.csv"), reports.uri("failed_pages.json")
+    return reports.uri(csv_key), reports.uri(json_key)

@@ -40,12 +40,15 @@ class OcrSettings:
     worker_memory_mb: int = 0
     """Address-space limit of each worker process and its Tesseract, in MiB; 0: no limit.
     A page that needs more fails alone (`out_of_memory`) instead of waking the OOM killer."""
+    decode: str = "auto"
+    """`auto`: Tesseract reads plain files itself; `pillow`: Pillow decodes every page to PNG
+    first; `pillow_truncated`: the same, accepting a truncated file's readable part (retry pass)."""
 
     def output_settings(self) -> dict[str, object]:
         """The settings that change a page's text: stored in its facts for provenance."""
         return {"lang": self.lang, "psm": self.psm, "engine": self.engine,
                 "max_side_px": self.max_side_px, "auto_rotate": self.auto_rotate,
-                "rotate_min_confidence": self.rotate_min_confidence}
+                "rotate_min_confidence": self.rotate_min_confidence, "decode": self.decode}
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -99,7 +99,7 @@ def ocr_page(task: PageTask) -> PageOutcome:
             work_dir = Path(tmp)
             image = prepare_image(path, task.frame, work_dir,
                                   max_megapixels=settings.max_megapixels,
-                                  max_side_px=settings.max_side_px)
+                                  max_side_px=settings.max_side_px, decode=settings.decode)
             ocr_path, orientation = image.path, None
             if settings.auto_rotate:
                 ocr_path, orientation = upright_page(

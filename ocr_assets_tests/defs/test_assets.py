@@ -82,7 +82,9 @@ def test_a_broken_page_fails_alone_and_is_in_the_failed_pages_report(project: Pr
     report = pd.read_csv(project.data / "reports" / key / "failed_pages.csv")
     assert report["page"].tolist() == ["page_2.tif"]
     assert report["category"].tolist() == ["unreadable_image"]
-    assert report["attempts"].tolist() == [1]
+    assert report["attempts"].tolist() == [2], "the first attempt, then the retry pass"
+    assert report["retry_outcome"].tolist() == ["still_failing"]
+    assert report["retry_strategies"].tolist() == ["redecode_truncated"]
     metadata = result.asset_materializations_for_node("failed_pages")[0].metadata
     assert metadata["failed"].value == 1
     assert "page_2.tif" in metadata["pages"].value

@@ -129,3 +129,49 @@ def test_missing_tesseract_is_a_clear_run_failure(tmp_path: Path) -> None:
                             capture_output=True, text=True, env=env, timeout=300, check=False)
     assert result.returncode == 2, result.stderr
     assert "tesseract program was not found" in result.stderr
+
+
+def test_retry_failed_runs_exactly_the_folder_with_failed_pages(first_run) -> None:
+    scans, data, _ = first_run
+    damaged = next(f for f in status(data)["folders"] if f["failed"])
+    assert [f["folder"] for f in status(data)["folders"] if f["failed"]] == ["box-002-damaged"]
+
+    dry = ocr_assets("retry-failed", "--dry-run", "--scans", str(scans), data=data)
+    assert dry.returncode == 0, dry.stderr
+    assert f"{damaged['partition']}: {damaged['failed']} failed pages" in dry.stderr
+    assert "nothing was launched" in dry.stderr
+
+    result = ocr_assets("retry-failed", "--scans", str(scans), data=data)
+
+    assert result.returncode == 0, result.stderr
+    with dg.DagsterInstance.from_config(str(data / "dagster_home")) as instance:
+        retried = [r for r in instance.get_runs()
+                   if r.tags.get("ocr_assets/trigger") == "retry-failed"]
+    assert sorted(r.job_name for r in retried) == ["corpus_job", "ocr_folder_job"]
+    assert [r.tags["dagster/partition"] for r in retried if r.job_name == "ocr_folder_job"] \
+        == [damaged["partition"]]
+    report = pd.read_csv(data / "reports" / damaged["partition"] / "failed_pages.csv")
+    assert set(report["retry_outcome"]) <= {"recovered", "still_failing", "not_retried"}
+
+
+def test_forget_deletes_a_removed_folder_and_the_corpus_drops_its_pages(first_run) -> None:
+    scans, data, _ = first_run
+    key = "box-002-damaged"
+    refused = ocr_assets("forget", key, "--scans", str(scans), data=data)
+    assert refused.returncode == 64, "the folder is still in the scans root"
+    assert "move it away first" in refused.stderr
+
+    shutil.move(scans / key, scans.parent / "removed")
+    result = ocr_assets("forget", key, "--scans", str(scans), data=data)
+
+    assert result.returncode == 0, result.stderr
+    assert f"forgot '{key}'" in result.stderr
+    assert key not in {f["partition"] for f in status(data)["folders"]}
+    assert not (data / "ocr" / key).exists() and not (data / "reports" / key).exists()
+    with sqlite3.connect(data / "manifest.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM pages WHERE partition_key = ?",
+                          (key,)).fetchone() == (0,)
+    with dg.DagsterInstance.from_config(str(data / "dagster_home")) as instance:
+        assert key not in instance.get_dynamic_partitions("scan_folders")
+    corpus = pd.read_parquet(data / "corpus" / "pages.parquet")
+    assert key not in set(corpus["partition"]) and len(corpus) > 0

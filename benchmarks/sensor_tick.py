@@ -1,0 +1,131 @@
+"""How long one tick of the scan-folder sensor takes with 10,000 folders, and the nightly
+reconciliation over the same folders, against the 60 s evaluation timeout of Dagster.
+
+    .venv/bin/python benchmarks/sensor_tick.py [--folders 10000] [--pages 10]
+
+It builds a scans root of `--folders` folders with `--pages` small files each (the sensor only
+`stat`s files, so their content does not matter), a SQLite Dagster instance with the project's
+dagster.yaml and a manifest, then times, in this process, the code the daemon runs:
+
+1. the first tick (every folder new: registered, added as partitions, a run requested each);
+2. applying its 10,000 partition additions, as the daemon does after the tick;
+3. a tick with nothing changed; 4. a tick after 1 % of the folders got a page more;
+5. the nightly reconciliation (`folders_needing_work`) with every folder's pages recorded done.
+
+The daemon evaluates the sensor in the code server and ships the result over gRPC, which this
+leaves out. Prints a markdown table for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from ocr_assets.defs.resources import OcrConfig
+from ocr_assets.defs.sensors import scan_folder_sensor
+from ocr_assets.engine.manifest import DONE, PageOutcome
+from ocr_assets.engine.reconcile import folders_needing_work
+from ocr_assets.instance import PROJECT_INSTANCE_YAML
+
+SENSOR_TIMEOUT_S = 60
+
+
+def build_scans(root: Path, folders: int, pages: int) -> None:
+    payload = b"II*\x00" + b"\0" * 60
+    for n in range(folders):
+        folder = root / f"box-{n:05d}"
+        folder.mkdir(parents=True)
+        for p in range(1, pages + 1):
+            (folder / f"page_{p:04d}.tif").write_bytes(payload)
+
+
+def tick(instance: dg.DagsterInstance, ocr: OcrConfig, cursor: str | None
+         ) -> tuple[float, dg.SensorResult]:
+    started = time.perf_counter()
+    result = scan_folder_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
+                                                        resources={"ocr": ocr}))
+    return time.perf_counter() - started, result
+
+
+def record_done(ocr: OcrConfig, scans: Path) -> None:
+    """Every page of every folder done in the manifest, as after a full OCR."""
+    manifest = ocr.manifest()
+    for folder in sorted(scans.iterdir()):
+        files = sorted(folder.iterdir())
+        manifest.sync_pages(folder.name, [f.name for f in files])
+        for f in files:
+            stat = f.stat()
+            manifest.record(folder.name, f.name, PageOutcome(
+                status=DONE, fingerprint="x", size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                ms=1, output_name=f.name))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--folders", type=int, default=10_000)
+    parser.add_argument("--pages", type=int, default=10, help="files per folder")
+    parser.add_argument("--work", type=Path, help="where to build (default: a temp dir)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sensor-tick-", dir=args.work))
+    scans, data = work / "scans", work / "data"
+    try:
+        started = time.perf_counter()
+        build_scans(scans, args.folders, args.pages)
+        print(f"built {args.folders} folders x {args.pages} files in "
+              f"{time.perf_counter() - started:.1f} s under {work}")
+        ocr = OcrConfig(scans_root=str(scans), data_root=str(data))
+        rows: list[tuple[str, float, str]] = []
+        home = work / "dagster_home"
+        home.mkdir()
+        shutil.copy(PROJECT_INSTANCE_YAML, home / "dagster.yaml")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            seconds, first = tick(instance, ocr, None)
+            rows.append(("first tick: all folders new", seconds,
+                         f"{len(first.run_requests)} run requests, "
+                         f"{len(first.dynamic_partitions_requests[0].partition_keys)} "
+                         "partitions to add"))
+            started = time.perf_counter()
+            for request in first.dynamic_partitions_requests:
+                instance.add_dynamic_partitions(request.partitions_def_name,
+                                                list(request.partition_keys))
+            rows.append(("adding the partitions (daemon, after the tick)",
+                         time.perf_counter() - started, ""))
+            seconds, same = tick(instance, ocr, first.cursor)
+            rows.append(("tick, nothing changed", seconds,
+                         f"{len(same.run_requests)} run requests"))
+            changed = sorted(scans.iterdir())[:: 100]
+            for folder in changed:
+                (folder / "page_extra.tif").write_bytes(b"II*\x00" + b"\0" * 60)
+            seconds, moved = tick(instance, ocr, same.cursor)
+            rows.append(("tick, 1 % of folders got a page", seconds,
+                         f"{len(moved.run_requests)} run requests"))
+            for folder in changed:
+                (folder / "page_extra.tif").unlink()
+            record_done(ocr, scans)
+            folders = {p.name: p.name for p in scans.iterdir()}
+            started = time.perf_counter()
+            reasons = folders_needing_work(ocr.manifest(), scans, ocr.reports_store, folders,
+                                           set(folders), ocr.max_attempts)
+            rows.append(("nightly reconciliation, all done", time.perf_counter() - started,
+                         f"{len(reasons)} folders need a run"))
+            cursor_kib = len(moved.cursor) / 1024
+        print(f"\n{args.folders} folders x {args.pages} files, {platform.processor() or ''} "
+              f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+              f"Dagster {dg.__version__}; cursor {cursor_kib:.0f} KiB; "
+              f"sensor timeout {SENSOR_TIMEOUT_S} s\n")
+        print("| step | seconds | result |\n|---|---:|---|")
+        for name, seconds, what in rows:
+            print(f"| {name} | {seconds:.2f} | {what} |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Which folders need a run: the folder on disk and the retry record against the manifest.
+
+The sensor only sees what changed between two of its ticks. This is the reconciliation that the
+nightly schedule runs: a folder needs a run when it was never materialized, when pages on disk
+differ from the manifest's rows (added, replaced or removed since they were OCRed), when pages
+are still pending, or when failed pages can still be helped (a transient failure under the
+attempt cap, or a retry-pass strategy not yet tried on that input).
+
+It reads no image: one `stat` per file and the folder's manifest rows, so a night over 10,000
+folders stays within a schedule evaluation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from ocr_assets.engine.batch import plain_retry_allowed
+from ocr_assets.engine.discovery import FRAME_SEPARATOR, IMAGE_EXTENSIONS, looks_like_image
+from ocr_assets.engine.manifest import FAILED, PENDING, RUNNING, Manifest, PageRecord
+from ocr_assets.engine.retry import input_id, load_record, strategies_for
+from ocr_assets.engine.storage import OutputStore, open_store
+
+
+def _files_on_disk(folder: Path) -> dict[str, tuple[int, int]]:
+    """Relative path -> (size, mtime_ns) of every non-hidden regular file below `folder`."""
+    files: dict[str, tuple[int, int]] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            files[Path(os.path.relpath(path, folder)).as_posix()] = (stat.st_size,
+                                                                     stat.st_mtime_ns)
+    return files
+
+
+def _page_file(page_id: str, files: Mapping[str, object]) -> str:
+    """The file a page id belongs to: itself, or the multi-page file of a frame (`a.tif#2`)."""
+    if page_id in files:
+        return page_id
+    base, sep, frame = page_id.rpartition(FRAME_SEPARATOR)
+    return base if sep and frame.isdigit() else page_id
+
+
+def folder_changes(folder: Path, rows: Mapping[str, PageRecord]) -> str | None:
+    """Why the folder's pages on disk differ from its manifest rows, or None when they match."""
+    files = _files_on_disk(folder)
+    recorded: dict[str, tuple[int | None, int | None]] = {}
+    for page_id, row in rows.items():
+        recorded.setdefault(_page_file(page_id, files), (row.size, row.mtime_ns))
+    added = [rel for rel in files if rel not in recorded and (
+        Path(rel).suffix.lower() in IMAGE_EXTENSIONS or looks_like_image(folder / rel))]
+    removed = [rel for rel in recorded if rel not in files]
+    changed = [rel for rel, stat in recorded.items()
+               if rel in files and stat[0] is not None and files[rel] != stat]
+    parts = [f"{len(pages)} {what}" for what, pages in
+             (("new pages", added), ("removed pages", removed), ("changed pages", changed))
+             if pages]
+    return ", ".join(parts) if parts else None
+
+
+def retryable_failures(rows: Iterable[PageRecord], reports: Path | str | OutputStore,
+                       max_attempts: int) -> list[str]:
+    """Failed pages that a run can still help: a plain retry under the attempt cap, or a
+    retry-pass strategy not yet tried on this input."""
+    failed = [r for r in rows if r.status == FAILED]
+    if not failed:
+        return []
+    record = load_record(reports)
+    helpable = []
+    for row in failed:
+        entry = record.get(row.page_id)
+        strategies = [s.name for s in strategies_for(row.error_category)]
+        pass_pending = bool(strategies) and (entry is None or entry.input != input_id(row)
+                                             or entry.strategies != strategies)
+        if pass_pending or plain_retry_allowed(row, max_attempts):
+            helpable.append(row.page_id)
+    return sorted(helpable)
+
+
+def folders_needing_work(manifest: Manifest, scans_root: Path,
+                         reports_root: Path | str | OutputStore,
+                         folders: Mapping[str, str], materialized: set[str],
+                         max_attempts: int) -> dict[str, str]:
+    """partition key -> why it needs a run, for the folders (key -> name on disk) given."""
+    counts = manifest.status_counts()
+    reasons: dict[str, str] = {}
+    for key, name in sorted(folders.items()):
+        if key not in materialized:
+            reasons[key] = "never materialized"
+            continue
+        by_status = counts.get(key, {})
+        unfinished = by_status.get(PENDING, 0) + by_status.get(RUNNING, 0)
+        if unfinished:
+            reasons[key] = f"{unfinished} pages pending"
+            continue
+        rows = manifest.pages(key)
+        change = folder_changes(scans_root / name, rows)
+        if change:
+            reasons[key] = change
+            continue
+        helpable = retryable_failures(rows.values(), open_store(reports_root).child(key),
+                                      max_attempts)
+        if helpable:
+            reasons[key] = f"{len(helpable)} failed pages to retry"
+    return reasons

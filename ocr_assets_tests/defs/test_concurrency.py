@@ -1,0 +1,86 @@
+"""Retries and concurrency: the project's dagster.yaml as an instance loads it, the OCR pool's
+limit, and workers per run that keep concurrent runs x workers within the cores."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ocr_assets.defs.assets import failed_pages, page_texts
+from ocr_assets.defs.concurrency import (
+    OCR_POOL,
+    ensure_pool_limit,
+    pool_limit,
+    workers_per_run,
+)
+from ocr_assets.defs.jobs import CORPUS_TAG, corpus_job
+from ocr_assets.instance import PROJECT_INSTANCE_YAML
+
+
+@pytest.fixture
+def instance(tmp_path: Path):
+    shutil.copy(PROJECT_INSTANCE_YAML, tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        yield instance
+
+
+def test_dagster_yaml_retries_crashed_runs_only(instance: dg.DagsterInstance) -> None:
+    assert instance.run_retries_enabled
+    assert instance.run_retries_max_retries == 2
+    assert not instance.run_retries_retry_on_asset_or_op_failure
+    assert instance.run_monitoring_enabled
+
+
+def test_dagster_yaml_queues_runs_and_limits_the_ocr_pool(instance: dg.DagsterInstance) -> None:
+    config = instance.get_concurrency_config()
+    assert config.pool_config.default_pool_limit == 1
+    assert config.pool_config.pool_granularity.value == "op"
+    queue = config.run_queue_config
+    assert queue.max_concurrent_runs == 10
+    assert {"key": "ocr_assets/job", "value": "corpus", "limit": 1} in \
+        queue.tag_concurrency_limits
+    assert corpus_job.tags == CORPUS_TAG
+
+
+def test_every_tesseract_step_is_in_the_pool_with_a_backoff_retry_policy() -> None:
+    for asset in (page_texts, failed_pages):
+        assert asset.op.pool == OCR_POOL
+        policy = asset.op.retry_policy
+        assert policy.max_retries >= 1
+        assert policy.backoff == dg.Backoff.EXPONENTIAL
+        assert policy.jitter == dg.Jitter.PLUS_MINUS
+
+
+def test_pool_limit_defaults_to_one_keeps_an_operators_choice_and_obeys_the_variable(
+        instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OCR_ASSETS_OCR_RUNS", raising=False)
+    assert ensure_pool_limit(instance, cores=8) == 1
+    assert workers_per_run(instance, 0, cores=8) == 8
+
+    instance.event_log_storage.set_concurrency_slots(OCR_POOL, 2)  # set in the UI
+    assert ensure_pool_limit(instance, cores=8) == 2
+    assert workers_per_run(instance, 0, cores=8) == 4
+
+    monkeypatch.setenv("OCR_ASSETS_OCR_RUNS", "16")
+    assert ensure_pool_limit(instance, cores=8) == 8, "never more runs than cores"
+    assert workers_per_run(instance, 0, cores=8) == 1
+    assert workers_per_run(instance, 3, cores=8) == 3, "OCR_ASSETS_WORKERS wins"
+
+    monkeypatch.setenv("OCR_ASSETS_OCR_RUNS", "none")
+    with pytest.raises(ValueError, match="OCR_ASSETS_OCR_RUNS"):
+        ensure_pool_limit(instance)
+
+
+def test_runs_times_workers_never_exceed_the_cores(instance: dg.DagsterInstance,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent OCR runs are bounded by the pool and by max_concurrent_runs (10 here)."""
+    for cores in (1, 2, 3, 8, 16, 64):
+        for runs in range(1, cores + 3):
+            monkeypatch.setenv("OCR_ASSETS_OCR_RUNS", str(runs))
+            assert ensure_pool_limit(instance, cores=cores) <= cores
+            concurrent = pool_limit(instance)
+            assert concurrent == min(runs, cores, 10)
+            assert concurrent * workers_per_run(instance, 0, cores=cores) <= cores

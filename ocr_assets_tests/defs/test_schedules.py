@@ -1,0 +1,75 @@
+"""The nightly schedule's run requests and `retry-failed`'s selection, against real
+materializations in a temporary instance."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from ocr_assets.defs.schedules import TAG_REASON, nightly_ingestion
+from ocr_assets.defs.selection import retry_selection
+from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
+from ocr_assets_tests.defs.test_assets import _materialize
+
+NIGHT = datetime(2026, 3, 14, 2, 0, tzinfo=UTC)
+
+
+def nightly(project: Project) -> dict[str, dg.RunRequest] | dg.SkipReason:
+    context = dg.build_schedule_context(instance=project.instance,
+                                        scheduled_execution_time=NIGHT,
+                                        resources={"ocr": project.ocr})
+    result = nightly_ingestion(context)
+    if isinstance(result, dg.SkipReason):
+        return result
+    return {r.partition_key: r for r in result}
+
+
+def test_nightly_requests_new_and_changed_folders_only(project: Project) -> None:
+    keys = project.register()
+
+    first = nightly(project)
+    assert set(first) == set(keys)
+    assert {r.tags[TAG_REASON] for r in first.values()} == {"never materialized"}
+    assert first["box-001"].run_key == "nightly:2026-03-14:box-001"
+
+    for key in keys:
+        assert _materialize(project, key).success
+    skip = nightly(project)
+    assert isinstance(skip, dg.SkipReason), "up to date, and the broken page is hopeless"
+
+    shutil.copy(FIXTURE_PAGES / "eurotext.tif", project.scans / "box-001" / "page_3.tif")
+    changed = nightly(project)
+    assert set(changed) == {"box-001"}
+    assert changed["box-001"].tags[TAG_REASON] == "1 new pages"
+
+
+def test_nightly_retries_transient_failures_under_the_cap(project: Project) -> None:
+    project.register()
+    assert _materialize(project, "box-001").success
+    manifest = project.ocr.manifest()
+    with manifest._tx() as db:  # a worker crash on page_1: transient, 1 attempt of 3
+        db.execute("UPDATE pages SET status = 'failed', error_category = 'worker_crashed', "
+                   "attempts = 1 WHERE page_id = 'page_1.tif'")
+    assert nightly(project)["box-001"].tags[TAG_REASON] == "1 failed pages to retry"
+
+
+def test_retry_failed_selects_exactly_failed_runs_and_failed_pages(project: Project) -> None:
+    for name in ("box-003", "box-004"):
+        (project.scans / name).mkdir()
+        shutil.copy(FIXTURE_PAGES / "phototest.tif", project.scans / name / "p.tif")
+    keys = project.register()
+    broken = next(k for k in keys if k.startswith("box_2-"))
+    assert _materialize(project, "box-001").success
+    assert _materialize(project, broken).success
+    hidden = project.scans / "box-003.moved"
+    (project.scans / "box-003").rename(hidden)  # its run fails: the folder is not there
+    assert not _materialize(project, "box-003").success
+    hidden.rename(project.scans / "box-003")
+
+    selection = retry_selection(project.instance, project.ocr)
+
+    assert selection == {broken: "1 failed pages",
+                         "box-003": "last run failed (page_texts)"}, \
+        "box-001 is fine, box-004 was never run (the UI's 'missing' backfill covers it)"

@@ -1,0 +1,215 @@
+"""The folder sensor and the corpus sensor, evaluated with `build_sensor_context` against a real
+temporary instance: each tick's partition requests are applied as the daemon would apply them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ocr_assets.defs.concurrency import OCR_POOL
+from ocr_assets.defs.resources import OcrConfig
+from ocr_assets.defs.sensors import corpus_sensor, decode_cursor, scan_folder_sensor
+from ocr_assets.engine.naming import partition_key_for
+
+PAGE = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "phototest.tif"
+
+
+@dataclass
+class Scans:
+    root: Path
+    ocr: OcrConfig
+    instance: dg.DagsterInstance
+    cursor: str | None = None
+
+    def folder(self, name: str | bytes, pages: int = 1) -> Path:
+        folder = self.root / os.fsdecode(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in range(1, pages + 1):
+            shutil.copy(PAGE, folder / f"page_{n}.tif")
+        return folder
+
+    def tick(self) -> dg.SensorResult | dg.SkipReason:
+        """One evaluation, its partition requests applied, its cursor kept."""
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor,
+                                          resources={"ocr": self.ocr})
+        result = scan_folder_sensor(context)
+        if isinstance(result, dg.SensorResult):
+            for request in result.dynamic_partitions_requests or []:
+                self.instance.add_dynamic_partitions(request.partitions_def_name,
+                                                     list(request.partition_keys or []))
+            self.cursor = result.cursor
+        return result
+
+    @property
+    def partitions(self) -> list[str]:
+        return sorted(self.instance.get_dynamic_partitions("scan_folders"))
+
+
+def run_keys(result: dg.SensorResult | dg.SkipReason) -> dict[str, str]:
+    assert isinstance(result, dg.SensorResult), result
+    return {r.partition_key: r.run_key for r in result.run_requests or []}
+
+
+@pytest.fixture
+def scans(tmp_path: Path) -> Iterator[Scans]:
+    root = tmp_path / "scans"
+    root.mkdir()
+    ocr = OcrConfig(scans_root=str(root), data_root=str(tmp_path / "data"))
+    with dg.instance_for_test() as instance:
+        yield Scans(root, ocr, instance)
+        ocr.manifest().close()
+
+
+def test_new_folders_become_partitions_and_runs_in_the_same_tick(scans: Scans) -> None:
+    scans.folder("box-001", pages=2)
+    scans.folder("box-002")
+
+    result = scans.tick()
+
+    assert isinstance(result, dg.SensorResult)
+    [request] = result.dynamic_partitions_requests
+    assert sorted(request.partition_keys) == ["box-001", "box-002"]
+    assert set(run_keys(result)) == {"box-001", "box-002"}
+    assert all(r.tags["ocr_assets/trigger"] == "sensor" for r in result.run_requests)
+    assert {f.partition_key for f in scans.ocr.manifest().folders()} == {"box-001", "box-002"}
+
+
+def test_a_repeated_tick_is_idempotent(scans: Scans) -> None:
+    scans.folder("box-001")
+    first = run_keys(scans.tick())
+    again = scans.tick()
+    assert run_keys(again) == {}
+    assert not again.dynamic_partitions_requests
+
+    # A tick evaluated twice from the same cursor (a daemon restart mid-tick) requests the
+    # same run keys, which Dagster launches once.
+    scans.cursor = None
+    assert run_keys(scans.tick()) == first
+
+
+def test_added_replaced_and_removed_pages_each_request_a_new_run(scans: Scans) -> None:
+    folder = scans.folder("box-001", pages=2)
+    other = scans.folder("box-002")
+    keys = [run_keys(scans.tick())["box-001"]]
+
+    shutil.copy(PAGE, folder / "page_3.tif")
+    keys.append(run_keys(scans.tick()).get("box-001"))
+    page = folder / "page_1.tif"
+    os.utime(page, ns=(page.stat().st_atime_ns, page.stat().st_mtime_ns + 1_000_000))
+    keys.append(run_keys(scans.tick()).get("box-001"))
+    (folder / "page_2.tif").unlink()
+    keys.append(run_keys(scans.tick()).get("box-001"))
+
+    assert None not in keys and len(set(keys)) == 4
+    assert all(k.startswith("box-001:") for k in keys)
+    assert other.is_dir() and run_keys(scans.tick()) == {}
+
+
+def test_a_removed_folder_is_reported_not_run_and_not_deleted(scans: Scans) -> None:
+    scans.folder("box-001")
+    gone = scans.folder("box-002")
+    scans.tick()
+    shutil.rmtree(gone)
+
+    result = scans.tick()
+
+    assert run_keys(result) == {}
+    assert scans.partitions == ["box-001", "box-002"], "only `ocr-assets forget` deletes"
+    assert set(decode_cursor(result.cursor)) == {"box-001"}
+    assert scans.ocr.manifest().folder("box-002") is not None
+
+
+def test_an_emptied_scans_root_is_a_skip_not_a_mass_removal(scans: Scans) -> None:
+    folder = scans.folder("box-001")
+    scans.tick()
+    cursor = scans.cursor
+    shutil.rmtree(folder)  # what an unmounted network share looks like
+
+    result = scans.tick()
+
+    assert isinstance(result, dg.SkipReason)
+    assert "mounted" in result.skip_message
+    assert scans.cursor == cursor
+
+
+def test_a_missing_scans_root_is_a_skip_with_what_to_do(scans: Scans) -> None:
+    scans.root.rmdir()
+    result = scans.tick()
+    assert isinstance(result, dg.SkipReason)
+    assert "OCR_ASSETS_SCANS" in result.skip_message
+
+
+def test_hostile_folder_names_get_safe_distinct_keys_or_are_reported(scans: Scans) -> None:
+    names = ["box, 2", "Ærø\u20131837", "tab\tand\nnewline", "-dash", "a" * 200, "dots...dots",
+             "x" * 70 + "1", "x" * 70 + "2", "-.."]
+    for name in names:
+        scans.folder(name)
+    scans.folder(".hidden")  # hidden folders (.Trash, .sync) are never scan folders
+    scans.folder(b"latin1-\xe9t\xe9")  # not UTF-8
+    scans.folder("box_2")  # "box, 2" maps near this one; both must stay distinct
+    (scans.root / "not-a-folder.tif").write_bytes(PAGE.read_bytes())
+    (scans.root / "link").symlink_to(scans.root / "box_2")
+
+    result = scans.tick()
+
+    keys = run_keys(result)
+    assert len(keys) == len(names) + 2
+    for key in keys:
+        assert partition_key_for(key) == key, f"{key!r} is not a safe key"
+        assert "," not in key and ".." not in key and len(key) <= 64
+    stored = {f.partition_key: f.folder_name_raw for f in scans.ocr.manifest().folders()}
+    assert os.fsencode("latin1-\udce9t\udce9") in stored.values()
+    assert scans.partitions == sorted(keys)
+
+
+def test_a_folder_gone_from_disk_whose_partition_was_deleted_is_forgotten(scans: Scans,
+                                                                          ) -> None:
+    gone = scans.folder("box-001")
+    scans.folder("box-002")
+    scans.tick()
+    outputs = Path(scans.ocr.data_root) / "ocr" / "box-001"
+    outputs.mkdir(parents=True)
+    (outputs / "page_1.tif.txt").write_text("text")
+    manifest = scans.ocr.manifest()
+    manifest.sync_pages("box-001", ["page_1.tif"])
+
+    scans.instance.delete_dynamic_partition("scan_folders", "box-001")  # the UI's "delete"
+    scans.tick()
+    assert manifest.folder("box-001") is not None, "the folder is still there: kept"
+    assert scans.partitions == ["box-001", "box-002"], "and its partition is restored"
+
+    shutil.rmtree(gone)
+    scans.instance.delete_dynamic_partition("scan_folders", "box-001")
+    scans.tick()
+    assert manifest.folder("box-001") is None
+    assert manifest.pages("box-001") == {}
+    assert not outputs.exists()
+    assert manifest.folder("box-002") is not None
+
+
+def test_each_tick_gives_the_ocr_pool_its_limit(scans: Scans) -> None:
+    scans.folder("box-001")
+    scans.tick()
+    limits = {p.name: p for p in scans.instance.event_log_storage.get_pool_limits()}
+    assert limits[OCR_POOL].limit == 1
+
+
+def test_the_corpus_sensor_requests_a_build_after_new_materializations_only(
+        scans: Scans) -> None:
+    def tick(cursor: str | None):
+        return corpus_sensor(dg.build_sensor_context(instance=scans.instance, cursor=cursor))
+
+    first = tick(None)
+    assert isinstance(first, dg.SensorResult) and len(first.run_requests) == 1
+    assert isinstance(tick(first.cursor), dg.SkipReason)
+
+    scans.instance.add_dynamic_partitions("scan_folders", ["box-001"])
+    second = tick(first.cursor)
+    assert isinstance(second, dg.SensorResult)
+    assert second.run_requests[0].run_key != first.run_requests[0].run_key

@@ -1,0 +1,83 @@
+"""What the nightly reconciliation finds: a folder's pages on disk against its manifest rows,
+and the failed pages a run can still help."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ocr_assets.engine.reconcile import folder_changes, folders_needing_work, retryable_failures
+from ocr_assets_tests.helpers import FIXTURES, Run, new_run
+
+PAGE = FIXTURES / "pages" / "phototest.tif"
+
+
+def done_folder(tmp_path: Path) -> Run:
+    run = new_run(tmp_path)
+    shutil.copy(PAGE, run.folder / "page_1.tif")
+    shutil.copy(FIXTURES / "odd" / "multipage.tiff", run.folder / "frames.tiff")
+    (run.folder / "notes.txt").write_text("not a page")
+    run.process()
+    return run
+
+
+def test_an_ocred_folder_matches_its_manifest(tmp_path: Path) -> None:
+    run = done_folder(tmp_path)
+    assert any("#" in page for page in run.manifest.pages(run.key)), "frames are pages"
+    assert folder_changes(run.folder, run.manifest.pages(run.key)) is None
+
+
+def test_added_removed_and_replaced_pages_are_named(tmp_path: Path) -> None:
+    run = done_folder(tmp_path)
+    shutil.copy(PAGE, run.folder / "page_2.tif")
+    shutil.copy(PAGE, run.folder / "no_extension")  # a page by its first bytes
+    (run.folder / "more-notes.txt").write_text("still not a page")
+    assert folder_changes(run.folder, run.manifest.pages(run.key)) == "2 new pages"
+
+    (run.folder / "page_2.tif").unlink()
+    (run.folder / "no_extension").unlink()
+    (run.folder / "frames.tiff").unlink()
+    assert folder_changes(run.folder, run.manifest.pages(run.key)) == "1 removed pages"
+
+    shutil.copy(FIXTURES / "odd" / "multipage.tiff", run.folder / "frames.tiff")
+    stat = (run.folder / "page_1.tif").stat()
+    os.utime(run.folder / "page_1.tif", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert folder_changes(run.folder, run.manifest.pages(run.key)) == "2 changed pages"
+
+
+def test_only_failures_a_run_can_help_are_retryable(tmp_path: Path) -> None:
+    run = new_run(tmp_path)
+    (run.folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    run.process()
+    rows = run.manifest.pages(run.key).values()
+    reports = tmp_path / "reports"
+
+    assert retryable_failures(rows, reports, max_attempts=3) == ["broken.png"], \
+        "the retry pass has not tried it yet"
+    (reports / "retry_pass.json").parent.mkdir(parents=True)
+    from ocr_assets.engine.retry import retry_failed_pages
+    from ocr_assets.engine.settings import OcrSettings
+    retry_failed_pages(run.folder, run.key, run.folder.name, manifest=run.manifest,
+                       out_root=run.out_root, reports=reports,
+                       settings=OcrSettings(workers=1))
+    rows = run.manifest.pages(run.key).values()
+    assert retryable_failures(rows, reports, max_attempts=3) == [], \
+        "deterministic, and the retry pass already failed on this input"
+
+
+def test_folders_needing_work_say_why(tmp_path: Path) -> None:
+    run = done_folder(tmp_path)
+    fresh = tmp_path / "scans" / "fresh"
+    fresh.mkdir()
+    shutil.copy(PAGE, fresh / "a.tif")
+    folders = {run.key: run.folder.name, "fresh": "fresh"}
+
+    reasons = folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
+                                   folders, materialized={run.key}, max_attempts=3)
+    assert reasons == {"fresh": "never materialized"}
+
+    run.manifest.sync_pages(run.key, [*run.manifest.pages(run.key), "late.tif"])
+    reasons = folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
+                                   folders, materialized={run.key, "fresh"}, max_attempts=3)
+    assert reasons == {run.key: "1 pages pending", "fresh": "1 new pages"}
