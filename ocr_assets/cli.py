@@ -117,6 +117,14 @@ def _failure_reason(result) -> str:
     return f"run {result.run_id} failed; see its logs in the Dagster UI"
 
 
+class _Refused(Exception):
+    """A command that cannot go on: its message for the terminal, and its exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _open_instance(args: argparse.Namespace):
     """Flags applied, the persistent instance opened, the OCR pool's limit in force."""
     data_root = _apply_flags(args)
@@ -134,7 +142,10 @@ def _open_instance(args: argparse.Namespace):
     for run_id in fail_dead_in_process_runs(instance):
         print(f"run {run_id} was left unfinished by a process that died: marked failed, its "
               "pool slot freed", file=sys.stderr)
-    ensure_pool_limit(instance)
+    try:
+        ensure_pool_limit(instance)
+    except ValueError as exc:
+        raise _Refused(f"cannot run: {exc}", EXIT_RUN_FAILED) from exc
     return data_root, instance
 
 
@@ -151,11 +162,7 @@ def _engine_ready(ocr) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    try:
-        data_root, instance = _open_instance(args)
-    except ValueError as exc:
-        print(f"cannot run: {exc}", file=sys.stderr)
-        return EXIT_RUN_FAILED
+    data_root, instance = _open_instance(args)
     from ocr_assets.defs.assets import page_texts
     from ocr_assets.defs.partitions import scan_folders
     from ocr_assets.defs.resources import OcrConfig
@@ -261,11 +268,7 @@ def _summarise(data_root: Path, corpus_file: str, outcome: _Outcome) -> int:
 
 def cmd_retry_failed(args: argparse.Namespace) -> int:
     """Run exactly the partitions whose last run failed or that have failed pages."""
-    try:
-        data_root, instance = _open_instance(args)
-    except ValueError as exc:
-        print(f"cannot run: {exc}", file=sys.stderr)
-        return EXIT_RUN_FAILED
+    data_root, instance = _open_instance(args)
     from ocr_assets.defs.resources import OcrConfig
     from ocr_assets.defs.selection import retry_selection
     from ocr_assets.engine.corpus import PARQUET_KEY
@@ -305,11 +308,7 @@ def _resolve_partition(name: str, manifest: Manifest, partitions: set[str]) -> s
 def cmd_forget(args: argparse.Namespace) -> int:
     """Delete partitions whose folders were removed: the partition, its outputs, its reports
     and its manifest rows; then rebuild the corpus without their pages."""
-    try:
-        data_root, instance = _open_instance(args)
-    except ValueError as exc:
-        print(f"cannot forget: {exc}", file=sys.stderr)
-        return EXIT_RUN_FAILED
+    data_root, instance = _open_instance(args)
     import dagster as dg
 
     from ocr_assets.defs.partitions import scan_folders
@@ -326,22 +325,19 @@ def cmd_forget(args: argparse.Namespace) -> int:
     for name in args.folders:
         key = _resolve_partition(name, manifest, partitions)
         if key is None:
-            print(f"{name!r} is neither a partition nor a registered folder; `ocr-assets "
-                  "status` lists them", file=sys.stderr)
-            return EXIT_USAGE
+            raise _Refused(f"{name!r} is neither a partition nor a registered folder; "
+                           "`ocr-assets status` lists them", EXIT_USAGE)
         if key in on_disk and not args.keep_scans:
-            print(f"the folder of '{key}' ({ocr.scans_path / on_disk[key]}) is still in the "
-                  "scans root, and the sensor would add it again: move it away first, or pass "
-                  "--keep-scans to forget its results anyway", file=sys.stderr)
-            return EXIT_USAGE
+            raise _Refused(f"the folder of '{key}' ({ocr.scans_path / on_disk[key]}) is still "
+                           "in the scans root, and the sensor would add it again: move it away "
+                           "first, or pass --keep-scans to forget its results anyway", EXIT_USAGE)
         active = instance.get_run_ids(dg.RunsFilter(
             tags={"dagster/partition": key}, statuses=[
                 dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
                 dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1)
         if active:
-            print(f"partition '{key}' has a run queued or in progress ({active[0]}); wait for "
-                  "it or terminate it in the UI, then forget it", file=sys.stderr)
-            return EXIT_USAGE
+            raise _Refused(f"partition '{key}' has a run queued or in progress ({active[0]}); "
+                           "wait for it or terminate it in the UI, then forget it", EXIT_USAGE)
         keys.append(key)
     for key in keys:
         if key in partitions:
@@ -400,7 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except _Refused as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
 
 
 if __name__ == "__main__":

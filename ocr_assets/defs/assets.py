@@ -10,6 +10,7 @@ that a materialization happened and what it found, so they return `MaterializeRe
 """
 
 from dataclasses import replace
+from pathlib import Path
 
 import dagster as dg
 
@@ -36,6 +37,12 @@ def run_settings(context: dg.AssetExecutionContext, ocr: OcrConfig) -> OcrSettin
     return replace(ocr.settings, workers=workers_per_run(context.instance, ocr.workers))
 
 
+def folder_and_name(ocr: OcrConfig, partition_key: str) -> tuple[Path, str]:
+    """The partition's folder on disk and its name as the operator knows it."""
+    record = ocr.manifest().folder(partition_key)
+    return folder_or_fail(ocr, partition_key), record.folder_name if record else partition_key
+
+
 def folder_or_fail(ocr: OcrConfig, partition_key: str):
     try:
         return folder_path(ocr.scans_path, ocr.manifest(), partition_key)
@@ -50,12 +57,10 @@ def folder_or_fail(ocr: OcrConfig, partition_key: str):
 def page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
     key = context.partition_key
     manifest = ocr.manifest()
-    folder = folder_or_fail(ocr, key)
+    folder, folder_name = folder_and_name(ocr, key)
     if not folder.is_dir():
         raise dg.Failure(f"scan folder {folder} of partition '{key}' does not exist; restore it, "
                          "or delete the partition (`ocr-assets forget`)", allow_retries=False)
-    record = manifest.folder(key)
-    folder_name = record.folder_name if record else key
 
     def log_page(page_id: str, outcome) -> None:
         if outcome.status == DONE:
@@ -90,10 +95,8 @@ def page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
 def failed_pages(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
     key = context.partition_key
     manifest = ocr.manifest()
-    folder = folder_or_fail(ocr, key)
+    folder, folder_name = folder_and_name(ocr, key)
     reports = ocr.reports_store.child(key)
-    record = manifest.folder(key)
-    folder_name = record.folder_name if record else key
 
     def log_retry(page_id: str, entry: PageRetry) -> None:
         if entry.recovered_by:

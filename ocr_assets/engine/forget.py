@@ -8,6 +8,7 @@ from the manifest.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ocr_assets.engine.manifest import Manifest
 from ocr_assets.engine.naming import UnmappableNameError, output_name_for, partition_key_for
 from ocr_assets.engine.reports import REPORT_KEYS
 from ocr_assets.engine.retry import RECORD_NAME
-from ocr_assets.engine.storage import OutputStore, open_store
+from ocr_assets.engine.storage import LocalStore, OutputStore, open_store
 from ocr_assets.engine.worker import output_keys
 
 
@@ -34,7 +35,11 @@ def _delete(store: OutputStore, keys: list[str]) -> int:
         if store.exists(key):
             store.delete(key)
             removed += 1
-    return removed + store.remove_partial_writes()
+    removed += store.remove_partial_writes()
+    if isinstance(store, LocalStore):  # an object store has no directory to leave behind
+        with contextlib.suppress(OSError):
+            store.root.rmdir()
+    return removed
 
 
 def forget_folder_data(manifest: Manifest, partition_key: str, *,
