@@ -22,12 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ocr_assets.engine.backends import check_engine_ready
-from ocr_assets.engine.batch import POOL_GRACE_S, _pool, _pool_failure, run_owner
+from ocr_assets.engine.batch import POOL_GRACE_S, _pool_failure, run_owner
 from ocr_assets.engine.discovery import Page, discover_pages
 from ocr_assets.engine.errors import FailureCategory
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, PageRecord
 from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.orientation import DEFAULT_MIN_CONFIDENCE
+from ocr_assets.engine.pool import worker_pool
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.storage import OutputStore, open_store, read_json, write_json
 from ocr_assets.engine.worker import PageTask, ocr_page, output_keys
@@ -218,9 +219,8 @@ def retry_failed_pages(folder: Path, partition_key: str, folder_name: str, *,
     pages = {p.page_id: p for p in discover_pages(folder, root=scans_root or folder).pages
              if p.page_id in todo}
     if pages:
-        check_engine_ready(settings.engine, settings.lang, orientation=any(
-            dict(s.overrides).get("auto_rotate", settings.auto_rotate)
-            for strategies in todo.values() for s in strategies))
+        rotates = {s.settings(settings).auto_rotate for ss in todo.values() for s in ss}
+        check_engine_ready(settings.engine, settings.lang, orientation=True in rotates)
         _run_retries(pages, todo, rows, partition_key, folder_name,
                      open_store(out_root).child(partition_key), manifest, settings, record,
                      report, on_page)
@@ -234,22 +234,31 @@ def _run_retries(pages: dict[str, Page], todo: dict[str, tuple[Strategy, ...]],
                  outputs: OutputStore, manifest: Manifest, settings: OcrSettings,
                  record: dict[str, PageRetry], report: RetryPassReport,
                  on_page: Callable[[str, PageRetry], None] | None) -> None:
+    """Like the main pass: at most two pages per worker in flight, each claimed only when it is
+    submitted, so a page waiting its turn never outlives its lease."""
     owner = run_owner()
+    per_strategy_s = settings.page_timeout_s + POOL_GRACE_S
+    queue = iter(pages.items())
+    window = 2 * max(1, settings.workers)
     in_flight: dict[Future[RetryAttempt], tuple[PageTask, tuple[Strategy, ...]]] = {}
-    with _pool(settings, len(pages)) as pool:
-        for page_id, page in pages.items():
-            strategies = todo[page_id]
-            per_strategy_s = settings.page_timeout_s + POOL_GRACE_S
-            if not manifest.claim(partition_key, page_id, owner,
-                                  lease_s=2 * per_strategy_s * len(strategies)):
-                continue
-            task = PageTask(partition_key, folder_name, page_id, str(page.path), page.frame,
-                            page.size, page.mtime_ns, outputs, output_name_for(page_id),
-                            settings)
-            future = pool.schedule(retry_page, args=(task, strategies),
-                                   timeout=per_strategy_s * len(strategies))
-            in_flight[future] = (task, strategies)
-        while in_flight:
+    with worker_pool(settings.workers, settings.recycle_after) as pool:
+        while True:
+            while len(in_flight) < window:
+                page_id, page = next(queue, (None, None))
+                if page_id is None or page is None:
+                    break
+                strategies = todo[page_id]
+                if not manifest.claim(partition_key, page_id, owner,
+                                      lease_s=2 * per_strategy_s * len(strategies)):
+                    continue
+                task = PageTask(partition_key, folder_name, page_id, str(page.path), page.frame,
+                                page.size, page.mtime_ns, outputs, output_name_for(page_id),
+                                settings)
+                future = pool.schedule(retry_page, args=(task, strategies),
+                                       timeout=per_strategy_s * len(strategies))
+                in_flight[future] = (task, strategies)
+            if not in_flight:
+                break
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in finished:
                 task, strategies = in_flight.pop(future)
