@@ -79,6 +79,7 @@ STRATEGIES: dict[str, tuple[Strategy, ...]] = {
     FailureCategory.TIMEOUT: (DOWNSCALE, DOWNSCALE_SINGLE_BLOCK),
     FailureCategory.ENGINE_ERROR: (REDECODE, ROTATE_BY_OSD, SINGLE_BLOCK, SPARSE_TEXT),
     FailureCategory.WORKER_CRASHED: (DOWNSCALE, SINGLE_BLOCK),
+    FailureCategory.OUT_OF_MEMORY: (DOWNSCALE,),
     FailureCategory.IO_ERROR: (REDECODE,),
 }
 """Failure category -> strategies, tried in this order until one reads the page."""
