@@ -4,7 +4,8 @@
 daemon needed; the UI shows these runs later), then rebuilds the corpus. `retry-failed` does
 the same for exactly the partitions whose last run failed or that have failed pages, and
 `forget` deletes the partitions of removed folders with their outputs. `status` reads the
-manifest only, so it is instant and works while runs are going.
+manifest only, so it is instant and works while runs are going. `search` queries the corpus's
+full-text index.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def _apply_flags(args: argparse.Namespace) -> Path:
     return Path(os.environ.get("OCR_ASSETS_DATA", "data")).absolute()
 
 
+def flagged_pages(manifest: Manifest, partition_key: str) -> list[dict[str, str]]:
+    """The folder's done pages with a quality flag, and why: `{"page", "reason"}`, the reason
+    starting with the flag (`empty: ...`, `garbage: ...`)."""
+    return [{"page": row.page_id, "reason": f"{row.flags}: {row.flag_reason}"}
+            for page_id, row in sorted(manifest.pages(partition_key).items())
+            if row.status == "done" and row.flags]
+
+
 def folder_statuses(data_root: Path) -> dict[str, object]:
     """The `status --json` document: per folder and in total, from the manifest."""
     from ocr_assets.defs.resources import OcrConfig
@@ -53,6 +62,7 @@ def folder_statuses(data_root: Path) -> dict[str, object]:
                "done": by_status.get("done", 0), "failed": by_status.get("failed", 0),
                "pending": by_status.get("pending", 0) + by_status.get("running", 0)}
         row["pages"] = row["done"] + row["failed"] + row["pending"]
+        row["flagged"] = flagged_pages(manifest, record.partition_key)
         folders.append(row)
         for name in totals:
             totals[name] += row[name]
@@ -65,10 +75,34 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(document, ensure_ascii=False, indent=2))
         return EXIT_OK
-    print(f"{'folder':40} {'pages':>7} {'done':>7} {'failed':>7} {'pending':>7}")
-    for row in [*document["folders"], {"folder": "total", **document["totals"]}]:
+    print(f"{'folder':40} {'pages':>7} {'done':>7} {'failed':>7} {'pending':>7} "
+          f"{'flagged':>7}")
+    folders = document["folders"]
+    totals = {"folder": "total", **document["totals"],
+              "flagged": [page for row in folders for page in row["flagged"]]}
+    for row in [*folders, totals]:
         print(f"{row['folder'][:40]:40} {row['pages']:>7} {row['done']:>7} {row['failed']:>7} "
-              f"{row['pending']:>7}")
+              f"{row['pending']:>7} {len(row['flagged']):>7}")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    _apply_flags(args)
+    from ocr_assets.defs.resources import OcrConfig
+    from ocr_assets.engine.search import CorpusNotBuiltError, search_corpus
+
+    try:
+        hits = search_corpus(OcrConfig.from_env().corpus_store, args.query, limit=args.limit)
+    except (CorpusNotBuiltError, ValueError) as exc:
+        print(f"cannot search: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    if args.json:
+        print(json.dumps([{"folder": h.folder, "partition": h.partition, "page": h.page,
+                           "snippet": h.snippet} for h in hits], ensure_ascii=False, indent=2))
+    else:
+        for hit in hits:
+            print(f"{hit.folder}\t{hit.page}\t{hit.snippet}")
+        print(f"{len(hits)} pages", file=sys.stderr)
     return EXIT_OK
 
 
@@ -391,6 +425,14 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("--no-corpus", action="store_true",
                         help="do not rebuild the corpus now (its next build drops the pages)")
     forget.set_defaults(func=cmd_forget)
+
+    search = commands.add_parser("search", help="full-text search in the corpus: folder, page "
+                                                "and a snippet per matching page")
+    search.add_argument("query", help='words, "an exact phrase", prefix*, AND/OR/NOT (FTS5)')
+    search.add_argument("--data", help="data root (default: $OCR_ASSETS_DATA or ./data)")
+    search.add_argument("--limit", type=int, default=20, help="at most this many pages (20)")
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.set_defaults(func=cmd_search)
     return parser
 
 

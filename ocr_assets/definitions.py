@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_texts
+from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_accuracy, page_texts
 from ocr_assets.defs.checks import (
+    cer_within_limit,
     corpus_complete,
     counts_invariant,
     empty_pages,
@@ -16,8 +17,9 @@ from ocr_assets.defs.schedules import nightly_ingestion
 from ocr_assets.defs.sensors import corpus_sensor, scan_folder_sensor
 
 defs = dg.Definitions(
-    assets=[page_texts, failed_pages, ocr_corpus],
-    asset_checks=[counts_invariant, failure_share, empty_pages, garbage_pages, corpus_complete],
+    assets=[page_texts, failed_pages, page_accuracy, ocr_corpus],
+    asset_checks=[counts_invariant, failure_share, empty_pages, garbage_pages, cer_within_limit,
+                  corpus_complete],
     jobs=[ocr_folder_job, corpus_job],
     sensors=[scan_folder_sensor, corpus_sensor],
     schedules=[nightly_ingestion],

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Sets up everything ocr-assets needs, and does nothing that is already done (safe to re-run):
-# Tesseract with its English, German and orientation models (apt-get, when missing), a
-# virtualenv in .venv, and the project with its test tools installed into it.
+# Tesseract with its English, German and orientation models and the system word lists
+# (apt-get, when missing), a virtualenv in .venv, and the project with its test tools
+# installed into it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd tesseract-ocr-deu)
+# wamerican, wbritish, wngerman: the word lists of the garbage detector (/usr/share/dict).
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd tesseract-ocr-deu
+              wamerican wbritish wngerman)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -29,7 +32,8 @@ fi
 if ((${#missing[@]})); then
   if ! command -v apt-get >/dev/null; then
     say "missing: ${missing[*]}, and this is not a Debian/Ubuntu system; install Tesseract 5" \
-        "with its eng, osd and deu models and Python's venv module, then run this again."
+        "with its eng, osd and deu models, the word lists in /usr/share/dict (wamerican," \
+        "wbritish, wngerman) and Python's venv module, then run this again."
     exit 1
   fi
   say "installing ${missing[*]} with apt-get"

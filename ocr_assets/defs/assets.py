@@ -1,7 +1,9 @@
-"""The assets: per-folder page text and failed-pages report, and the corpus across folders.
+"""The assets: per-folder page text, failed-pages report and accuracy, and the corpus across
+folders.
 
 ```
 scan_folders ──► page_texts ──► failed_pages
+                     ├────────► page_accuracy (pages with ground truth)
                      └────────► ocr_corpus (all partitions)
 ```
 The outputs live in the output store (text, facts, reports, corpus: the data directory unless
@@ -15,14 +17,24 @@ from pathlib import Path
 import dagster as dg
 
 from ocr_assets.defs.concurrency import OCR_POOL, workers_per_run
-from ocr_assets.defs.metadata import failures_table, folder_metadata, markdown_table
+from ocr_assets.defs.metadata import TABLE_ROWS, failures_table, folder_metadata, markdown_table
 from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.engine import OcrSettings, PageRecord, process_folder
+from ocr_assets.engine.accuracy import (
+    NORMALISATION,
+    FolderAccuracy,
+    accuracy_frame,
+    evaluate_folder,
+)
 from ocr_assets.engine.corpus import build_corpus
 from ocr_assets.engine.manifest import DONE, FAILED
 from ocr_assets.engine.registry import folder_path
-from ocr_assets.engine.reports import failed_pages_frame, write_failed_pages_report
+from ocr_assets.engine.reports import (
+    failed_pages_frame,
+    write_failed_pages_report,
+    write_frame_report,
+)
 from ocr_assets.engine.retry import PageRetry, load_record, retry_failed_pages
 
 TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
@@ -137,21 +149,69 @@ def failed_pages(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Materi
     })
 
 
-@dg.asset(deps=[page_texts], group_name="corpus", kinds={"pandas", "parquet"},
-          description="Every done page of every complete folder: `<data>/corpus/pages.parquet`"
-                      " and `pages.jsonl`.")
+def folder_accuracy(ocr: OcrConfig, partition_key: str) -> FolderAccuracy:
+    """CER and WER of the folder's pages that have ground truth (asset and check share it)."""
+    record = ocr.manifest().folder(partition_key)
+    return evaluate_folder(folder_or_fail(ocr, partition_key), partition_key,
+                           manifest=ocr.manifest(), outputs=ocr.ocr_store.child(partition_key),
+                           folder_name=record.folder_name if record else partition_key,
+                           gt_root=ocr.ground_truth_path)
+
+
+@dg.asset(partitions_def=scan_folders, deps=[page_texts], group_name="ocr", kinds={"pandas"},
+          description="Character and word error rates of every page that has ground truth "
+                      "(`<stem>.gt.txt` beside it, or under OCR_ASSETS_GROUND_TRUTH), per page "
+                      "and for the folder (`<data>/reports/<partition>/accuracy.csv`).")
+def page_accuracy(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
+    key = context.partition_key
+    result = folder_accuracy(ocr, key)
+    metadata: dict[str, dg.MetadataValue] = {
+        "pages_evaluated": dg.MetadataValue.int(len(result.pages)),
+        "pages_without_ground_truth": dg.MetadataValue.int(result.without_ground_truth),
+        "normalisation": dg.MetadataValue.text(NORMALISATION),
+    }
+    if not result.pages:
+        context.log.info(f"'{key}': no page has ground truth; nothing to evaluate")
+        return dg.MaterializeResult(metadata=metadata)
+    csv_uri, _ = write_frame_report(accuracy_frame(result), ocr.reports_store.child(key),
+                                    "accuracy")
+    context.log.info(f"'{key}': CER {result.cer:.2%}, WER {result.wer:.2%} over "
+                     f"{len(result.pages)} pages with ground truth")
+    worst = sorted(result.pages, key=lambda p: p.cer, reverse=True)
+    metadata.update({
+        "cer": dg.MetadataValue.float(round(result.cer or 0.0, 6)),
+        "wer": dg.MetadataValue.float(round(result.wer or 0.0, 6)),
+        "report": dg.MetadataValue.path(csv_uri),
+        "pages": dg.MetadataValue.md(markdown_table(
+            ("page", "CER", "WER", "reference chars"),
+            ((p.page, f"{p.cer:.2%}", f"{p.wer:.2%}", p.reference_chars) for p in worst))),
+    })
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(deps=[page_texts], group_name="corpus", kinds={"pandas", "parquet", "sqlite"},
+          description="Every done page of every folder whose blocking checks pass: "
+                      "`<data>/corpus/pages.parquet`, `pages.jsonl` and `pages.sqlite` (FTS5 "
+                      "full-text index). Incremental: only changed folders are re-read.")
 def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
     summary = build_corpus(ocr.manifest(), ocr.ocr_store, ocr.corpus_store,
-                           max_failed_share=ocr.max_failed_share)
+                           scans_root=ocr.scans_path, max_failed_share=ocr.max_failed_share)
     if summary.excluded:
         context.log.warning(f"folders left out of the corpus: {summary.excluded}")
-    context.log.info(f"corpus: {summary.rows} pages from {summary.folders} folders")
+    context.log.info(f"corpus: {summary.rows} pages from {summary.folders} folders; re-read "
+                     f"{len(summary.reread)}, reused {len(summary.reused)}, removed "
+                     f"{len(summary.removed)}")
     return dg.MaterializeResult(metadata={
         "rows": dg.MetadataValue.int(summary.rows),
         "folders": dg.MetadataValue.int(summary.folders),
+        "reread_folders": dg.MetadataValue.int(len(summary.reread)),
+        "reused_folders": dg.MetadataValue.int(len(summary.reused)),
+        "reread": dg.MetadataValue.json(summary.reread[:TABLE_ROWS]),
+        "removed": dg.MetadataValue.json(summary.removed[:TABLE_ROWS]),
         "excluded": dg.MetadataValue.md(
             markdown_table(("partition", "why"), summary.excluded.items())
             if summary.excluded else "None."),
         "parquet": dg.MetadataValue.path(str(summary.parquet)),
         "jsonl": dg.MetadataValue.path(str(summary.jsonl)),
+        "sqlite": dg.MetadataValue.path(str(summary.sqlite)),
     })

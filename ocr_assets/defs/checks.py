@@ -1,5 +1,6 @@
 """Asset checks: the counts invariant and the failure ratio block bad data; empty and garbage
-pages are named.
+pages are named; a folder whose error rate against ground truth is above the limit is warned
+about.
 
 The checks recompute from the folder, the files and the manifest; they never trust the
 numbers the asset reported, so a tampered or stale manifest makes them fail.
@@ -7,13 +8,21 @@ numbers the asset reported, so a tampered or stale manifest makes them fail.
 
 import dagster as dg
 
-from ocr_assets.defs.assets import failed_pages, folder_or_fail, ocr_corpus, page_texts
+from ocr_assets.defs.assets import (
+    failed_pages,
+    folder_accuracy,
+    folder_or_fail,
+    ocr_corpus,
+    page_accuracy,
+    page_texts,
+)
 from ocr_assets.defs.metadata import flagged_table, markdown_table
 from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine.corpus import PARQUET_KEY, corpus_frame, read_corpus
+from ocr_assets.engine.corpus import expected_pages, read_corpus
 from ocr_assets.engine.invariants import check_counts, failure_ratio
 from ocr_assets.engine.manifest import DONE
+from ocr_assets.engine.search import count_indexed_pages
 
 
 @dg.asset_check(asset=page_texts, blocking=True, partitions_def=scan_folders,
@@ -85,24 +94,49 @@ def garbage_pages(context: dg.AssetCheckExecutionContext,
     return _flag_check(ocr, context.partition_key, "garbage")
 
 
+@dg.asset_check(asset=page_accuracy, partitions_def=scan_folders,
+                description="Warns when the folder's character error rate against its ground "
+                            "truth is above OCR_ASSETS_MAX_CER, naming the worst pages.")
+def cer_within_limit(context: dg.AssetCheckExecutionContext,
+                     ocr: OcrConfig) -> dg.AssetCheckResult:
+    result = folder_accuracy(ocr, context.partition_key)
+    if result.cer is None:
+        return dg.AssetCheckResult(passed=True, description="no page has ground truth",
+                                   metadata={"pages_evaluated": dg.MetadataValue.int(0)})
+    over = sorted((p for p in result.pages if p.cer > ocr.max_cer),
+                  key=lambda p: p.cer, reverse=True)
+    passed = result.cer <= ocr.max_cer
+    return dg.AssetCheckResult(
+        passed=passed, severity=dg.AssetCheckSeverity.WARN,
+        description=None if passed else (
+            f"CER {result.cer:.2%} > limit {ocr.max_cer:.2%}; worst pages: "
+            + ", ".join(f"{p.page} ({p.cer:.1%})" for p in over[:10])),
+        metadata={"cer": dg.MetadataValue.float(round(result.cer, 6)),
+                  "limit": dg.MetadataValue.float(ocr.max_cer),
+                  "pages_evaluated": dg.MetadataValue.int(len(result.pages)),
+                  "pages_over_limit": dg.MetadataValue.json(
+                      [{"page": p.page, "cer": round(p.cer, 4)} for p in over[:50]])})
+
+
 @dg.asset_check(asset=ocr_corpus, blocking=True,
-                description="The corpus holds exactly the done pages of every complete folder.")
+                description="The corpus (Parquet and its SQLite index) holds exactly the done "
+                            "pages of every folder whose blocking checks pass.")
 def corpus_complete(ocr: OcrConfig) -> dg.AssetCheckResult:
     try:
         written = read_corpus(ocr.corpus_store, columns=["partition", "page"])
-    except FileNotFoundError:
-        return dg.AssetCheckResult(
-            passed=False, description=f"{ocr.corpus_store.uri(PARQUET_KEY)} does not exist")
-    expected = corpus_frame(ocr.manifest(), ocr.ocr_store,
-                            max_failed_share=ocr.max_failed_share)
+        indexed = count_indexed_pages(ocr.corpus_store)
+    except FileNotFoundError as exc:
+        return dg.AssetCheckResult(passed=False, description=f"corpus not built: {exc}")
+    want = expected_pages(ocr.manifest(), ocr.ocr_store, scans_root=ocr.scans_path,
+                          max_failed_share=ocr.max_failed_share)
     have = set(zip(written["partition"], written["page"], strict=True))
-    want = set(zip(expected["partition"], expected["page"], strict=True))
     missing, extra = sorted(want - have), sorted(have - want)
     duplicates = int(written.duplicated().sum())
-    passed = not missing and not extra and duplicates == 0
+    passed = not missing and not extra and duplicates == 0 and indexed == len(written)
     return dg.AssetCheckResult(passed=passed, metadata={
         "rows": dg.MetadataValue.int(len(written)),
-        "expected_rows": dg.MetadataValue.int(len(expected)),
+        "expected_rows": dg.MetadataValue.int(len(want)),
+        "indexed_rows": dg.MetadataValue.int(indexed),
         "missing": dg.MetadataValue.json([f"{p}/{g}" for p, g in missing[:50]]),
         "unexpected": dg.MetadataValue.json([f"{p}/{g}" for p, g in extra[:50]]),
         "duplicates": dg.MetadataValue.int(duplicates),

@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_texts
+from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_accuracy, page_texts
 
 ocr_folder_job = dg.define_asset_job(
-    "ocr_folder_job", selection=dg.AssetSelection.assets(page_texts, failed_pages),
+    "ocr_folder_job", selection=dg.AssetSelection.assets(page_texts, failed_pages, page_accuracy),
     description="OCR one scan folder (partition), retry its failed pages with other settings, "
-                "write its failed-pages report, run its checks.")
+                "write its failed-pages and accuracy reports, run its checks.")
 
 CORPUS_TAG = {"ocr_assets/job": "corpus"}
 """`dagster.yaml` lets one run with this tag run at a time: two corpus builds would race."""

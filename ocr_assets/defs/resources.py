@@ -57,6 +57,11 @@ class OcrConfig(dg.ConfigurableResource):
     """A folder with a larger share of failed pages fails its blocking check and stays out of
     the corpus (OCR-D's missing-output limit): that many failures point at a cause to fix
     (a wrong language, a broken export), not at a few bad pages."""
+    ground_truth_root: str = ""
+    """A parallel ground-truth tree (`<root>/<folder>/<stem>.gt.txt`); empty: only
+    ground truth beside the pages is used."""
+    max_cer: float = 0.10
+    """The accuracy check warns when a folder's character error rate is above this."""
 
     _manifest: Manifest | None = PrivateAttr(default=None)
 
@@ -83,6 +88,8 @@ class OcrConfig(dg.ConfigurableResource):
                                              str(DEFAULT_MIN_CONFIDENCE))),
             worker_memory_mb=int(_env("WORKER_MEMORY_MB", "0")),
             max_failed_share=float(_env("MAX_FAILED_SHARE", str(DEFAULT_MAX_FAILED_SHARE))),
+            ground_truth_root=_env("GROUND_TRUTH", ""),
+            max_cer=float(_env("MAX_CER", "0.10")),
         )
 
     @property
@@ -105,8 +112,12 @@ class OcrConfig(dg.ConfigurableResource):
         return self.outputs.child("reports")
 
     @property
+    def ground_truth_path(self) -> Path | None:
+        return Path(self.ground_truth_root) if self.ground_truth_root else None
+
+    @property
     def corpus_store(self) -> OutputStore:
-        """The corpus: `pages.parquet`, `pages.jsonl`."""
+        """The corpus: `pages.parquet`, `pages.jsonl`, `pages.sqlite`."""
         return self.outputs.child("corpus")
 
     @cached_property

@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jiwer
+import pandas as pd
 
 from ocr_assets.engine.discovery import FRAME_SEPARATOR
+from ocr_assets.engine.manifest import DONE, Manifest
+from ocr_assets.engine.storage import OutputStore, read_text
+from ocr_assets.engine.worker import output_keys
 
 GROUND_TRUTH_SUFFIX = ".gt.txt"
 NORMALISATION = ("Unicode NFC; every run of whitespace, line breaks included, counts as one "
@@ -109,15 +113,28 @@ def ground_truth_file(folder: Path, page_id: str, *, folder_name: str,
     return next((path for path in candidates if path.is_file()), None)
 
 
-def evaluate_pages(folder: Path, texts: dict[str, str], *, folder_name: str,
-                   gt_root: Path | None = None) -> FolderAccuracy:
-    """Score each page's OCR text (`page id -> text`) that has ground truth."""
+def evaluate_folder(folder: Path, partition_key: str, *, manifest: Manifest,
+                    outputs: OutputStore, folder_name: str,
+                    gt_root: Path | None = None) -> FolderAccuracy:
+    """Score every done page of the folder that has ground truth; `outputs` is the folder's
+    page-output store. Only the texts of pages with ground truth are read."""
     result = FolderAccuracy()
-    for page_id in sorted(texts):
+    for page_id, row in sorted(manifest.pages(partition_key).items()):
+        if row.status != DONE or row.output_name is None:
+            continue
         gt_path = ground_truth_file(folder, page_id, folder_name=folder_name, gt_root=gt_root)
         if gt_path is None:
             result.without_ground_truth += 1
             continue
-        reference = gt_path.read_text(encoding="utf-8")
-        result.pages.append(score_text(reference, texts[page_id], page_id))
+        text = read_text(outputs, output_keys(row.output_name)[0])
+        result.pages.append(score_text(gt_path.read_text(encoding="utf-8"), text, page_id))
     return result
+
+
+def accuracy_frame(result: FolderAccuracy) -> pd.DataFrame:
+    """One row per evaluated page, for the folder's `accuracy.csv` report."""
+    return pd.DataFrame.from_records(
+        [(p.page, round(p.cer, 6), round(p.wer, 6), p.char_errors, p.reference_chars,
+          p.word_errors, p.reference_words) for p in result.pages],
+        columns=["page", "cer", "wer", "char_errors", "reference_chars", "word_errors",
+                 "reference_words"])

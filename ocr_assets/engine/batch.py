@@ -22,6 +22,7 @@ from ocr_assets.engine.backends import check_engine_ready
 from ocr_assets.engine.discovery import FolderListing, Page, discover_pages
 from ocr_assets.engine.errors import FailureCategory
 from ocr_assets.engine.fingerprint import file_fingerprint
+from ocr_assets.engine.folder_config import FOLDER_CONFIG_NAME, folder_settings
 from ocr_assets.engine.leases import dead_owners, run_owner
 from ocr_assets.engine.manifest import (
     DONE,
@@ -193,9 +194,19 @@ def process_folder(folder: Path, partition_key: str, folder_name: str, *, manife
     `<partition_key>/` of the output store `out_root` (or its directory or URL) receives the
     outputs. `only_pages` restricts the run to these
     page ids (the retry pass). `on_page` is called in this process after each page is recorded.
+    A `folder.toml` in the folder overrides the language and psm of `settings` for it; a bad
+    one, or a language whose traineddata is missing, raises before any page is touched.
     """
     started = time.perf_counter()
-    check_engine_ready(settings.engine, settings.lang, orientation=settings.auto_rotate)
+    overridden = folder_settings(folder, settings)
+    try:
+        check_engine_ready(overridden.engine, overridden.lang, orientation=overridden.auto_rotate)
+    except RuntimeError as exc:
+        if overridden.lang != settings.lang:
+            raise RuntimeError(f"{exc} (language '{overridden.lang}' set by "
+                               f"{folder / FOLDER_CONFIG_NAME})") from exc
+        raise
+    settings = overridden
     plan = plan_folder(folder, partition_key, manifest=manifest, out_root=out_root,
                        settings=settings, scans_root=scans_root, only_pages=only_pages)
     report = FolderReport(partition_key, folder_name, skipped=plan.skipped,

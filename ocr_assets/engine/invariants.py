@@ -100,3 +100,35 @@ def failure_ratio(rows: Mapping[str, PageRecord],
     """The share of failed pages among a folder's manifest rows, against the limit."""
     failed = sum(row.status == FAILED for row in rows.values())
     return FailureRatio(len(rows), failed, max_failed_share)
+
+
+@dataclass(frozen=True)
+class FolderVerdict:
+    """Both blocking rules of one folder: what decides whether its text goes into the corpus."""
+
+    counts: CountsInvariant
+    ratio: FailureRatio
+
+    @property
+    def passed(self) -> bool:
+        return self.counts.passed and self.ratio.passed
+
+    def reasons(self) -> list[str]:
+        """Why the folder is held back, one entry per broken rule (empty when it passes)."""
+        reasons = [f"{len(pages)} {what}" for what, pages in self.counts.problems().items()]
+        if self.counts.pages_on_disk != self.counts.done + self.counts.failed and not reasons:
+            reasons.append(f"{self.counts.pages_on_disk} pages on disk but "
+                           f"{self.counts.done + self.counts.failed} done or failed")
+        if not self.ratio.passed:
+            reasons.append(self.ratio.describe())
+        return reasons
+
+
+def folder_verdict(folder: Path, partition_key: str, *, manifest: Manifest,
+                   out_root: Path | str | OutputStore, scans_root: Path | None = None,
+                   max_failed_share: float = DEFAULT_MAX_FAILED_SHARE) -> FolderVerdict:
+    """The counts invariant and the failure ratio of one folder, as its blocking checks
+    (`counts_invariant`, `failure_share`) compute them."""
+    counts = check_counts(folder, partition_key, manifest=manifest, out_root=out_root,
+                          scans_root=scans_root)
+    return FolderVerdict(counts, failure_ratio(manifest.pages(partition_key), max_failed_share))

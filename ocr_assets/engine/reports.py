@@ -50,15 +50,20 @@ def failed_pages_frame(manifest: Manifest, partition_key: str,
     return pd.DataFrame.from_records(records, columns=list(REPORT_COLUMNS))
 
 
-def write_failed_pages_report(frame: pd.DataFrame,
-                              report_dir: Path | str | OutputStore) -> tuple[str, str]:
-    """`failed_pages.csv` for spreadsheets and `failed_pages.json` for tools, both atomic, in
-    the folder's report store (or its directory or URL); returns where they were written."""
+def write_frame_report(frame: pd.DataFrame, report_dir: Path | str | OutputStore,
+                       stem: str) -> tuple[str, str]:
+    """`<stem>.csv` for spreadsheets and `<stem>.json` for tools, both atomic, in the folder's
+    report store (or its directory or URL); returns where they were written."""
     reports = open_store(report_dir)
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
-    csv_key, json_key = REPORT_KEYS
-    reports.write_bytes(csv_key, buffer.getvalue().encode("utf-8"))
-    reports.write_bytes(json_key, frame.to_json(
+    reports.write_bytes(f"{stem}.csv", buffer.getvalue().encode("utf-8"))
+    reports.write_bytes(f"{stem}.json", frame.to_json(
         orient="records", date_format="iso", indent=2, force_ascii=False).encode("utf-8"))
-    return reports.uri(csv_key), reports.uri(json_key)
+    return reports.uri(f"{stem}.csv"), reports.uri(f"{stem}.json")
+
+
+def write_failed_pages_report(frame: pd.DataFrame,
+                              report_dir: Path | str | OutputStore) -> tuple[str, str]:
+    """`failed_pages.csv` and `failed_pages.json` in the folder's report store."""
+    return write_frame_report(frame, report_dir, "failed_pages")

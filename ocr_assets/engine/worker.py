@@ -30,6 +30,7 @@ from ocr_assets.engine.orientation import upright_page
 from ocr_assets.engine.quality import score_page
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.storage import OutputStore, write_json, write_text
+from ocr_assets.engine.wordlists import load_words
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def ocr_page(task: PageTask) -> PageOutcome:
                             f"{path.name}: Tesseract exited 0 without reading the image "
                             "(Leptonica cannot decode it); this is not a blank page: the "
                             "retry pass re-decodes it with Pillow")
-        quality = score_page(result.text, result.confidences)
+        quality = score_page(result.text, result.confidences, load_words(settings.lang))
         ms = round((time.perf_counter() - started) * 1000)
         text_key, facts_key = output_keys(task.output_name)
         write_text(task.outputs, text_key, result.text)
@@ -139,7 +140,9 @@ def ocr_page(task: PageTask) -> PageOutcome:
             "words": quality.words,
             "chars": quality.chars,
             "garbage_score": quality.garbage_score,
-            "plausible_word_share": quality.plausible_word_share,
+            "dictionary_word_share": quality.dictionary_word_share,
+            "garbage_token_share": quality.garbage_token_share,
+            "real_words": quality.real_words,
             "flags": list(quality.flags),
             "flag_reason": quality.reason,
             "ms": ms,

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 
 import dagster as dg
 import pandas as pd
 
 from ocr_assets.definitions import defs
-from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_texts
-from ocr_assets.defs.checks import corpus_complete, counts_invariant, empty_pages, garbage_pages
-from ocr_assets_tests.defs.conftest import Project
+from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_accuracy, page_texts
+from ocr_assets.defs.checks import (
+    cer_within_limit,
+    corpus_complete,
+    counts_invariant,
+    empty_pages,
+    garbage_pages,
+)
+from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 
 FOLDER_ASSETS = [page_texts, failed_pages, counts_invariant, empty_pages, garbage_pages]
 
@@ -40,12 +47,12 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluat
 
 def test_definitions_load_with_every_asset_check_and_job() -> None:
     repo = defs.get_repository_def()
-    assert {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()} == {
-        "page_texts", "failed_pages", "ocr_corpus"}
+    assert {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()} >= {
+        "page_texts", "failed_pages", "page_accuracy", "ocr_corpus"}
     assert {"ocr_folder_job", "corpus_job"} <= {job.name for job in repo.get_all_jobs()}
     check_names = {key.name for key in repo.asset_graph.asset_check_keys}
     assert check_names == {"counts_invariant", "failure_share", "empty_pages", "garbage_pages",
-                           "corpus_complete"}
+                           "cer_within_limit", "corpus_complete"}
 
 
 def test_a_good_folder_materializes_with_passing_invariant_and_named_empty_page(
@@ -147,3 +154,32 @@ def test_corpus_holds_one_row_per_done_page_and_its_check_catches_a_missing_row(
     evaluation = _checks(tampered)["corpus_complete"]
     assert not evaluation.passed
     assert len(evaluation.metadata["missing"].value) == 1
+
+
+def test_accuracy_is_measured_where_there_is_ground_truth_and_warned_over_the_limit(
+        project: Project) -> None:
+    project.register()
+    folder = project.scans / "box-001"
+    shutil.copy(FIXTURE_PAGES / "phototest.gt.txt", folder / "page_1.gt.txt")
+    accuracy_assets = [*FOLDER_ASSETS, page_accuracy, cer_within_limit]
+    result = dg.materialize(accuracy_assets, partition_key="box-001",
+                            instance=project.instance, resources={"ocr": project.ocr})
+    metadata = result.asset_materializations_for_node("page_accuracy")[0].metadata
+    assert metadata["pages_evaluated"].value == 1
+    assert metadata["pages_without_ground_truth"].value == 1
+    assert metadata["cer"].value < 0.05
+    assert "NFC" in metadata["normalisation"].value
+    report = pd.read_csv(project.data / "reports" / "box-001" / "accuracy.csv")
+    assert report["page"].tolist() == ["page_1.tif"]
+    assert _checks(result)["cer_within_limit"].passed
+
+    (folder / "page_1.gt.txt").write_text("Something else entirely was on this page.\n",
+                                          encoding="utf-8")
+    rerun = dg.materialize(accuracy_assets, selection=dg.AssetSelection.checks(cer_within_limit),
+                           tags={"dagster/partition": "box-001"}, instance=project.instance,
+                           resources={"ocr": project.ocr})
+    evaluation = _checks(rerun)["cer_within_limit"]
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.metadata["pages_over_limit"].value[0]["page"] == "page_1.tif"
+    assert "page_1.tif" in (evaluation.description or "")

@@ -71,6 +71,42 @@ def test_corpus_has_one_row_per_done_page(first_run) -> None:
     assert corpus["text"].str.strip().str.len().gt(0).any()
 
 
+def test_search_finds_pages_with_folder_and_snippet(first_run) -> None:
+    _, data, _ = first_run
+    result = ocr_assets("search", "quick brown", data=data)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert {(folder, page) for folder, page, _ in rows} >= {("box-001", "phototest.tif"),
+                                                          ("box-002-damaged",
+                                                           "phototest-rotated-180.png")}
+    assert all("[quick]" in snippet or "[brown]" in snippet for _, _, snippet in rows)
+    as_json = json.loads(ocr_assets("search", "Menschheit", "--json", data=data).stdout)
+    assert [(hit["folder"], hit["page"]) for hit in as_json] == [
+        ("german-1837-1879", "bebel_frau_1879_0186.tif")]
+    assert "[Menschheit]" in as_json[0]["snippet"]
+    missing = ocr_assets("search", "anything", data=data.parent / "nothing-here")
+    assert missing.returncode == 2 and "ocr-assets run" in missing.stderr
+
+
+def test_status_json_lists_flagged_pages_and_why(first_run) -> None:
+    _, data, _ = first_run
+    folders = {f["folder"]: f for f in status(data)["folders"]}
+    assert all(isinstance(f["flagged"], list) for f in folders.values())
+    assert folders["box-001"]["flagged"] == []
+    flagged = [page for f in folders.values() for page in f["flagged"]]
+    assert all(set(page) == {"page", "reason"} for page in flagged)
+    assert all(page["reason"].startswith(("empty: ", "garbage: ")) for page in flagged)
+
+
+def test_accuracy_reports_are_written_for_folders_with_ground_truth(first_run) -> None:
+    _, data, _ = first_run
+    report = pd.read_csv(data / "reports" / "box-001" / "accuracy.csv")
+    assert sorted(report["page"]) == ["eurotext.tif", "phototest.tif"]
+    assert report["cer"].max() < 0.05
+    turned = pd.read_csv(data / "reports" / "box-002-damaged" / "accuracy.csv")
+    assert turned.set_index("page")["cer"]["phototest-rotated-180.png"] < 0.05
+
+
 def test_second_run_does_no_ocr(first_run) -> None:
     _, data, _ = first_run
     facts = {p: p.stat().st_mtime_ns for p in (data / "ocr").rglob("*.json")}
@@ -91,7 +127,7 @@ def test_status_prints_a_table_per_folder(first_run) -> None:
     result = ocr_assets("status", data=data)
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["folder", "pages", "done", "failed", "pending"]
+    assert lines[0].split() == ["folder", "pages", "done", "failed", "pending", "flagged"]
     assert lines[-1].split()[0] == "total"
 
 

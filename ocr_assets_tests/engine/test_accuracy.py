@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from ocr_assets.engine.accuracy import cer
+from ocr_assets.engine.accuracy import (
+    NORMALISATION,
+    accuracy_frame,
+    cer,
+    evaluate_folder,
+    ground_truth_file,
+    score_text,
+)
 from ocr_assets_tests.helpers import Run, ground_truth, new_run
 
 MAX_CER = 0.05
@@ -61,3 +68,47 @@ def test_cer_helper() -> None:
     assert cer("Cafe\u0301", "Caf\u00e9") == 0.0  # NFC before comparing
     assert cer("", "") == 0.0
     assert cer("", "noise") == 1.0
+
+
+def test_word_and_character_errors_come_from_jiwer_after_the_stated_normalisation() -> None:
+    page = score_text("The quick brown\nfox", "The quick  brwn fox")
+    assert (page.reference_chars, page.char_errors) == (19, 1)
+    assert (page.reference_words, page.word_errors) == (4, 1)
+    assert page.wer == 0.25
+    assert score_text("", "").cer == 0.0
+
+
+def test_ground_truth_is_found_beside_the_page_or_under_a_parallel_root(
+        tmp_path: Path) -> None:
+    folder, gt_root = tmp_path / "scans" / "box", tmp_path / "truth"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "p1.gt.txt").write_text("one", encoding="utf-8")
+    (gt_root / "box" / "sub").mkdir(parents=True)
+    (gt_root / "box" / "sub" / "p2.gt.txt").write_text("two", encoding="utf-8")
+    (folder / "scan#3.gt.txt").write_text("three", encoding="utf-8")
+
+    def find(page_id: str, root: Path | None = gt_root) -> Path | None:
+        return ground_truth_file(folder, page_id, folder_name="box", gt_root=root)
+
+    assert find("p1.tif") == folder / "p1.gt.txt"
+    assert find("sub/p2.png") == gt_root / "box" / "sub" / "p2.gt.txt"
+    assert find("sub/p2.png", None) is None
+    assert find("scan.tif#3") == folder / "scan#3.gt.txt"
+    assert find("scan.tif#4") is None
+
+
+def test_a_folder_is_scored_over_its_pages_with_ground_truth(
+        tmp_path: Path, fixtures_dir: Path) -> None:
+    run = new_run(tmp_path)
+    for name in ("phototest.tif", "phototest.gt.txt", "eurotext.tif"):
+        shutil.copy(fixtures_dir / "pages" / name, run.folder / name)
+    run.process(workers=2)
+    result = evaluate_folder(run.folder, run.key, manifest=run.manifest, outputs=run.outputs,
+                             folder_name=run.folder.name)
+    assert [p.page for p in result.pages] == ["phototest.tif"]
+    assert result.without_ground_truth == 1
+    assert result.cer == result.pages[0].cer < MAX_CER
+    frame = accuracy_frame(result)
+    assert list(frame["page"]) == ["phototest.tif"]
+    assert {"cer", "wer", "char_errors", "reference_chars"} <= set(frame.columns)
+    assert "NFC" in NORMALISATION

@@ -116,7 +116,7 @@ def test_hostile_names_are_registered_ocred_and_stay_inside_the_output_root(
         counts = check_counts(folder, key, manifest=manifest, out_root=data / "ocr",
                               scans_root=hostile_scans)
         assert counts.passed, (name, counts.problems())
-    summary = build_corpus(manifest, data / "ocr", data / "corpus")
+    summary = build_corpus(manifest, data / "ocr", data / "corpus", scans_root=hostile_scans)
 
     assert tree(hostile_scans) == scans_before, "the scans were modified"
     written = {p for p in tree(data) if not p.startswith((b"manifest.sqlite", b"corpus"))}

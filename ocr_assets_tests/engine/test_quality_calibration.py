@@ -1,0 +1,82 @@
+"""The empty and garbage detector against labelled pages (`quality_calibration`).
+
+The quick test runs a stratified few: the shipped text pages, generated noise and a blank
+page, and, with the shared set, its hardest text pages (a 1548 Fraktur page, a Latin and
+German title page, a one-line page) and its blank and near-blank inputs. Every one must be
+classified right. The whole labelled set, whose precision and recall the README reports, runs
+with `OCR_ASSETS_SLOW_TESTS=1` (a few minutes on two cores).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ocr_assets_tests.helpers import FIXTURES
+from ocr_assets_tests.quality_calibration import (
+    EMPTY,
+    TEXT,
+    LabelledFile,
+    calibrate,
+    labelled_files,
+    markdown,
+    noise_pages,
+)
+
+GOAL = 0.95
+SHARED_FEW = {
+    "pages/OCR-D_gt_structure_text/aepinus_bekentnis_1548_0006_B.tif": (TEXT, "deu"),
+    "pages/OCR-D_gt_structure_text/herder_geschichte03_1787_0007.jpg": (TEXT, "deu"),
+    "bad/sparse_trainingtimes.tif": (TEXT, "eng"),
+    "bad/blank_cover_laube_1837_0310.jpg": (EMPTY, "deu"),
+    "bad/nearblank_endpaper_laube_1837_0309.jpg": (EMPTY, "deu"),
+    "bad/nearblank_backcover_vischer_1858_0081.jpg": (EMPTY, "deu"),
+    "bad/old-style-jpeg-compression.tif": (EMPTY, "eng"),
+}
+
+
+def quick_set(tmp_path: Path) -> list[LabelledFile]:
+    blank = tmp_path / "generated" / "blank.png"
+    blank.parent.mkdir(parents=True)
+    Image.new("L", (1700, 2200), 250).save(blank, dpi=(200, 200))
+    return [LabelledFile(FIXTURES / "pages" / "phototest.tif", TEXT, "eng"),
+            LabelledFile(FIXTURES / "pages" / "eurotext.tif", TEXT, "eng"),
+            LabelledFile(blank, EMPTY, "eng"),
+            *noise_pages(tmp_path / "generated")]
+
+
+def assert_goal(result, *, exact: bool) -> None:
+    table = markdown(result)
+    assert not result.failed, f"labelled pages failed: {result.failed}\n{table}"
+    if exact:
+        assert not result.mistakes(), table
+    assert result.precision >= GOAL and result.recall >= GOAL, table
+
+
+def test_quick_labelled_pages_are_all_classified_right(tmp_path: Path) -> None:
+    result = calibrate(quick_set(tmp_path), tmp_path / "work")
+    assert len(result.verdicts) == 7
+    assert_goal(result, exact=True)
+
+
+def test_hardest_shared_pages_are_classified_right(tmp_path: Path,
+                                                   shared_testdata: Path) -> None:
+    files = [LabelledFile(shared_testdata / name, label, lang)
+             for name, (label, lang) in SHARED_FEW.items()]
+    result = calibrate(files, tmp_path / "work")
+    assert len(result.verdicts) == len(files)
+    assert_goal(result, exact=True)
+
+
+@pytest.mark.skipif(os.environ.get("OCR_ASSETS_SLOW_TESTS") != "1",
+                    reason="the whole labelled set, a few minutes on two cores: set "
+                           "OCR_ASSETS_SLOW_TESTS=1 to run it")
+def test_precision_and_recall_on_every_labelled_page(tmp_path: Path,
+                                                     shared_testdata: Path) -> None:
+    result = calibrate(labelled_files(shared_testdata, tmp_path / "generated"),
+                       tmp_path / "work")
+    assert len([v for v in result.verdicts if v.label is not None]) >= 80
+    assert_goal(result, exact=False)
