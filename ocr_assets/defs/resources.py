@@ -62,6 +62,8 @@ class OcrConfig(dg.ConfigurableResource):
     ground truth beside the pages is used."""
     max_cer: float = 0.10
     """The accuracy check warns when a folder's character error rate is above this."""
+    archival_formats: str = ""
+    """Comma-separated per-page archival documents written in the same pass: `hocr`, `alto`."""
 
     _manifest: Manifest | None = PrivateAttr(default=None)
 
@@ -90,6 +92,7 @@ class OcrConfig(dg.ConfigurableResource):
             max_failed_share=float(_env("MAX_FAILED_SHARE", str(DEFAULT_MAX_FAILED_SHARE))),
             ground_truth_root=_env("GROUND_TRUTH", ""),
             max_cer=float(_env("MAX_CER", "0.10")),
+            archival_formats=_env("ARCHIVAL_FORMATS", ""),
         )
 
     @property
@@ -129,7 +132,10 @@ class OcrConfig(dg.ConfigurableResource):
                            max_side_px=self.max_side_px, max_attempts=self.max_attempts,
                            auto_rotate=self.auto_rotate,
                            rotate_min_confidence=self.rotate_min_confidence,
-                           worker_memory_mb=self.worker_memory_mb)
+                           worker_memory_mb=self.worker_memory_mb,
+                           archival_formats=tuple(
+                               name.strip().lower() for name in self.archival_formats.split(",")
+                               if name.strip()))
 
     def manifest(self) -> Manifest:
         """The page manifest, opened once per process."""

@@ -1,7 +1,8 @@
 """OCR backends: the one place that talks to Tesseract.
 
 A backend turns one image file into text and word confidences in ONE engine pass (Tesseract's
-`txt` and `tsv` renderers together, not `image_to_string` followed by `image_to_data`).
+`txt` and `tsv` renderers together, not `image_to_string` followed by `image_to_data`), with
+the hOCR and ALTO renderers in the same pass when asked for.
 Backends are chosen by name (`OcrSettings.engine`), so tests and benchmarks can select another
 one through configuration instead of patching internals.
 """
@@ -15,7 +16,7 @@ import os
 import shutil
 import signal
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +42,16 @@ class EngineOutput:
     """Per-word confidence 0..100; structure rows (conf -1) are not words and are dropped."""
     image_read: bool
     """False when the engine exited cleanly but never saw the image (Leptonica decode failure)."""
+    renderings: dict[str, str] = field(default_factory=dict)
+    """Archival renderings asked for (`ARCHIVAL_FORMATS`: format -> document), same pass."""
+
+
+ARCHIVAL_FORMATS: dict[str, tuple[str, str]] = {
+    "hocr": ("tessedit_create_hocr", ".hocr"),
+    "alto": ("tessedit_create_alto", ".xml"),
+}
+"""Format -> (Tesseract's renderer variable, the suffix it writes): Tesseract's own hOCR and
+ALTO renderers, run in the same engine pass as text and TSV."""
 
 
 class OcrBackend(Protocol):
@@ -49,7 +60,7 @@ class OcrBackend(Protocol):
     def version(self) -> str: ...
 
     def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
-                  timeout_s: float) -> EngineOutput: ...
+                  timeout_s: float, renderings: tuple[str, ...] = ()) -> EngineOutput: ...
 
 
 def parse_tsv(tsv: str) -> tuple[tuple[str, ...], tuple[float, ...], bool]:
@@ -97,15 +108,18 @@ def _tesseract_command(command: str | None) -> Iterator[None]:
 
 
 def tesseract_pass(image_path: Path, work_dir: Path, *, lang: str, psm: int, timeout_s: float,
-                   command: str | None = None, extra_config: str = "") -> EngineOutput:
+                   command: str | None = None, extra_config: str = "",
+                   renderings: tuple[str, ...] = ()) -> EngineOutput:
     """One run of the Tesseract CLI (or of a program that behaves like it, `command`) writing
-    text and TSV together, with every way it can fail mapped to a failure category."""
+    text and TSV together, and the archival `renderings` (hOCR, ALTO) in the same run, with
+    every way it can fail mapped to a failure category."""
     out_base = work_dir / "ocr"
+    renderers = "".join(f" -c {ARCHIVAL_FORMATS[name][0]}=1" for name in renderings)
     try:
         with _tesseract_command(command):
             pytesseract.pytesseract.run_tesseract(
                 str(image_path), str(out_base), extension="txt", lang=lang,
-                config=f"--psm {psm} -c tessedit_create_tsv=1 {extra_config}".strip(),
+                config=f"--psm {psm} -c tessedit_create_tsv=1{renderers} {extra_config}".strip(),
                 timeout=timeout_s)
     except pytesseract.TesseractNotFoundError as exc:
         raise PageError(FailureCategory.ENGINE_ERROR, missing_tesseract_message()) from exc
@@ -134,11 +148,14 @@ def tesseract_pass(image_path: Path, work_dir: Path, *, lang: str, psm: int, tim
     try:
         text = _decode_output(out_base.with_suffix(".txt").read_bytes(), "text")
         tsv = _decode_output(out_base.with_suffix(".tsv").read_bytes(), "TSV")
+        documents = {name: _decode_output(
+            out_base.with_suffix(ARCHIVAL_FORMATS[name][1]).read_bytes(), name)
+            for name in renderings}
     except FileNotFoundError as exc:
         raise PageError(FailureCategory.ENGINE_ERROR,
                         f"tesseract wrote no output file ({exc.filename})") from exc
     words, confidences, page_seen = parse_tsv(tsv)
-    return EngineOutput(text, words, confidences, page_seen)
+    return EngineOutput(text, words, confidences, page_seen, documents)
 
 
 class PytesseractBackend:
@@ -150,8 +167,9 @@ class PytesseractBackend:
         return str(pytesseract.get_tesseract_version())
 
     def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
-                  timeout_s: float) -> EngineOutput:
-        return tesseract_pass(image_path, work_dir, lang=lang, psm=psm, timeout_s=timeout_s)
+                  timeout_s: float, renderings: tuple[str, ...] = ()) -> EngineOutput:
+        return tesseract_pass(image_path, work_dir, lang=lang, psm=psm, timeout_s=timeout_s,
+                              renderings=renderings)
 
 
 def _signal_name(number: int) -> str:

@@ -36,7 +36,7 @@ from ocr_assets.engine.naming import display_name, output_name_for
 from ocr_assets.engine.pool import worker_pool
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.storage import OutputStore, open_store
-from ocr_assets.engine.worker import PageTask, ocr_page, output_keys
+from ocr_assets.engine.worker import PageTask, all_output_keys, ocr_page, output_keys
 
 # Failures that the same input and settings will reproduce: a plain re-run skips them (the
 # retry pass, or a changed scan, is what redoes them). Everything else is retried up to
@@ -157,7 +157,7 @@ def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
     listing = discover_pages(folder, root=scans_root or folder)
     _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages])
     for page_id in gone:
-        for key in output_keys(output_name_for(page_id)):
+        for key in all_output_keys(output_name_for(page_id)):
             outputs.delete(key)
     _release_dead_runs(manifest, partition_key)
     rows = manifest.pages(partition_key)

@@ -83,18 +83,20 @@ class FaultBackend:
                     None)
 
     def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
-                  timeout_s: float) -> EngineOutput:
+                  timeout_s: float, renderings: tuple[str, ...] = ()) -> EngineOutput:
         _log_attempt(image_path)
         fault = self.fault_for(image_path.name)
         if fault in WORKER_FAULTS:
             _worker_fault(fault)
         if fault is None and self.base == "tesseract":
-            return tesseract_pass(image_path, work_dir, lang=lang, psm=psm, timeout_s=timeout_s)
+            return tesseract_pass(image_path, work_dir, lang=lang, psm=psm, timeout_s=timeout_s,
+                                  renderings=renderings)
         extra = f"-c ocr_assets_delay={self.delay_s:g}"
         if fault is not None:
             extra += f" -c ocr_assets_fault={fault}"
         return tesseract_pass(image_path, work_dir, lang=lang, psm=psm, timeout_s=timeout_s,
-                              command=str(_fake_command(work_dir)), extra_config=extra)
+                              command=str(_fake_command(work_dir)), extra_config=extra,
+                              renderings=renderings)
 
 
 def _log_attempt(image_path: Path) -> None:

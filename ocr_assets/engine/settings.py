@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
+from ocr_assets.engine.backends import ARCHIVAL_FORMATS
 from ocr_assets.engine.orientation import DEFAULT_MIN_CONFIDENCE
 
 
@@ -43,6 +44,14 @@ class OcrSettings:
     decode: str = "auto"
     """`auto`: Tesseract reads plain files itself; `pillow`: Pillow decodes every page to PNG
     first; `pillow_truncated`: the same, accepting a truncated file's readable part (retry pass)."""
+    archival_formats: tuple[str, ...] = ()
+    """Per-page archival documents to write beside the text: `hocr`, `alto` (same pass)."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.archival_formats) - ARCHIVAL_FORMATS.keys())
+        if unknown:
+            raise ValueError(f"unknown archival formats {unknown}; choose from "
+                             f"{sorted(ARCHIVAL_FORMATS)} (OCR_ASSETS_ARCHIVAL_FORMATS)")
 
     def output_settings(self) -> dict[str, object]:
         """The settings that change a page's text: stored in its facts for provenance."""

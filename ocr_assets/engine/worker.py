@@ -77,6 +77,20 @@ def output_keys(output_name: str) -> tuple[str, str]:
     return f"{output_name}.txt", f"{output_name}.json"
 
 
+ARCHIVAL_SUFFIXES = {"hocr": ".hocr", "alto": ".alto.xml"}
+
+
+def archival_key(output_name: str, document: str) -> str:
+    """The key of the page's hOCR (`.hocr`) or ALTO (`.alto.xml`) document."""
+    return output_name + ARCHIVAL_SUFFIXES[document]
+
+
+def all_output_keys(output_name: str) -> tuple[str, ...]:
+    """Every key a page may have written: what goes when the page is removed."""
+    return (*output_keys(output_name),
+            *(archival_key(output_name, document) for document in ARCHIVAL_SUFFIXES))
+
+
 def _failed(task: PageTask, started: float, fingerprint: str | None,
             category: FailureCategory, message: str) -> PageOutcome:
     return PageOutcome(status=FAILED, fingerprint=fingerprint, size=task.size,
@@ -113,7 +127,8 @@ def ocr_page(task: PageTask) -> PageOutcome:
                                 f"{path.name}: no time left for OCR after orientation detection "
                                 f"within {settings.page_timeout_s:g} s; raise page_timeout_s")
             result = backend.recognise(ocr_path, work_dir, lang=settings.lang,
-                                       psm=settings.psm, timeout_s=remaining_s)
+                                       psm=settings.psm, timeout_s=remaining_s,
+                                       renderings=settings.archival_formats)
         if not result.image_read:
             raise PageError(FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
                             f"{path.name}: Tesseract exited 0 without reading the image "
@@ -122,6 +137,8 @@ def ocr_page(task: PageTask) -> PageOutcome:
         quality = score_page(result.text, result.confidences, load_words(settings.lang))
         ms = round((time.perf_counter() - started) * 1000)
         text_key, facts_key = output_keys(task.output_name)
+        for document, content in result.renderings.items():
+            write_text(task.outputs, archival_key(task.output_name, document), content)
         write_text(task.outputs, text_key, result.text)
         write_json(task.outputs, facts_key, {
             "folder": display_name(task.folder_name),

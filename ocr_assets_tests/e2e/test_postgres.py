@@ -30,7 +30,7 @@ from ocr_assets.defs.assets import OCR_POOL, ocr_corpus
 from ocr_assets.defs.checks import corpus_complete
 from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.engine import open_manifest
-from ocr_assets.engine.corpus import corpus_frame, read_corpus
+from ocr_assets.engine.corpus import expected_pages, read_corpus
 from ocr_assets.engine.registry import list_scan_folders, register_folders
 from ocr_assets_tests.helpers import FIXTURES
 
@@ -204,9 +204,9 @@ def test_two_folder_runs_at_once_share_the_instance_and_manifest(production: dic
             key: "SUCCEEDED" for key in FOLDERS}
         assert len(instance.get_runs()) == len(FOLDERS) + 1
     corpus = read_corpus(ocr.corpus_store)
-    expected = corpus_frame(ocr.manifest(), ocr.ocr_store)
+    expected = expected_pages(ocr.manifest(), ocr.ocr_store, scans_root=ocr.scans_path)
     assert sorted(zip(corpus["partition"], corpus["page"], strict=True)) == sorted(
-        zip(expected["partition"], expected["page"], strict=True)) == [
+        expected) == [
         (key, "page_1.tif") for key in FOLDERS]
     assert all("quick brown dog" in text for text in corpus["text"])
     ocr.manifest().close()

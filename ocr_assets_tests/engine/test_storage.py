@@ -140,7 +140,8 @@ def test_a_folder_ocred_into_a_non_local_store_counts_and_builds_its_corpus(
 
     report = process_folder(folder, "box", "box", manifest=manifest,
                             out_root=outputs.child("ocr"), settings=OcrSettings(workers=1))
-    summary = build_corpus(manifest, outputs.child("ocr"), outputs.child("corpus"))
+    summary = build_corpus(manifest, outputs.child("ocr"), outputs.child("corpus"),
+                           scans_root=tmp_path / "scans")
 
     assert (report.done, report.failed) == (1, 0)
     assert check_counts(folder, "box", manifest=manifest, out_root=outputs.child("ocr")).passed
