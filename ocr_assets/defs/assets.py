@@ -158,7 +158,8 @@ def folder_accuracy(ocr: OcrConfig, partition_key: str) -> FolderAccuracy:
                            gt_root=ocr.ground_truth_path)
 
 
-@dg.asset(partitions_def=scan_folders, deps=[page_texts], group_name="ocr", kinds={"pandas"},
+@dg.asset(partitions_def=scan_folders, deps=[page_texts], group_name="quality",
+          kinds={"pandas"},
           description="Character and word error rates of every page that has ground truth "
                       "(`<stem>.gt.txt` beside it, or under OCR_ASSETS_GROUND_TRUTH), per page "
                       "and for the folder (`<data>/reports/<partition>/accuracy.csv`).")

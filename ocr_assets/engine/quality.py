@@ -11,9 +11,9 @@ ways are combined:
 
 `garbage_score = (1 - confidence) / 2 + (1 - dictionary share) / 2 + garbage-token share / 4`,
 clipped to 0..1. A page is `empty` when it has fewer than `min_alnum_chars` letters and digits,
-or fewer than `min_real_words` real words in fewer than `near_blank_max_tokens` tokens (blank
-and near-blank pages: a cover, an endpaper with a library label), else `garbage` when its
-score is above `garbage_score`. The weights and
+or fewer than `min_real_words` real words in fewer than `near_blank_max_chars` printed
+characters (blank and near-blank pages: a cover, an endpaper with a library label), else
+`garbage` when its score is above `garbage_score`. The weights and
 both limits were calibrated on labelled pages (README "Quality"; recomputed by
 `ocr_assets_tests/quality_calibration.py`).
 """
@@ -45,9 +45,10 @@ class QualityThresholds:
     """Fewer real words than this is an empty (near-blank) page: the labelled near-blank pages
     had at most 3 (a library label, a colour chart's "KODAK Gray Scale"), the sparsest text
     page 5 ("To simple burn running of goods lately.")."""
-    near_blank_max_tokens: int = 20
-    """A page with few real words is near-blank only when it is short too; a longer one with
-    few real words is judged by its garbage score (mirror-image text, scribbles)."""
+    near_blank_max_chars: int = 100
+    """A page with few real words is near-blank only when little is printed on it at all (the
+    labelled near-blank pages had at most 40 characters); one with more is judged by its
+    garbage score (symbol soup, mirror-image text, scribbles)."""
     garbage_score: float = 0.675
     """A page whose garbage score is above this is garbage."""
 
@@ -130,10 +131,10 @@ def score_page(text: str, confidences: tuple[float, ...], words: frozenset[str] 
     if alnum < thresholds.min_alnum_chars:
         flags, reason = ("empty",), f"{alnum} letters/digits (< {thresholds.min_alnum_chars})"
     elif (real_words < thresholds.min_real_words
-          and len(tokens) < thresholds.near_blank_max_tokens):
+          and printed < thresholds.near_blank_max_chars):
         kind = "dictionary" if words is not None else "plausible"
         flags, reason = ("empty",), (f"near-blank: {real_words} {kind} words "
-                                     f"(< {thresholds.min_real_words}) in {len(tokens)} tokens")
+                                     f"(< {thresholds.min_real_words}) in {printed} characters")
     elif garbage_score > thresholds.garbage_score:
         conf_text = f"{mean_conf:.0f}" if mean_conf is not None else "n/a"
         words_text = (f"{dictionary_share:.0%} dictionary words"

@@ -93,6 +93,14 @@ def test_noise_read_as_symbols_is_garbage() -> None:
     assert quality.garbage_token_share > 0.5
 
 
+def test_a_short_page_of_symbol_soup_is_garbage_not_near_blank() -> None:
+    text = ("%><<A#A|<||=}<@A|~>}h<<~_|#_<@:A{~\n~~=/~}=@}_~1@<||;@{@=@<|#~bj=4%=_>#\n"
+            "A_{__k>=@##:|>;k>~|@_<H}=%b_<=_{\nA= A <%>H|_~|~#_>t}=%%@~<@>;@}\n"
+            "bil] #sn_~}<>>_3<%<@}-|>L@}|>\nHari<ifli~ <@=%%>A <i<>>#e>aAN>~|\n")
+    quality = score_page(text, confident(text, 18.0), ENGLISH)
+    assert quality.flags == ("garbage",), quality
+
+
 def test_scribbles_read_as_short_capitals_are_garbage() -> None:
     text = ("IPT PN AS WAS WA PRR Sd Nee OWN HN Te NAVA, EQ A SNE APS Le Q\\ TAN MET NR LT Ue "
             "ok Se PT NA ALY MT \\NE ON dase dt pt hts ONIN NZ PS WE Ae ARTA vey ast He STR")
