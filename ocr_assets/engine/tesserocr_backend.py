@@ -86,6 +86,28 @@ def check_ready(lang: str, options: str = "") -> None:
         raise RuntimeError(missing_language_message("+".join(missing)))
 
 
+HOCR_DOCUMENT = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
+    "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">
+ <head>
+  <title></title>
+  <meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>
+  <meta name='ocr-system' content='tesseract {version}' />
+  <meta name='ocr-capabilities' content='ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf'/>
+ </head>
+ <body>
+{page} </body>
+</html>
+"""
+"""The document around one page that Tesseract's own hOCR renderer writes (the API returns the
+page's `ocr_page` element only)."""
+
+
+def hocr_document(page: str, version: str) -> str:
+    return HOCR_DOCUMENT.format(version=version, page=page)
+
+
 class TesserocrBackend:
     """One loaded Tesseract per worker process and language; the page segmentation mode is
     set per page. State that could carry from one page to the next (the adaptive classifier,
@@ -123,7 +145,12 @@ class TesserocrBackend:
         return api
 
     def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
-                  timeout_s: float) -> EngineOutput:
+                  timeout_s: float, renderings: tuple[str, ...] = ()) -> EngineOutput:
+        if "alto" in renderings:
+            # tesserocr's API renders ALTO only through ProcessPages, a second recognition.
+            raise PageError(FailureCategory.ENGINE_ERROR,
+                            "the tesserocr engine renders hOCR but not ALTO in the same pass; "
+                            "use OCR_ASSETS_ENGINE=pytesseract for ALTO")
         api = self._api(lang)
         api.SetPageSegMode(psm)
         try:
@@ -143,8 +170,10 @@ class TesserocrBackend:
                                 f"Tesseract could not recognise {image_path.name}")
             text = api.GetUTF8Text()
             tsv = api.GetTSVText(0)
+            documents = ({"hocr": hocr_document(api.GetHOCRText(0), self.version())}
+                         if "hocr" in renderings else {})
         finally:
             api.Clear()
             api.ClearAdaptiveClassifier()
         words, confidences, page_seen = parse_tsv(tsv)
-        return EngineOutput(text, words, confidences, page_seen)
+        return EngineOutput(text, words, confidences, page_seen, documents)

@@ -43,3 +43,21 @@ def test_hocr_and_alto_are_written_beside_the_text_from_one_pass(tmp_path: Path,
 def test_an_unknown_archival_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown archival formats"):
         OcrSettings(archival_formats=("pdf",))
+
+
+def test_the_tesserocr_engine_renders_hocr_in_its_pass_and_refuses_alto(
+        tmp_path: Path, fixtures_dir: Path) -> None:
+    pytest.importorskip("tesserocr", reason="the tesserocr engine is an opt-in extra: "
+                                            'pip install -e ".[tesserocr]"')
+    run = new_run(tmp_path)
+    shutil.copy(fixtures_dir / "pages" / "phototest.tif", run.folder)
+    assert run.process(workers=1, engine="tesserocr", archival_formats=("hocr",)).done == 1
+    hocr = run.outputs.path(archival_key("phototest.tif", "hocr")).read_text(encoding="utf-8")
+    assert "ocrx_word" in hocr and ">quick<" in hocr
+    assert hocr.startswith("<?xml") and "ocr-system" in hocr and hocr.rstrip().endswith("</html>")
+
+    alto = new_run(tmp_path / "alto")
+    shutil.copy(fixtures_dir / "pages" / "phototest.tif", alto.folder)
+    report = alto.process(workers=1, engine="tesserocr", archival_formats=("alto",))
+    assert report.failed == 1
+    assert "not ALTO" in (report.failures[0].error_message or "")
