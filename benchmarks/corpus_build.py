@@ -2,7 +2,8 @@
 
 The page texts are synthetic (deterministic pseudo-words, about a page of text each) and their
 manifest rows are written through the manifest's interface; no image and no OCR is involved,
-only what the corpus build reads: the manifest and the text files.
+only what the corpus build reads: the manifest, the text files, and the scan folders (empty
+placeholder pages), which the blocking verdict of each folder lists.
 """
 
 from __future__ import annotations
@@ -50,12 +51,15 @@ def _page_text(rng: random.Random) -> str:
     return "\n".join([*lines, " ".join(line)]) + "\n"
 
 
-def _write_folder(manifest: Manifest, ocr_root: Path, key: str, pages: int,
+def _write_folder(manifest: Manifest, scans_root: Path, ocr_root: Path, key: str, pages: int,
                   rng: random.Random) -> int:
     """(Re)write every page of one folder as done with a fresh text; returns its bytes."""
     outputs = LocalStore(ocr_root / key)
     outputs.root.mkdir(parents=True, exist_ok=True)
+    (scans_root / key).mkdir(parents=True, exist_ok=True)
     page_ids = [f"page_{index + 1:05d}.tif" for index in range(pages)]
+    for page_id in page_ids:
+        (scans_root / key / page_id).touch()
     manifest.sync_pages(key, page_ids)
     written = 0
     for page_id in page_ids:
@@ -76,18 +80,19 @@ def measure_corpus(root: Path, *, pages: int, folders: int, seed: int = 6) -> Co
         shutil.rmtree(root)
     rng = random.Random(seed)
     manifest = open_manifest(root / "manifest.sqlite")
-    ocr_root, corpus_root = root / "ocr", root / "corpus"
+    scans_root, ocr_root, corpus_root = root / "scans", root / "ocr", root / "corpus"
     per_folder = pages // folders
     keys = [f"box_{number + 1:03d}" for number in range(folders)]
     try:
         text_bytes = 0
         for key in keys:
             manifest.register_folder(key, key, key.encode())
-            text_bytes += _write_folder(manifest, ocr_root, key, per_folder, rng)
-        full_s, full = time_call(lambda: build_corpus(manifest, ocr_root, corpus_root))
-        _write_folder(manifest, ocr_root, keys[0], per_folder, rng)
+            text_bytes += _write_folder(manifest, scans_root, ocr_root, key, per_folder, rng)
+        full_s, full = time_call(
+            lambda: build_corpus(manifest, ocr_root, corpus_root, scans_root=scans_root))
+        _write_folder(manifest, scans_root, ocr_root, keys[0], per_folder, rng)
         incremental_s, incremental = time_call(
-            lambda: build_corpus(manifest, ocr_root, corpus_root))
+            lambda: build_corpus(manifest, ocr_root, corpus_root, scans_root=scans_root))
     finally:
         manifest.close()
     return CorpusResult(
