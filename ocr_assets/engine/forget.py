@@ -14,10 +14,10 @@ from pathlib import Path
 
 from ocr_assets.engine.manifest import Manifest
 from ocr_assets.engine.naming import UnmappableNameError, output_name_for, partition_key_for
-from ocr_assets.engine.reports import REPORT_KEYS
+from ocr_assets.engine.reports import ACCURACY_REPORT_KEYS, REPORT_KEYS
 from ocr_assets.engine.retry import RECORD_NAME
 from ocr_assets.engine.storage import LocalStore, OutputStore, open_store
-from ocr_assets.engine.worker import output_keys
+from ocr_assets.engine.worker import all_output_keys
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,9 @@ def forget_folder_data(manifest: Manifest, partition_key: str, *,
                          "digits and ._-); nothing was removed")
     rows = manifest.pages(partition_key)
     outputs = [key for page_id, row in rows.items()
-               for key in output_keys(row.output_name or output_name_for(page_id))]
+               for key in all_output_keys(row.output_name or output_name_for(page_id))]
     files = _delete(open_store(out_root).child(partition_key), outputs)
     files += _delete(open_store(reports_root).child(partition_key),
-                     [*REPORT_KEYS, RECORD_NAME])
+                     [*REPORT_KEYS, *ACCURACY_REPORT_KEYS, RECORD_NAME])
     manifest.forget_folder(partition_key)
     return Forgotten(partition_key, len(rows), files)

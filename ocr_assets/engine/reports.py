@@ -13,6 +13,7 @@ from ocr_assets.engine.retry import NOT_RETRIED, RECOVERED, PageRetry, input_id,
 from ocr_assets.engine.storage import OutputStore, open_store
 
 REPORT_KEYS = ("failed_pages.csv", "failed_pages.json")
+ACCURACY_REPORT_KEYS = ("accuracy.csv", "accuracy.json")
 REPORT_COLUMNS = ("page", "status", "category", "message", "attempts", "retry_outcome",
                   "retry_strategies", "recovered_by", "first_category", "fingerprint",
                   "updated_at")

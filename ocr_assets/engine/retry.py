@@ -31,7 +31,7 @@ from ocr_assets.engine.orientation import DEFAULT_MIN_CONFIDENCE
 from ocr_assets.engine.pool import worker_pool
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.storage import OutputStore, open_store, read_json, write_json
-from ocr_assets.engine.worker import PageTask, ocr_page, output_keys
+from ocr_assets.engine.worker import PageTask, all_output_keys, ocr_page
 
 RECORD_NAME = "retry_pass.json"
 RECOVERED, STILL_FAILING, NOT_RETRIED = "recovered", "still_failing", "not_retried"
@@ -164,7 +164,7 @@ def retry_page(task: PageTask, strategies: tuple[Strategy, ...]) -> RetryAttempt
     for strategy in strategies:
         outcome = ocr_page(replace(task, settings=strategy.settings(task.settings)))
         if outcome.status == DONE and strategy.needs_text and not outcome.words:
-            for key in output_keys(task.output_name):
+            for key in all_output_keys(task.output_name):
                 task.outputs.delete(key)
             outcome = replace(outcome, status=FAILED, output_name=None, mean_confidence=None,
                               words=None, chars=None, garbage_score=None, flags="",
