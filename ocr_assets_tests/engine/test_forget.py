@@ -28,7 +28,8 @@ def test_forget_removes_rows_outputs_and_reports_and_the_corpus_drops_the_pages(
         (tmp_path / "reports" / run.key).mkdir(parents=True)
         (tmp_path / "reports" / run.key / "failed_pages.csv").write_text("page\n")
     corpus = tmp_path / "corpus"
-    assert build_corpus(keep.manifest, tmp_path / "ocr", corpus).rows == 2
+    assert build_corpus(keep.manifest, tmp_path / "ocr", corpus,
+                        scans_root=tmp_path / "scans").rows == 2
 
     forgotten = forget_folder_data(keep.manifest, "gone", out_root=tmp_path / "ocr",
                                    reports_root=tmp_path / "reports")
@@ -39,7 +40,8 @@ def test_forget_removes_rows_outputs_and_reports_and_the_corpus_drops_the_pages(
     assert not (tmp_path / "reports" / "gone").exists()
     assert (gone.folder / "p.tif").is_file(), "the scans are never touched"
     assert (tmp_path / "ocr" / "keep" / "p.tif.txt").is_file()
-    assert build_corpus(keep.manifest, tmp_path / "ocr", corpus).rows == 1
+    assert build_corpus(keep.manifest, tmp_path / "ocr", corpus,
+                        scans_root=tmp_path / "scans").rows == 1
 
 
 @pytest.mark.parametrize("key", ["..", "../outside", "a/b", "", ".hidden"])
