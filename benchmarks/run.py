@@ -53,9 +53,10 @@ class Contender:
     auto_rotate: bool = False
 
 
-def contenders(engines: list[str], rotate_reps: int) -> list[Contender]:
+def contenders(engines: list[str], rotate_reps: int,
+               rotate_engines: list[str]) -> list[Contender]:
     like_for_like = [Contender(engine, engine) for engine in engines]
-    rotating = [Contender(engine + ROTATE_SUFFIX, engine, True) for engine in engines]
+    rotating = [Contender(engine + ROTATE_SUFFIX, engine, True) for engine in rotate_engines]
     return [Contender(CLI), *like_for_like, *(rotating if rotate_reps else [])]
 
 
@@ -70,6 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rotate-reps", type=int, default=1,
                         help="of those, how many also run each engine with orientation "
                              "detection on (the project's default; 0: never)")
+    parser.add_argument("--rotate-engines", default="pytesseract",
+                        help="comma-separated engines to run with orientation detection on")
     parser.add_argument("--engines", default="pytesseract,tesserocr",
                         help="comma-separated OCR engines to run the pipeline with")
     parser.add_argument("--workers", type=int, default=default_workers(),
@@ -116,7 +119,9 @@ def texts_by_source(batch: Batch, texts: dict[str, str]) -> dict[str, str]:
 def compare(args: argparse.Namespace, batch: Batch, engines: list[str],
             work: Path) -> dict[str, object]:
     """Items 1-3 and 5: interleaved repetitions of the CLI and every pipeline contender."""
-    everyone = contenders(engines, args.rotate_reps)
+    everyone = contenders(engines, args.rotate_reps,
+                          [name.strip() for name in args.rotate_engines.split(",")
+                           if name.strip()])
     runs: dict[str, list[dict[str, object]]] = {c.name: [] for c in everyone}
     ratios: dict[str, list[float]] = {c.name: [] for c in everyone if c.engine}
     texts: dict[str, dict[str, str]] = {}

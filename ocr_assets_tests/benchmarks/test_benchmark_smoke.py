@@ -94,7 +94,7 @@ def test_processes_are_classified_by_role() -> None:
 
 
 def test_orientation_detection_is_a_contender_of_its_own_only_when_asked() -> None:
-    assert contenders(["tesserocr"], rotate_reps=0) == [Contender("cli"),
-                                                        Contender("tesserocr", "tesserocr")]
-    assert contenders(["tesserocr"], rotate_reps=1)[-1] == Contender(
+    assert contenders(["tesserocr"], 0, ["tesserocr"]) == [Contender("cli"),
+                                                           Contender("tesserocr", "tesserocr")]
+    assert contenders(["tesserocr"], 1, ["tesserocr"])[-1] == Contender(
         "tesserocr+rotate", "tesserocr", auto_rotate=True)
