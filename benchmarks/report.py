@@ -21,10 +21,7 @@ def _spread(stats: dict[str, float]) -> str:
 
 
 def render_markdown(results: dict) -> str:
-    machine, settings, batch = results["machine"], results["settings"], results["batch"]
-    comparison = results["comparison"]
-    engines = settings["engines"]
-    pipelines = [name for name in comparison["runs"] if name != "cli"]
+    machine = results["machine"]
     parts = [
         f"# Benchmark results ({results['started_at']})",
         f"Command: `{results['command']}`; took {results['elapsed_s']} s.",
@@ -36,6 +33,19 @@ def render_markdown(results: dict) -> str:
             ("load average at start / end",
              f"{results['load_at_start'][0]:.2f} / {results['load_at_end'][0]:.2f}"),
         ]),
+    ]
+    if "comparison" in results:
+        parts += _comparison_sections(results)
+    parts += _synthetic_sections(results)
+    return "\n\n".join(parts) + "\n"
+
+
+def _comparison_sections(results: dict) -> list[str]:
+    settings, batch = results["settings"], results["batch"]
+    comparison = results["comparison"]
+    engines = settings["engines"]
+    pipelines = [name for name in comparison["runs"] if name != "cli"]
+    parts = [
         f"Batch: {batch['folders']} folders x {batch['pages_per_folder']} pages = "
         f"**{batch['pages']} pages** ({batch['megapixels_per_folder']} MP and "
         f"{batch['mib_per_folder']} MiB per folder; {batch['with_ground_truth']} source pages "
@@ -86,14 +96,29 @@ def render_markdown(results: dict) -> str:
                             _mib(rerun["rerun"], "orchestrator"), "-", "-"))
     parts += ["## Peak memory (largest peak RSS of one process, MiB)",
               table(("", "pages", "orchestrator", "worker", "tesseract CLI"), memory_rows)]
+    scaling = results.get("scaling")
+    if scaling:
+        parts += ["## Scaling (one repetition per row; pages/s)", table(
+            ("workers", "cli", *engines, *(f"{name} / cli" for name in engines)),
+            [(row["workers"], row["cli"]["pages_per_s"],
+              *(row[name]["pages_per_s"] for name in engines),
+              *(f"{row[name]['pages_per_s'] / row['cli']['pages_per_s']:.3f}"
+                for name in engines)) for row in scaling])]
+    return parts
+
+
+def _synthetic_sections(results: dict) -> list[str]:
+    parts = []
+    rerun = results.get("rerun")
     if rerun:
         parts += ["## Re-run of an all-done batch", table(
             ("pages", "folders", "first run (materializes, no OCR) s", "re-run s",
              "planning every folder in process s", "OCR calls", "attempts changed",
-             "pages left to OCR"),
+             "pages left to OCR", "orchestrator peak MiB", "load (1 min)"),
             [(rerun["pages"], rerun["folders"], rerun["first_run"]["wall_s"],
               rerun["rerun"]["wall_s"], rerun["plan_s"], rerun["ocr_calls"],
-              rerun["attempts_changed"], rerun["todo_after"])])]
+              rerun["attempts_changed"], rerun["todo_after"],
+              _mib(rerun["rerun"], "orchestrator"), rerun["rerun"]["load_1min_mean"])])]
     corpus = results.get("corpus")
     if corpus:
         parts += ["## Corpus build (synthetic page texts)", table(
@@ -103,12 +128,4 @@ def render_markdown(results: dict) -> str:
             [(corpus["pages"], corpus["folders"], corpus["text_mib"], corpus["full_s"],
               corpus["incremental_s"], corpus["changed_pages"], corpus["rows_incremental"],
               corpus["parquet_mib"], corpus["jsonl_mib"])])]
-    scaling = results.get("scaling")
-    if scaling:
-        parts += ["## Scaling (one repetition per row; pages/s)", table(
-            ("workers", "cli", *engines, *(f"{name} / cli" for name in engines)),
-            [(row["workers"], row["cli"]["pages_per_s"],
-              *(row[name]["pages_per_s"] for name in engines),
-              *(f"{row[name]['pages_per_s'] / row['cli']['pages_per_s']:.3f}"
-                for name in engines)) for row in scaling])]
-    return "\n\n".join(parts) + "\n"
+    return parts

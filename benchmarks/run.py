@@ -67,7 +67,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="folder of source pages (default: the shared test set's pages/)")
     parser.add_argument("--folders", type=int, default=8,
                         help="scan folders in the batch, each with every source page once")
-    parser.add_argument("--reps", type=int, default=3, help="repetitions of 1 and 2")
+    parser.add_argument("--reps", type=int, default=3,
+                        help="repetitions of 1 and 2 (0: only the re-run and corpus figures)")
     parser.add_argument("--rotate-reps", type=int, default=1,
                         help="of those, how many also run each engine with orientation "
                              "detection on (the project's default; 0: never)")
@@ -216,14 +217,15 @@ def main(argv: list[str] | None = None) -> int:
         "load_at_start": os.getloadavg(),
     }
     try:
-        sources = find_source_pages(args.pages)
-        batch = build_batch(sources, work / "scans", args.folders)
-        results["batch"] = batch.describe()
-        results["comparison"] = compare(args, batch, engines, work)
-        if args.small_folders and args.small_folders != args.folders:
-            results["small_batch"] = small_batch_memory(args, sources, engines, work)
-        if args.scaling:
-            results["scaling"] = scaling(args, batch, engines, work)
+        if args.reps:
+            sources = find_source_pages(args.pages)
+            batch = build_batch(sources, work / "scans", args.folders)
+            results["batch"] = batch.describe()
+            results["comparison"] = compare(args, batch, engines, work)
+            if args.small_folders and args.small_folders != args.folders:
+                results["small_batch"] = small_batch_memory(args, sources, engines, work)
+            if args.scaling:
+                results["scaling"] = scaling(args, batch, engines, work)
         if args.rerun_pages:
             print(f"re-run of {args.rerun_pages} done pages", file=sys.stderr, flush=True)
             rerun = measure_rerun(work / "rerun", pages=args.rerun_pages,
