@@ -31,7 +31,9 @@ def test_consecutive_batches_share_the_workers() -> None:
     with worker_pool(2, 100) as second:
         after = pids_of(second)
     assert second is first
-    assert after <= before and os.getpid() not in before
+    # Tasks land on whichever of the two workers is free, so each batch may see either one;
+    # a restarted pool would bring new processes and the union would exceed the two workers.
+    assert len(before | after) <= 2 and os.getpid() not in before | after
 
 
 def test_a_changed_environment_or_worker_count_starts_new_workers(monkeypatch) -> None:
