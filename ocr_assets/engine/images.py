@@ -154,6 +154,18 @@ def _to_tesseract_mode(image: Image.Image, steps: list[str]) -> Image.Image:
     return image.convert("RGB")
 
 
+def save_png(image: Image.Image, target: Path, dpi: tuple[float, float] | None,
+             failure: str) -> Path:
+    """Write `image` losslessly as PNG, keeping its resolution so Tesseract sees the same dpi;
+    a write that fails is the page's `io_error`, `failure` saying which page and step."""
+    save_args = {"dpi": tuple(round(float(d)) for d in dpi)} if dpi else {}
+    try:
+        image.save(target, format="PNG", **save_args)
+    except OSError as exc:
+        raise PageError(FailureCategory.IO_ERROR, f"{failure} to {target}: {exc}") from exc
+    return target
+
+
 def prepare_image(path: Path, frame: int | None, work_dir: Path, *,
                   max_megapixels: float, max_side_px: int,
                   decode: str = "auto") -> PreparedImage:
@@ -194,11 +206,5 @@ def prepare_image(path: Path, frame: int | None, work_dir: Path, *,
             if dpi:
                 dpi = (dpi[0] * factor, dpi[1] * factor)
         target = work_dir / "page.png"
-        save_args = {"dpi": tuple(round(float(d)) for d in dpi)} if dpi else {}
-        try:
-            page.save(target, format="PNG", **save_args)
-        except OSError as exc:
-            raise PageError(FailureCategory.IO_ERROR,
-                            f"{path.name}: cannot write the normalised image to {target}: {exc}"
-                            ) from exc
+        save_png(page, target, dpi, f"{path.name}: cannot write the normalised image")
         return PreparedImage(target, True, page.width, page.height, tuple(steps))

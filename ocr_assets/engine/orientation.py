@@ -19,6 +19,7 @@ import pytesseract
 from PIL import Image
 
 from ocr_assets.engine.errors import FailureCategory, PageError
+from ocr_assets.engine.images import save_png
 
 DEFAULT_MIN_CONFIDENCE = 6.0
 """OSD's orientation confidence needed to turn a page. Measured on the shared test set: the
@@ -86,16 +87,8 @@ def rotate_image(image_path: Path, rotate: int, target: Path) -> Path:
     """Write `image_path` turned clockwise by `rotate` degrees to `target` (PNG, lossless),
     keeping its resolution so Tesseract sees the same dpi."""
     with Image.open(image_path) as image:
-        turned = image.transpose(TURNS[rotate])
-        dpi = image.info.get("dpi")
-        save_args = {"dpi": tuple(round(float(d)) for d in dpi)} if dpi else {}
-        try:
-            turned.save(target, format="PNG", **save_args)
-        except OSError as exc:
-            raise PageError(FailureCategory.IO_ERROR,
-                            f"{image_path.name}: cannot write the turned image to {target}: "
-                            f"{exc}") from exc
-    return target
+        return save_png(image.transpose(TURNS[rotate]), target, image.info.get("dpi"),
+                        f"{image_path.name}: cannot write the turned image")
 
 
 def upright_page(image_path: Path, work_dir: Path, *, timeout_s: float,
