@@ -217,6 +217,9 @@ def process_folder(folder: Path, partition_key: str, folder_name: str, *, manife
         outputs.remove_partial_writes()
         _run_pages(plan, partition_key, folder_name, outputs, manifest, settings, report,
                    on_page)
+        # Again once the pool is closed: a writer of a killed run that was still dying when
+        # the first sweep looked (SIGKILL waits for a pending fsync) is surely gone by now.
+        outputs.remove_partial_writes()
     _summarise(report, manifest)
     report.elapsed_s = time.perf_counter() - started
     return report

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,26 @@ def test_a_temp_file_of_a_live_writer_is_kept_and_one_of_a_dead_writer_removed(
     assert remove_stale_temp_files(tmp_path) == 1
 
     assert [p.name for p in tmp_path.iterdir()] == [live.name]
+
+
+def test_a_temp_file_of_a_zombie_writer_is_removed(tmp_path: Path) -> None:
+    """A killed run's orphaned workers may linger as zombies (pid and start time unchanged)
+    until init reaps them; they will never write again, so their temp files go."""
+    child = subprocess.Popen([sys.executable, "-c", "from ocr_assets.engine.leases import "
+                              "process_id; print(process_id(), flush=True)"],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    writer = child.stdout.readline().strip()
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.01)
+    try:
+        zombie = tmp_path / f".page_3.tif.txt~{writer}~0a1b2c.tmp"
+        zombie.write_text("half")
+
+        assert remove_stale_temp_files(tmp_path) == 1
+        assert not zombie.exists()
+    finally:
+        child.wait()
+        child.stdout.close()
