@@ -2,7 +2,13 @@
 
 Queries use FTS5's syntax (words, `"exact phrases"`, `prefix*`, `AND`/`OR`/`NOT`, `NEAR`); a
 query that is not valid FTS5 syntax (a stray quote or colon, as people type) is searched again
-as plain words, each quoted, so a search never fails on punctuation.
+as plain words, each quoted, so a search never fails on punctuation. The query is only ever a
+bound parameter, and the database is opened read-only.
+
+Before it reaches SQLite a query is made safe to pass at all: NUL characters (which cut a C
+string short) become spaces, and unpaired surrogates (what Python makes of non-UTF-8 bytes in
+a command line) become U+FFFD. A query longer than `MAX_QUERY_CHARS` is refused: FTS5's cost
+grows with the number of terms (20,000 took 6 s), and nobody types that much.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from ocr_assets.engine.corpus import SQLITE_KEY
 from ocr_assets.engine.storage import LocalStore, OutputStore, open_store
 
 SNIPPET_TOKENS = 16
+MAX_QUERY_CHARS = 1000
 SEARCH_SQL = """
 SELECT pages.folder, pages.partition, pages.page,
        snippet(pages_fts, 0, ?, ?, '…', ?) AS snippet, bm25(pages_fts) AS rank
@@ -63,11 +70,21 @@ def as_plain_words(query: str) -> str:
     return " ".join('"' + word.replace('"', '""') + '"' for word in query.split())
 
 
+def clean_query(query: str) -> str:
+    """`query` as SQLite can take it; `ValueError` for one that is empty or too long."""
+    text = query.replace("\0", " ").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if not text.strip():
+        raise ValueError("the search query is empty: give one or more words")
+    if len(text) > MAX_QUERY_CHARS:
+        raise ValueError(f"the search query has {len(text)} characters, more than the "
+                         f"{MAX_QUERY_CHARS} allowed: search for fewer words")
+    return text
+
+
 def search_corpus(corpus_root: Path | str | OutputStore, query: str, *, limit: int = 20,
                   highlight: tuple[str, str] = ("[", "]")) -> list[SearchHit]:
     """The best `limit` pages for `query`, best first (FTS5's bm25 rank)."""
-    if not query.strip():
-        raise ValueError("the search query is empty: give one or more words")
+    query = clean_query(query)
     with corpus_database(corpus_root) as path:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:

@@ -86,6 +86,11 @@ def test_search_finds_pages_with_folder_and_snippet(first_run) -> None:
     assert "[Menschheit]" in as_json[0]["snippet"]
     missing = ocr_assets("search", "anything", data=data.parent / "nothing-here")
     assert missing.returncode == 2 and "ocr-assets run" in missing.stderr
+    # A query with non-UTF-8 bytes, as a shell passes them, is searched, not a traceback.
+    raw = subprocess.run([sys.executable, "-m", "ocr_assets.cli", "search", b"quick \xff'\"",
+                          "--data", str(data)], capture_output=True, timeout=600, check=False)
+    assert raw.returncode == 0, raw.stderr
+    assert b"phototest.tif" in raw.stdout
 
 
 def test_status_json_lists_flagged_pages_and_why(first_run) -> None:

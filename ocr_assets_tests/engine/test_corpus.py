@@ -158,6 +158,36 @@ def test_search_returns_folder_page_and_a_highlighted_snippet(corpus: Corpus) ->
         search_corpus(corpus.corpus, "  ")
 
 
+HOSTILE_QUERIES = [
+    "'; DROP TABLE pages; --", 'x" OR "1"="1', '"', "*", "\0quick", "fox\0dog", "-fox", "^quick",
+    "{folder}: fox", "rowid:1", "pages_fts:fox", "NEAR(quick dog, 2)", "(" * 500 + "fox",
+    "fox OR " * 100 + "fox", "%s ? :1 $1", "Füchse 狐 🦊", "fox\udcff", "\ud800",
+]
+"""SQL injection, FTS5 syntax abuse (column filters, special queries, unbalanced parentheses
+deep enough to overflow the parser), NUL characters, non-UTF-8 bytes from a command line."""
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES, ids=range(len(HOSTILE_QUERIES)))
+def test_a_hostile_query_returns_hits_or_nothing_and_changes_nothing(corpus: Corpus,
+                                                                     query: str) -> None:
+    corpus.build()
+    database = corpus.corpus.path("pages.sqlite")
+    before = database.read_bytes()
+
+    hits = search_corpus(corpus.corpus, query)
+
+    assert all(h.page in {"phototest.tif", "eurotext.tif"} for h in hits)
+    assert database.read_bytes() == before
+    assert count_indexed_pages(corpus.corpus) == 2
+    assert [h.page for h in search_corpus(corpus.corpus, '"brown dog"')] == ["phototest.tif"]
+
+
+def test_an_overlong_query_is_refused_with_the_limit(corpus: Corpus) -> None:
+    corpus.build()
+    with pytest.raises(ValueError, match="more than the 1000 allowed"):
+        search_corpus(corpus.corpus, "fox " * 20_000)
+
+
 def test_search_before_any_build_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(CorpusNotBuiltError, match="ocr-assets run"):
         search_corpus(LocalStore(tmp_path), "anything")
