@@ -82,7 +82,7 @@ def pipeline_env(batch: Batch, data_root: Path, *, engine: str, auto_rotate: boo
 def run_pipeline(batch: Batch, data_root: Path, *, engine: str, auto_rotate: bool,
                  workers: int, lang: str, psm: int) -> PipelineRun:
     """One cold end-to-end run, verified: every page done, the corpus complete.
-    `auto_rotate` turns orientation detection (an extra Tesseract pass per page) on."""
+    `auto_rotate` turns orientation detection on (as by default: asked about doubtful pages)."""
     if data_root.exists():
         shutil.rmtree(data_root)
     env = pipeline_env(batch, data_root, engine=engine, auto_rotate=auto_rotate,

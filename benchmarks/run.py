@@ -45,8 +45,8 @@ ROTATE_SUFFIX = "+rotate"
 @dataclass(frozen=True)
 class Contender:
     """One way of OCRing the batch: the CLI, or the pipeline with an engine, with or without
-    orientation detection (`+rotate`: the project's default, an extra Tesseract pass per page
-    that the bare CLI does not make)."""
+    orientation detection (`+rotate`: the project's default, an OSD pass and a second reading
+    for each page whose first reading is doubtful, which the bare CLI does not make)."""
 
     name: str
     engine: str | None = None

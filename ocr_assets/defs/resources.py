@@ -49,7 +49,10 @@ class OcrConfig(dg.ConfigurableResource):
     recycle_after: int = 200
     max_attempts: int = 3
     auto_rotate: bool = True
-    """Turn pages upright before OCR when Tesseract's orientation detection is confident."""
+    """Turn pages upright when Tesseract's orientation detection is confident; it is asked
+    about pages whose reading as scanned is doubtful."""
+    rotate_every_page: bool = False
+    """Ask orientation detection about every page before its OCR (one more pass per page)."""
     rotate_min_confidence: float = DEFAULT_MIN_CONFIDENCE
     worker_memory_mb: int = 0
     """Address-space limit per OCR worker in MiB; 0: no limit."""
@@ -86,6 +89,7 @@ class OcrConfig(dg.ConfigurableResource):
             recycle_after=int(_env("RECYCLE_AFTER", "200")),
             max_attempts=int(_env("MAX_ATTEMPTS", "3")),
             auto_rotate=_env("AUTO_ROTATE", "1") not in ("0", "false", "no"),
+            rotate_every_page=_env("ROTATE_EVERY_PAGE", "0") not in ("0", "false", "no"),
             rotate_min_confidence=float(_env("ROTATE_MIN_CONFIDENCE",
                                              str(DEFAULT_MIN_CONFIDENCE))),
             worker_memory_mb=int(_env("WORKER_MEMORY_MB", "0")),
@@ -131,6 +135,7 @@ class OcrConfig(dg.ConfigurableResource):
                            recycle_after=self.recycle_after, max_megapixels=self.max_megapixels,
                            max_side_px=self.max_side_px, max_attempts=self.max_attempts,
                            auto_rotate=self.auto_rotate,
+                           rotate_every_page=self.rotate_every_page,
                            rotate_min_confidence=self.rotate_min_confidence,
                            worker_memory_mb=self.worker_memory_mb,
                            archival_formats=tuple(

@@ -5,9 +5,13 @@ A page scanned sideways or upside down reads as garbage; Tesseract's OSD model
 turned only when OSD is confident (`min_confidence`), and an upright page is never rewritten:
 its file goes to Tesseract unchanged, so its text stays identical to the bare CLI's.
 
-Use `upright_page` before the OCR pass (the worker does) or in a retry pass; `detect_orientation`
-alone only asks. Neither ever raises for a page OSD cannot judge (too few characters, a blank
-page): the page is then OCRed as it is, and `Orientation.note` says why.
+OSD is a Tesseract pass of its own (its own layout analysis and model): run on every page it
+cost 84 % more CPU than the OCR (BENCHMARKS.md). So the worker reads a page as scanned first
+and asks OSD only when that reading is doubtful (`doubt_about`): a turned page reads as
+garbage, an upright one almost never does. `upright_page` is the one call for both the worker
+and the retry pass; `detect_orientation` alone only asks. Neither ever raises for a page OSD
+cannot judge (too few characters, a blank page): the page is then OCRed as it is, and
+`Orientation.note` says why.
 """
 
 from __future__ import annotations
@@ -20,12 +24,20 @@ from PIL import Image
 
 from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.images import save_png
+from ocr_assets.engine.quality import PageQuality
 
 DEFAULT_MIN_CONFIDENCE = 6.0
 """OSD's orientation confidence needed to turn a page. Measured on the shared test set: the
 pages turned by 90, 180 and 270 degrees scored 9.3 to 11.0, while the one upright page that OSD
 called upside down (a sparse 17th-century title page, script guessed as Thai) scored 3.6.
 OCRmyPDF's default, 14, is tuned for dense full pages and left all of these unturned."""
+
+DOUBTFUL_CONFIDENCE = 50.0
+"""A first reading with a mean word confidence below this has its orientation checked (as has
+one flagged empty or garbage). Measured on the shared test set read as scanned: the pages
+turned by 90 and 180 degrees read at 40.2 and were flagged garbage, the 24 upright pages at
+58.7 to 96.2 (one of them, Fraktur read with the English model, flagged garbage: it is checked
+and, OSD finding it upright, kept)."""
 
 # Clockwise turn that makes the page upright (OSD's "Rotate") -> Pillow's exact transposition.
 # Pillow's ROTATE_n turns counter-clockwise by n degrees.
@@ -46,11 +58,25 @@ class Orientation:
     """True when the page was turned before OCR (`rotate` != 0 and confident enough)."""
     note: str = ""
     """Why the page was not turned, when OSD found nothing or was not sure."""
+    checked_because: str = ""
+    """Why OSD was asked: `every page` (`rotate_every_page`) or what made the first reading
+    doubtful."""
 
     def as_dict(self) -> dict[str, object]:
         """For the page's facts file."""
         return {"rotate": self.rotate, "confidence": self.confidence, "script": self.script,
-                "applied": self.applied, "note": self.note}
+                "applied": self.applied, "note": self.note,
+                "checked_because": self.checked_because}
+
+
+def doubt_about(quality: PageQuality) -> str | None:
+    """Why a page's first reading may come from a turned page, or None when it reads well."""
+    if quality.flags:
+        return f"the first reading was flagged {quality.reason}"
+    if quality.mean_confidence is not None and quality.mean_confidence < DOUBTFUL_CONFIDENCE:
+        return (f"the first reading's mean word confidence {quality.mean_confidence:.1f} is "
+                f"below {DOUBTFUL_CONFIDENCE:g}")
+    return None
 
 
 def missing_osd_message() -> str:

@@ -66,7 +66,7 @@ SINGLE_BLOCK = Strategy("psm_6", (("psm", 6),),
                         "layout analysis")
 SPARSE_TEXT = Strategy("psm_11", (("psm", 11),),
                        "Tesseract looks for as much sparse text as it can, in no order")
-ROTATE_BY_OSD = Strategy("rotate_osd", (("auto_rotate", True),
+ROTATE_BY_OSD = Strategy("rotate_osd", (("auto_rotate", True), ("rotate_every_page", True),
                                         ("rotate_min_confidence", DEFAULT_MIN_CONFIDENCE / 2)),
                          "Tesseract's orientation detection turns the page upright, trusting "
                          "it at half the usual confidence")

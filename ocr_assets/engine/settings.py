@@ -37,6 +37,9 @@ class OcrSettings:
     max_attempts: int = 3
     auto_rotate: bool = True
     """Detect a page turned by 90, 180 or 270 degrees (Tesseract OSD) and turn it upright."""
+    rotate_every_page: bool = False
+    """Ask OSD about every page before its OCR, instead of only about pages whose reading as
+    scanned is doubtful (one more Tesseract pass per page: for batches known to be turned)."""
     rotate_min_confidence: float = DEFAULT_MIN_CONFIDENCE
     worker_memory_mb: int = 0
     """Address-space limit of each worker process and its Tesseract, in MiB; 0: no limit.
@@ -57,6 +60,7 @@ class OcrSettings:
         """The settings that change a page's text: stored in its facts for provenance."""
         return {"lang": self.lang, "psm": self.psm, "engine": self.engine,
                 "max_side_px": self.max_side_px, "auto_rotate": self.auto_rotate,
+                "rotate_every_page": self.rotate_every_page,
                 "rotate_min_confidence": self.rotate_min_confidence, "decode": self.decode}
 
     def as_dict(self) -> dict[str, object]:

@@ -16,18 +16,18 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ocr_assets.engine.backends import get_backend
+from ocr_assets.engine.backends import EngineOutput, OcrBackend, get_backend
 from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.fingerprint import file_fingerprint
 from ocr_assets.engine.images import prepare_image
 from ocr_assets.engine.manifest import DONE, FAILED, PageOutcome
 from ocr_assets.engine.naming import display_name
-from ocr_assets.engine.orientation import upright_page
-from ocr_assets.engine.quality import score_page
+from ocr_assets.engine.orientation import Orientation, doubt_about, upright_page
+from ocr_assets.engine.quality import PageQuality, score_page
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.storage import OutputStore, write_json, write_text
 from ocr_assets.engine.wordlists import load_words
@@ -101,6 +101,68 @@ def _failed(task: PageTask, started: float, fingerprint: str | None,
                        engine=task.settings.engine)
 
 
+def _time_left(settings: OcrSettings, started: float, path: Path, step: str) -> float:
+    """What is left of the page's timeout, which covers every pass over it together."""
+    left = settings.page_timeout_s - (time.perf_counter() - started)
+    if left <= 0:
+        raise PageError(FailureCategory.TIMEOUT,
+                        f"{path.name}: no time left for {step} within "
+                        f"{settings.page_timeout_s:g} s; raise page_timeout_s")
+    return left
+
+
+def _read(backend: OcrBackend, image_path: Path, work_dir: Path, settings: OcrSettings,
+          started: float, source: Path) -> tuple[EngineOutput, PageQuality]:
+    result = backend.recognise(image_path, work_dir, lang=settings.lang, psm=settings.psm,
+                               timeout_s=_time_left(settings, started, source, "OCR"),
+                               renderings=settings.archival_formats)
+    if not result.image_read:
+        raise PageError(FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
+                        f"{source.name}: Tesseract exited 0 without reading the image "
+                        "(Leptonica cannot decode it); this is not a blank page: the "
+                        "retry pass re-decodes it with Pillow")
+    return result, score_page(result.text, result.confidences, load_words(settings.lang))
+
+
+def read_upright(image_path: Path, work_dir: Path, backend: OcrBackend, settings: OcrSettings,
+                 started: float, source: Path) -> tuple[EngineOutput, PageQuality,
+                                                      Orientation | None]:
+    """The reading of `image_path` (the prepared image of the page file `source`) and its
+    quality, from the page turned upright where it needs it, and what orientation detection
+    said (None when it was not asked).
+
+    With `rotate_every_page`, OSD looks at every page before its OCR. Otherwise the page is
+    read as scanned and OSD is asked only when that reading is doubtful; the reading of the
+    turned page then replaces the first only when its garbage score is lower, so an OSD mistake
+    on an upright page costs time, never text."""
+    if not settings.auto_rotate:
+        return *_read(backend, image_path, work_dir, settings, started, source), None
+    if settings.rotate_every_page:
+        upright, orientation = upright_page(
+            image_path, work_dir, min_confidence=settings.rotate_min_confidence,
+            timeout_s=settings.page_timeout_s)
+        result, quality = _read(backend, upright, work_dir, settings, started, source)
+        return result, quality, replace(orientation, checked_because="every page")
+    result, quality = _read(backend, image_path, work_dir, settings, started, source)
+    doubt = doubt_about(quality)
+    if doubt is None:
+        return result, quality, None
+    upright, orientation = upright_page(
+        image_path, work_dir, min_confidence=settings.rotate_min_confidence,
+        timeout_s=_time_left(settings, started, source, "orientation detection"))
+    orientation = replace(orientation, checked_because=doubt)
+    if not orientation.applied:
+        return result, quality, orientation
+    turned, turned_quality = _read(backend, upright, work_dir, settings, started, source)
+    if turned_quality.garbage_score < quality.garbage_score:
+        return turned, turned_quality, orientation
+    return result, quality, replace(
+        orientation, applied=False,
+        note=f"the page turned by {orientation.rotate} degrees read no better (garbage score "
+             f"{turned_quality.garbage_score:.2f} against {quality.garbage_score:.2f}); the "
+             "reading as scanned is kept")
+
+
 def ocr_page(task: PageTask) -> PageOutcome:
     """OCR one page and write its outputs; never raises for a bad page."""
     started = time.perf_counter()
@@ -115,26 +177,8 @@ def ocr_page(task: PageTask) -> PageOutcome:
             image = prepare_image(path, task.frame, work_dir,
                                   max_megapixels=settings.max_megapixels,
                                   max_side_px=settings.max_side_px, decode=settings.decode)
-            ocr_path, orientation = image.path, None
-            if settings.auto_rotate:
-                ocr_path, orientation = upright_page(
-                    image.path, work_dir, min_confidence=settings.rotate_min_confidence,
-                    timeout_s=settings.page_timeout_s)
-            # The page's timeout covers orientation detection and OCR together.
-            remaining_s = settings.page_timeout_s - (time.perf_counter() - started)
-            if remaining_s <= 0:
-                raise PageError(FailureCategory.TIMEOUT,
-                                f"{path.name}: no time left for OCR after orientation detection "
-                                f"within {settings.page_timeout_s:g} s; raise page_timeout_s")
-            result = backend.recognise(ocr_path, work_dir, lang=settings.lang,
-                                       psm=settings.psm, timeout_s=remaining_s,
-                                       renderings=settings.archival_formats)
-        if not result.image_read:
-            raise PageError(FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
-                            f"{path.name}: Tesseract exited 0 without reading the image "
-                            "(Leptonica cannot decode it); this is not a blank page: the "
-                            "retry pass re-decodes it with Pillow")
-        quality = score_page(result.text, result.confidences, load_words(settings.lang))
+            result, quality, orientation = read_upright(image.path, work_dir, backend,
+                                                        settings, started, path)
         ms = round((time.perf_counter() - started) * 1000)
         text_key, facts_key = output_keys(task.output_name)
         for document, content in result.renderings.items():
