@@ -232,7 +232,9 @@ def _run_pages(plan: FolderPlan, partition_key: str, folder_name: str, outputs: 
     finished since the plan was made, is left to it (counted in `in_flight_elsewhere`)."""
     owner = run_owner()
     lease_s = 2 * pool_timeout_s(settings)
-    queue = iter(plan.todo)
+    # Largest files first (longest-processing-time-first): a folder's run ends with its last
+    # page, and the other workers sit idle meanwhile, so the last pages should be short ones.
+    queue = iter(sorted(plan.todo, key=lambda page: page.size, reverse=True))
     window = 2 * max(1, settings.workers)
     in_flight: dict[Future[PageOutcome], PageTask] = {}
     with worker_pool(settings.workers, settings.recycle_after,
