@@ -171,6 +171,10 @@ def _update_sqlite(corpus: OutputStore, frames: dict[str, pd.DataFrame],
             path.write_bytes(corpus.read_bytes(SQLITE_KEY))
         db = sqlite3.connect(path)
         try:
+            # A private copy that is uploaded whole once committed, or thrown away: no journal
+            # and no fsync to protect it (30 % of the full-text build's time on 10,000 pages).
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
             with db:
                 db.executescript(SQLITE_SCHEMA)
                 for key in [*drop, *frames]:
