@@ -36,15 +36,11 @@ from ocr_assets.engine.worker import output_keys
 @pytest.fixture(scope="session")
 def s3_url() -> Iterator[str]:
     """An S3 bucket on a moto server on loopback: the object-store backend over the real S3
-    protocol (s3fs, botocore). Opt-in: skipped unless s3fs and moto are installed
-    (`pip install -e ".[s3]" "moto[server]>=5,<6"`)."""
-    try:
-        import boto3
-        import s3fs  # noqa: F401 - the filesystem fsspec needs for s3://
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:
-        pytest.skip(f"S3 store tests need s3fs and moto ({exc}): "
-                    'pip install -e ".[s3]" "moto[server]>=5,<6"')
+    protocol (s3fs, botocore; both in the `test` extra)."""
+    import boto3
+    import s3fs  # noqa: F401 - the filesystem fsspec needs for s3://
+    from moto.server import ThreadedMotoServer
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
