@@ -34,6 +34,7 @@ from ocr_assets.engine.manifest import (
 )
 from ocr_assets.engine.naming import display_name, output_name_for
 from ocr_assets.engine.pool import worker_pool
+from ocr_assets.engine.registry import folder_signature
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.storage import OutputStore, open_store
 from ocr_assets.engine.worker import PageTask, all_output_keys, ocr_page, output_keys
@@ -149,13 +150,18 @@ def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
                 scans_root: Path | None = None,
                 only_pages: set[str] | None = None) -> FolderPlan:
     """List the folder's pages, sync the manifest (new pages pending, vanished pages and their
-    outputs dropped, leases of dead or expired runs released) and decide which pages need OCR.
+    outputs dropped, leases of dead or expired runs released, the folder's listing signature
+    stored) and decide which pages need OCR.
 
     `out_root` is the output store (or its directory or URL); the folder's outputs are under
     its `<partition_key>/`."""
     outputs = open_store(out_root).child(partition_key)
+    # Taken before the listing: a file that changes while the folder is listed makes the
+    # stored signature stale (the nightly reconciliation then looks at the rows), never wrong.
+    signature = folder_signature(folder)
     listing = discover_pages(folder, root=scans_root or folder)
-    _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages])
+    _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages],
+                                  listing_signature=signature)
     for page_id in gone:
         for key in all_output_keys(output_name_for(page_id)):
             outputs.delete(key)

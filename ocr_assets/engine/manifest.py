@@ -40,6 +40,22 @@ class FolderRecord:
 
 
 @dataclass(frozen=True)
+class FolderSummary:
+    """One folder's page counts and listing, from one aggregate query over every folder:
+    what the nightly reconciliation needs without reading any page row."""
+
+    counts: dict[str, int]
+    """Pages per status, every status present (zeros included)."""
+    listing_signature: str | None = None
+    """`registry.folder_signature` of the folder when its rows were last synced with its
+    pages on disk; None when never recorded (a manifest older than the column, or no run)."""
+
+    @property
+    def unfinished(self) -> int:
+        return self.counts[PENDING] + self.counts[RUNNING]
+
+
+@dataclass(frozen=True)
 class PageRecord:
     partition_key: str
     page_id: str
@@ -93,9 +109,9 @@ class Manifest(Protocol):
     def folders(self) -> list[FolderRecord]: ...
     def folder(self, partition_key: str) -> FolderRecord | None: ...
     def forget_folder(self, partition_key: str) -> None: ...
-    def pages(self, partition_key: str) -> dict[str, PageRecord]: ...
-    def sync_pages(self, partition_key: str,
-                   page_ids: Iterable[str]) -> tuple[list[str], list[str]]: ...
+    def pages(self, partition_key: str, status: str | None = None) -> dict[str, PageRecord]: ...
+    def sync_pages(self, partition_key: str, page_ids: Iterable[str],
+                   listing_signature: str | None = None) -> tuple[list[str], list[str]]: ...
     def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float,
               expect_updated_at: float | None = None) -> bool: ...
     def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None: ...
@@ -104,6 +120,7 @@ class Manifest(Protocol):
     def release_expired(self, partition_key: str) -> int: ...
     def release_owners(self, partition_key: str, owners: Iterable[str]) -> int: ...
     def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]: ...
+    def folder_summaries(self) -> dict[str, FolderSummary]: ...
     def close(self) -> None: ...
 
 
@@ -139,7 +156,14 @@ CREATE TABLE IF NOT EXISTS pages (
     PRIMARY KEY (partition_key, page_id)
 );
 CREATE INDEX IF NOT EXISTS pages_status ON pages (partition_key, status);
+CREATE TABLE IF NOT EXISTS folder_listings (
+    partition_key TEXT PRIMARY KEY,
+    signature TEXT NOT NULL,
+    listed_at REAL NOT NULL
+);
 """
+"""`folder_listings` is a table of its own rather than a column of `folders`, so a manifest
+file of an earlier version gains it by `CREATE TABLE IF NOT EXISTS`, with no `ALTER`."""
 
 PAGE_COLUMNS = tuple(PageRecord.__dataclass_fields__)
 
@@ -220,18 +244,26 @@ class SqlManifest(abc.ABC):
         with self._tx() as db:
             self._lock_folder(db, partition_key)
             db.execute("DELETE FROM pages WHERE partition_key = ?", (partition_key,))
+            db.execute("DELETE FROM folder_listings WHERE partition_key = ?", (partition_key,))
             db.execute("DELETE FROM folders WHERE partition_key = ?", (partition_key,))
 
-    def pages(self, partition_key: str) -> dict[str, PageRecord]:
-        rows = self._connection().execute(
-            f"SELECT {', '.join(PAGE_COLUMNS)} FROM pages WHERE partition_key = ?",
-            (partition_key,)).fetchall()
-        return {row[1]: PageRecord(*row) for row in rows}
+    def pages(self, partition_key: str, status: str | None = None) -> dict[str, PageRecord]:
+        """The folder's rows by page id; with `status`, only the rows in that status."""
+        query = f"SELECT {', '.join(PAGE_COLUMNS)} FROM pages WHERE partition_key = ?"
+        args: tuple[str, ...] = (partition_key,)
+        if status is not None:
+            query += " AND status = ?"
+            args += (status,)
+        return {row[1]: PageRecord(*row) for row in self._connection().execute(query, args)}
 
-    def sync_pages(self, partition_key: str,
-                   page_ids: Iterable[str]) -> tuple[list[str], list[str]]:
+    def sync_pages(self, partition_key: str, page_ids: Iterable[str],
+                   listing_signature: str | None = None) -> tuple[list[str], list[str]]:
         """Make the folder's rows match its pages: new pages become pending rows, rows of pages
-        no longer on disk are dropped. Returns the added and the removed page ids."""
+        no longer on disk are dropped. Returns the added and the removed page ids.
+
+        `listing_signature`, the folder's signature taken before its pages were listed, is
+        stored in the same transaction: while the folder's signature on disk still equals it,
+        its rows are known to match its pages without reading them (`folder_summaries`)."""
         wanted = list(dict.fromkeys(page_ids))
         with self._tx() as db:
             self._lock_folder(db, partition_key)
@@ -246,6 +278,12 @@ class SqlManifest(abc.ABC):
                 [(partition_key, p, now) for p in new])
             db.executemany("DELETE FROM pages WHERE partition_key = ? AND page_id = ?",
                            [(partition_key, p) for p in gone])
+            if listing_signature is not None:
+                db.execute(
+                    "INSERT INTO folder_listings (partition_key, signature, listed_at) "
+                    "VALUES (?, ?, ?) ON CONFLICT (partition_key) DO UPDATE SET "
+                    "signature = excluded.signature, listed_at = excluded.listed_at",
+                    (partition_key, listing_signature, now))
         return new, gone
 
     def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float,
@@ -326,6 +364,22 @@ class SqlManifest(abc.ABC):
         for key, status, n in self._connection().execute(query + " GROUP BY 1, 2", args):
             counts.setdefault(key, dict.fromkeys(STATUSES, 0))[status] = n
         return counts
+
+    def folder_summaries(self) -> dict[str, FolderSummary]:
+        """{partition_key: FolderSummary} of every folder that has page rows, in one query:
+        the pages counted by status (on the `(partition_key, status)` index), each folder's
+        stored listing signature joined to its counts."""
+        rows = self._connection().execute(
+            "SELECT c.partition_key, c.status, c.n, l.signature FROM "
+            "(SELECT partition_key, status, COUNT(*) AS n FROM pages "
+            "GROUP BY partition_key, status) AS c "
+            "LEFT JOIN folder_listings AS l ON l.partition_key = c.partition_key")
+        counts: dict[str, dict[str, int]] = {}
+        signatures: dict[str, str | None] = {}
+        for key, status, n, signature in rows:
+            counts.setdefault(key, dict.fromkeys(STATUSES, 0))[status] = n
+            signatures[key] = signature
+        return {key: FolderSummary(counts[key], signatures[key]) for key in counts}
 
 
 class SqliteManifest(SqlManifest):

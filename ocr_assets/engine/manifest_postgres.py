@@ -69,6 +69,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX pages_status ON {schema}.pages (partition_key, status);
     """,
+    """
+    CREATE TABLE {schema}.folder_listings (
+        partition_key TEXT PRIMARY KEY,
+        signature TEXT NOT NULL,
+        listed_at DOUBLE PRECISION NOT NULL
+    );
+    """,
 )
 """Schema versions 1..n, applied in order; a new version is appended, never edited."""
 

@@ -6,8 +6,14 @@ differ from the manifest's rows (added, replaced or removed since they were OCRe
 are still pending, or when failed pages can still be helped (a transient failure under the
 attempt cap, or a retry-pass strategy not yet tried on that input).
 
-It reads no image: one `stat` per file and the folder's manifest rows, so a night over 10,000
-folders stays within a schedule evaluation.
+It reads no image and, for a folder that did not change, no page row: one aggregate query
+gives every folder's counts by status and the signature of its files (names, sizes,
+modification times) stored when a run last synced its rows with the disk. A folder whose
+signature on disk is still that one matches its rows; only a folder whose signature moved has
+its rows compared file by file (to say what changed, or to find that only files that are not
+pages did), and only a folder with failed pages has its failed rows read. So a night costs one
+`stat` per file plus one query, whatever the number of pages per folder (BENCHMARKS.md,
+"Sensor tick").
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from pathlib import Path
 
 from ocr_assets.engine.batch import plain_retry_allowed
 from ocr_assets.engine.discovery import FRAME_SEPARATOR, IMAGE_EXTENSIONS, looks_like_image
-from ocr_assets.engine.manifest import FAILED, PENDING, RUNNING, Manifest, PageRecord
+from ocr_assets.engine.manifest import FAILED, STATUSES, FolderSummary, Manifest, PageRecord
+from ocr_assets.engine.registry import folder_signature
 from ocr_assets.engine.retry import input_id, load_record, strategies_for
 from ocr_assets.engine.storage import OutputStore, open_store
 
@@ -90,24 +97,26 @@ def folders_needing_work(manifest: Manifest, scans_root: Path,
                          folders: Mapping[str, str], materialized: set[str],
                          max_attempts: int) -> dict[str, str]:
     """partition key -> why it needs a run, for the folders (key -> name on disk) given."""
-    counts = manifest.status_counts()
+    summaries = manifest.folder_summaries()
+    no_rows = FolderSummary(dict.fromkeys(STATUSES, 0))
     reasons: dict[str, str] = {}
     for key, name in sorted(folders.items()):
         if key not in materialized:
             reasons[key] = "never materialized"
             continue
-        by_status = counts.get(key, {})
-        unfinished = by_status.get(PENDING, 0) + by_status.get(RUNNING, 0)
-        if unfinished:
-            reasons[key] = f"{unfinished} pages pending"
+        summary = summaries.get(key, no_rows)
+        if summary.unfinished:
+            reasons[key] = f"{summary.unfinished} pages pending"
             continue
-        rows = manifest.pages(key)
-        change = folder_changes(scans_root / name, rows)
-        if change:
-            reasons[key] = change
-            continue
-        helpable = retryable_failures(rows.values(), open_store(reports_root).child(key),
-                                      max_attempts)
-        if helpable:
-            reasons[key] = f"{len(helpable)} failed pages to retry"
+        folder = scans_root / name
+        if summary.listing_signature != folder_signature(folder):
+            change = folder_changes(folder, manifest.pages(key))
+            if change:
+                reasons[key] = change
+                continue
+        if summary.counts[FAILED]:
+            helpable = retryable_failures(manifest.pages(key, status=FAILED).values(),
+                                          open_store(reports_root).child(key), max_attempts)
+            if helpable:
+                reasons[key] = f"{len(helpable)} failed pages to retry"
     return reasons

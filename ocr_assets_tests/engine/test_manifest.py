@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,8 @@ from ocr_assets.engine.manifest import (
     FAILED,
     PENDING,
     RUNNING,
+    SCHEMA,
+    FolderSummary,
     Manifest,
     PageOutcome,
     SqliteManifest,
@@ -157,6 +160,67 @@ def test_status_counts_include_every_status(manifest: Manifest) -> None:
         "b": {PENDING: 1, RUNNING: 0, DONE: 0, FAILED: 0}}
     assert manifest.status_counts("b") == {"b": {PENDING: 1, RUNNING: 0, DONE: 0, FAILED: 0}}
     assert manifest.status_counts("missing") == {}
+
+
+def test_folder_summaries_count_every_folder_by_status_with_its_listing(
+        manifest: Manifest) -> None:
+    manifest.sync_pages("a", ["1", "2", "3", "4", "5"], listing_signature="sig-a1")
+    manifest.sync_pages("b", ["1", "2"])
+    manifest.record("a", "1", done())
+    manifest.record("a", "2", done())
+    manifest.record("a", "3", PageOutcome(FAILED, None, 1, 1, 1, "timeout", "slow"))
+    manifest.claim("a", "4", "run", lease_s=60)
+    manifest.record("b", "1", done())
+
+    summaries = manifest.folder_summaries()
+
+    assert summaries == {
+        "a": FolderSummary({PENDING: 1, RUNNING: 1, DONE: 2, FAILED: 1}, "sig-a1"),
+        "b": FolderSummary({PENDING: 1, RUNNING: 0, DONE: 1, FAILED: 0}, None)}
+    assert summaries["a"].unfinished == 2
+    assert {key: s.counts for key, s in summaries.items()} == manifest.status_counts()
+
+    manifest.sync_pages("a", ["1", "2", "3"], listing_signature="sig-a2")  # 4 and 5 removed
+    manifest.sync_pages("b", ["1", "2"])  # a sync without a signature keeps the stored one
+    manifest.sync_pages("b", ["1", "2"], listing_signature="sig-b1")
+    manifest.sync_pages("b", ["1", "2"])
+    summaries = manifest.folder_summaries()
+    assert summaries["a"] == FolderSummary({PENDING: 0, RUNNING: 0, DONE: 2, FAILED: 1},
+                                           "sig-a2")
+    assert summaries["b"].listing_signature == "sig-b1"
+
+    manifest.register_folder("a", "a", b"a")
+    manifest.forget_folder("a")
+    assert set(manifest.folder_summaries()) == {"b"}
+    manifest.sync_pages("a", ["1"])
+    assert manifest.folder_summaries()["a"].listing_signature is None, \
+        "a forgotten folder's listing goes with it"
+
+
+def test_pages_can_be_read_by_status(manifest: Manifest) -> None:
+    manifest.sync_pages(KEY, ["p1.tif", "p2.tif", "p3.tif"])
+    manifest.record(KEY, "p2.tif", PageOutcome(FAILED, None, 1, 1, 1, "timeout", "slow"))
+    manifest.record(KEY, "p3.tif", done())
+
+    assert list(manifest.pages(KEY, status=FAILED)) == ["p2.tif"]
+    assert list(manifest.pages(KEY, status=DONE)) == ["p3.tif"]
+    assert sorted(manifest.pages(KEY)) == ["p1.tif", "p2.tif", "p3.tif"]
+
+
+def test_a_manifest_file_of_an_earlier_version_gains_the_listings(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # the schema before folder listings existed
+        db.executescript(SCHEMA.split("CREATE TABLE IF NOT EXISTS folder_listings")[0])
+        db.execute("INSERT INTO pages (partition_key, page_id, status) "
+                   "VALUES ('old', 'p.tif', 'done')")
+    db.close()
+
+    manifest = open_manifest(path)
+    assert manifest.folder_summaries() == {
+        "old": FolderSummary({PENDING: 0, RUNNING: 0, DONE: 1, FAILED: 0}, None)}
+    manifest.sync_pages("old", ["p.tif"], listing_signature="sig")
+    assert manifest.folder_summaries()["old"].listing_signature == "sig"
+    manifest.close()
 
 
 def test_folders_keep_their_original_name_and_bytes(manifest: Manifest) -> None:

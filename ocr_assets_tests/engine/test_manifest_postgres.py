@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import psycopg2
+import psycopg2.sql
 import pytest
 
 from ocr_assets.engine.manifest import DONE, PageOutcome, open_manifest
@@ -80,6 +81,31 @@ def test_processes_starting_at_once_on_an_empty_database_migrate_it_once(
     assert list(again.pages("box")) == ["a.tif"]
     again.close()
     assert _versions(postgres_manifest_url) == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_a_schema_of_version_1_is_upgraded_and_keeps_its_rows(
+        postgres_manifest_url: str) -> None:
+    dsn, schema = split_manifest_url(postgres_manifest_url)
+    with psycopg2.connect(dsn) as db:  # what the first version of the manifest created
+        cursor = db.cursor()
+        cursor.execute(psycopg2.sql.SQL("CREATE SCHEMA {}").format(
+            psycopg2.sql.Identifier(schema)))
+        cursor.execute(psycopg2.sql.SQL(
+            "CREATE TABLE {}.schema_version (version INTEGER PRIMARY KEY, "
+            "applied_at DOUBLE PRECISION NOT NULL)").format(psycopg2.sql.Identifier(schema)))
+        cursor.execute(psycopg2.sql.SQL(MIGRATIONS[0]).format(
+            schema=psycopg2.sql.Identifier(schema)))
+        cursor.execute(f"INSERT INTO {schema}.schema_version VALUES (1, 0)")
+        cursor.execute(f"INSERT INTO {schema}.pages (partition_key, page_id, status) "
+                       "VALUES ('old', 'p.tif', 'done')")
+    db.close()
+
+    manifest = open_manifest(postgres_manifest_url)
+    assert _versions(postgres_manifest_url) == list(range(1, len(MIGRATIONS) + 1))
+    assert manifest.folder_summaries()["old"].counts[DONE] == 1
+    manifest.sync_pages("old", ["p.tif"], listing_signature="sig")
+    assert manifest.folder_summaries()["old"].listing_signature == "sig"
+    manifest.close()
 
 
 def test_a_schema_newer_than_the_code_is_refused(postgres_manifest_url: str) -> None:

@@ -7,7 +7,10 @@ import os
 import shutil
 from pathlib import Path
 
+from ocr_assets.engine import OcrSettings, process_folder
+from ocr_assets.engine.manifest import FAILED, Manifest, PageRecord
 from ocr_assets.engine.reconcile import folder_changes, folders_needing_work, retryable_failures
+from ocr_assets.engine.retry import retry_failed_pages
 from ocr_assets_tests.helpers import FIXTURES, Run, new_run
 
 PAGE = FIXTURES / "pages" / "phototest.tif"
@@ -81,3 +84,51 @@ def test_folders_needing_work_say_why(tmp_path: Path) -> None:
     reasons = folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
                                    folders, materialized={run.key, "fresh"}, max_attempts=3)
     assert reasons == {run.key: "1 pages pending", "fresh": "1 new pages"}
+
+
+class RowReads:
+    """The manifest, with a note of every read of page rows (which folder, which status)."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.reads: list[tuple[str, str | None]] = []
+
+    def pages(self, partition_key: str, status: str | None = None) -> dict[str, PageRecord]:
+        self.reads.append((partition_key, status))
+        return self.manifest.pages(partition_key, status=status)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.manifest, name)
+
+
+def test_an_unchanged_folder_is_judged_by_its_summary_without_reading_rows(
+        tmp_path: Path) -> None:
+    run = done_folder(tmp_path)
+    broken = tmp_path / "scans" / "broken"
+    broken.mkdir()
+    (broken / "stub.tif").write_bytes(PAGE.read_bytes()[:300])
+    process_folder(broken, "broken", "broken", manifest=run.manifest, out_root=run.out_root,
+                   settings=OcrSettings(workers=1))
+    reports = tmp_path / "reports"
+    retry_failed_pages(broken, "broken", "broken", manifest=run.manifest,
+                       out_root=run.out_root, reports=reports / "broken",
+                       settings=OcrSettings(workers=1))
+    folders = {run.key: run.folder.name, "broken": "broken"}
+    manifest = RowReads(run.manifest)
+
+    def needing_work() -> dict[str, str]:
+        manifest.reads.clear()
+        return folders_needing_work(manifest, tmp_path / "scans", reports, folders,
+                                    materialized=set(folders), max_attempts=3)
+
+    assert needing_work() == {}
+    assert manifest.reads == [("broken", FAILED)], \
+        "no rows of the unchanged folder; only the failed rows of the other one"
+
+    (run.folder / "notes.txt").write_text("edited, and still not a page")
+    assert needing_work() == {}
+    assert sorted(manifest.reads) == [("broken", FAILED), (run.key, None)], \
+        "its files moved: its rows are compared, and no page changed"
+
+    shutil.copy(PAGE, run.folder / "page_2.tif")
+    assert needing_work() == {run.key: "1 new pages"}
