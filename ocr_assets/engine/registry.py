@@ -74,16 +74,23 @@ def folder_path(scans_root: Path, manifest: Manifest, partition_key: str) -> Pat
 
 def folder_signature(folder: Path) -> str:
     """A cheap fingerprint of a folder's contents (names, sizes, modification times): it
-    changes when a page is added, replaced or removed, without reading any image."""
+    changes when a page is added, replaced or removed, without reading any image.
+
+    The SHA-1 of, for every file in walk order (directories and names sorted), its path
+    relative to the folder, then `\\0<size>\\0<mtime_ns>\\n`. Sensor cursors and the manifest's
+    listings hold it, so this must never change from one version to the next."""
     digest = hashlib.sha1(usedforsecurity=False)
-    for dirpath, dirnames, filenames in os.walk(folder):
+    top = os.fspath(folder)
+    for dirpath, dirnames, filenames in os.walk(top):
         dirnames.sort()
+        # The relative path once per directory, not per file: `os.path.relpath` per file was
+        # half the time of a sensor tick (BENCHMARKS.md, "Sensor tick").
+        prefix = b"" if dirpath == top else raw_bytes(os.path.relpath(dirpath, top)) + b"/"
         for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
             try:
-                stat = os.lstat(path)
+                stat = os.lstat(os.path.join(dirpath, name))
             except OSError:
                 continue
-            digest.update(raw_bytes(os.path.relpath(path, folder)))
+            digest.update(prefix + raw_bytes(name))
             digest.update(f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()

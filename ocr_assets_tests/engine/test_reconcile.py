@@ -3,14 +3,14 @@ and the failed pages a run can still help."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
 
-from ocr_assets.engine import OcrSettings, process_folder
-from ocr_assets.engine.manifest import FAILED, Manifest, PageRecord
+from ocr_assets.engine.manifest import FAILED, Manifest, PageOutcome, PageRecord
 from ocr_assets.engine.reconcile import folder_changes, folders_needing_work, retryable_failures
-from ocr_assets.engine.retry import retry_failed_pages
+from ocr_assets.engine.registry import folder_signature
 from ocr_assets_tests.helpers import FIXTURES, Run, new_run
 
 PAGE = FIXTURES / "pages" / "phototest.tif"
@@ -103,16 +103,16 @@ class RowReads:
 
 def test_an_unchanged_folder_is_judged_by_its_summary_without_reading_rows(
         tmp_path: Path) -> None:
-    run = done_folder(tmp_path)
+    run = done_folder(tmp_path)  # its run stored the folder's listing signature
     broken = tmp_path / "scans" / "broken"
     broken.mkdir()
-    (broken / "stub.tif").write_bytes(PAGE.read_bytes()[:300])
-    process_folder(broken, "broken", "broken", manifest=run.manifest, out_root=run.out_root,
-                   settings=OcrSettings(workers=1))
+    shutil.copy(PAGE, broken / "huge.tif")
+    stat = (broken / "huge.tif").stat()
+    # As a run leaves a page refused for its size: failed for good, nothing a run can help.
+    run.manifest.sync_pages("broken", ["huge.tif"], listing_signature=folder_signature(broken))
+    run.manifest.record("broken", "huge.tif", PageOutcome(
+        FAILED, None, stat.st_size, stat.st_mtime_ns, 1, "too_large", "above max_megapixels"))
     reports = tmp_path / "reports"
-    retry_failed_pages(broken, "broken", "broken", manifest=run.manifest,
-                       out_root=run.out_root, reports=reports / "broken",
-                       settings=OcrSettings(workers=1))
     folders = {run.key: run.folder.name, "broken": "broken"}
     manifest = RowReads(run.manifest)
 
@@ -132,3 +132,26 @@ def test_an_unchanged_folder_is_judged_by_its_summary_without_reading_rows(
 
     shutil.copy(PAGE, run.folder / "page_2.tif")
     assert needing_work() == {run.key: "1 new pages"}
+
+
+def test_the_folder_signature_is_its_documented_digest(tmp_path: Path) -> None:
+    """Sensor cursors and stored listings hold it: the same files must give the same digest
+    in every version (the SHA-1 of each file's relative path, size and mtime in walk order)."""
+    folder = tmp_path / "box"
+    for rel in ("b.tif", "a b.png", "sub/z.tif", "sub/deeper/x.jpg", "tiff/1.tif"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(rel.encode() * 3)
+    (folder / os.fsdecode(b"caf\xe9.png")).write_bytes(b"latin-1 name")
+    expected = hashlib.sha1(usedforsecurity=False)
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            stat = os.lstat(path)
+            expected.update(os.fsencode(os.path.relpath(path, folder)))
+            expected.update(f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+
+    assert folder_signature(folder) == expected.hexdigest()
+    before = folder_signature(folder)
+    (folder / "sub" / "z.tif").write_bytes(b"replaced")
+    assert folder_signature(folder) != before
