@@ -11,6 +11,7 @@ The outputs live in the output store (text, facts, reports, corpus: the data dir
 that a materialization happened and what it found, so they return `MaterializeResult`s.
 """
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,10 +38,21 @@ from ocr_assets.engine.reports import (
 )
 from ocr_assets.engine.retry import PageRetry, load_record, retry_failed_pages
 
-TRANSIENT_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
-                                 jitter=dg.Jitter.PLUS_MINUS)
-"""For the step as a whole (disk full for a moment, a worker pool that fails to start); bad
-pages never raise, so a folder with bad pages is not retried by this."""
+STEP_RETRIES = int(os.environ.get("OCR_ASSETS_STEP_RETRIES", "2"))
+STEP_RETRY_DELAY_S = float(os.environ.get("OCR_ASSETS_STEP_RETRY_DELAY_S", "10"))
+TRANSIENT_RETRY = dg.RetryPolicy(max_retries=STEP_RETRIES, delay=STEP_RETRY_DELAY_S,
+                                 backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+"""For the step as a whole, against transient failures: whatever escapes the step is one, an
+`OSError` above all (a disk full or unreachable for a moment, an engine or worker pool that
+could not start a process) or a manifest database that went away. Retry n waits
+`(2^n - 1) * delay`, plus or minus `delay` (0-20 s, then 20-40 s by default).
+
+Never retried: bad pages (they never raise; they are recorded failed and reported), a
+configuration or installation problem (the engine raises `RuntimeError` or `ValueError`: a
+missing Tesseract, language or package, a bad `folder.toml`; it becomes
+`dg.Failure(allow_retries=False)`), a missing scan folder, and a failed blocking check (checks
+have no retry policy). `OCR_ASSETS_STEP_RETRIES` and `OCR_ASSETS_STEP_RETRY_DELAY_S` are read
+when the definitions load."""
 
 
 def run_settings(context: dg.AssetExecutionContext, ocr: OcrConfig) -> OcrSettings:

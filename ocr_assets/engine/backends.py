@@ -19,12 +19,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import pytesseract
 
 from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.orientation import missing_osd_message
+
+if TYPE_CHECKING:
+    from ocr_assets.engine.fault_backend import FaultBackend
 
 # Tesseract's OpenMP threads oversubscribe the cores when one process per core runs (6x slower
 # on 2 cores, measured). Every Tesseract started from this process inherits this.
@@ -215,8 +218,16 @@ def get_backend(engine: str) -> OcrBackend:
 def check_engine_ready(engine: str, lang: str, *, orientation: bool = False) -> None:
     """Fail the whole batch early, with what to do, when Tesseract, a language or (with
     `orientation`) the orientation model used to turn pages upright is missing. Orientation
-    detection runs the Tesseract CLI whichever engine reads the text."""
+    detection runs the Tesseract CLI whichever engine reads the text.
+
+    A missing program, model or package raises `RuntimeError` (installing it is what helps,
+    and the step is not retried); an `OSError` (a process that could not be started) is
+    transient and passes through, so the step's retry policy retries it."""
     name, _, options = engine.partition(":")
+    if name == "fault":
+        # The fault engine may refuse to start on purpose (`start-fail=<n>`), the transient
+        # failure of a whole step that the OCR step's retry policy is for.
+        cast("FaultBackend", get_backend(engine)).check_start()
     if name == "tesserocr":
         try:
             from ocr_assets.engine.tesserocr_backend import check_ready

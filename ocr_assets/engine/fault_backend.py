@@ -16,6 +16,17 @@ Faults in the worker itself:
     hang        the worker never returns and ignores every timeout but the pool's
 Faults of the Tesseract program (`fake_tesseract`), through the real pytesseract backend code:
     tesseract-crash, tesseract-hang, invalid-utf8, image-too-large
+    sideways    tesseract-crash, but only while the image is not upright: the fault engine
+                asks Tesseract's orientation detection (as the worker does) and crashes when it
+                says the page needs turning, so a page turned upright first is read. Give it as
+                a rule (`sideways=*.png`): a re-decoded page reaches the engine as `page.png`
+                and loses a marker in its name.
+
+A fault of the step rather than of a page: `start-fail=<n>` makes the first n engine starts in a
+process fail (`check_start`, run by `check_engine_ready` before every batch) with a transient
+`OSError` (EAGAIN, what forking a worker pool raises while the machine is out of processes):
+the failure the OCR step's retry policy exists for. Step retries run in the same process (the
+project's in-process executor), so the n+1st start, on the n-th retry, succeeds.
 
 Pages without a fault are read by `base`: `fake` (default: instant, deterministic text, see
 `fake_tesseract.fake_text`) or `tesseract` (the real one). `delay=<s>` slows every fake page,
@@ -25,6 +36,7 @@ OCR attempt appends `<pid>\\t<image path>` there: the harness's witness of what 
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import resource
@@ -36,10 +48,14 @@ from pathlib import Path
 
 from ocr_assets.engine import fake_tesseract
 from ocr_assets.engine.backends import EngineOutput, tesseract_pass
+from ocr_assets.engine.orientation import detect_orientation
 
 WORKER_FAULTS = ("oom-kill", "crash", "hang", "oom")
 TESSERACT_FAULTS = ("tesseract-crash", "tesseract-hang", "invalid-utf8", "image-too-large")
 FAULTS = WORKER_FAULTS + TESSERACT_FAULTS
+"""The faults that always strike the page they are given."""
+SIDEWAYS = "sideways"
+"""A fault that strikes only while the page is not upright (see the module's docstring)."""
 MARKER = "fault-"
 LOG_ENV = "OCR_ASSETS_FAULT_LOG"
 OOM_HEADROOM = 256 * 1024 * 1024
@@ -55,28 +71,41 @@ class FaultBackend:
         self.rules: list[tuple[str, str]] = []
         self.base = "fake"
         self.delay_s = 0.0
+        self.start_failures = 0
+        self.starts = 0
         for item in filter(None, (part.strip() for part in options.split(","))):
             key, sep, value = item.partition("=")
             if not sep:
                 raise ValueError(f"fault engine option {item!r}: expected name=value")
-            if key in FAULTS:
+            if key in FAULTS or key == SIDEWAYS:
                 self.rules.append((value, key))
             elif key == "base" and value in ("fake", "tesseract"):
                 self.base = value
             elif key == "delay":
                 self.delay_s = float(value)
+            elif key == "start-fail" and value.isdigit():
+                self.start_failures = int(value)
             else:
                 raise ValueError(f"fault engine option {item!r}: expected <fault>=<glob> with a "
-                                 f"fault among {list(FAULTS)}, base=fake|tesseract or "
-                                 "delay=<seconds>")
+                                 f"fault among {[*FAULTS, SIDEWAYS]}, base=fake|tesseract, "
+                                 "delay=<seconds> or start-fail=<count>")
 
     def version(self) -> str:
         return f"fault-injection ({self.base}: {fake_tesseract.VERSION})"
 
+    def check_start(self) -> None:
+        """The engine's start-up: refused, with a transient `OSError`, for the first
+        `start-fail` starts in this process."""
+        self.starts += 1
+        if self.starts <= self.start_failures:
+            raise OSError(errno.EAGAIN, f"the fault engine did not start (start {self.starts} of "
+                                        f"the {self.start_failures} that start-fail refuses); "
+                                        "a transient failure: the step is retried")
+
     def fault_for(self, name: str) -> str | None:
         """The fault this file name asks for: its marker first, then the first matching rule."""
         # Longest names first, so `fault-oom-kill` is not read as `fault-oom`.
-        for fault in sorted(FAULTS, key=len, reverse=True):
+        for fault in sorted((*FAULTS, SIDEWAYS), key=len, reverse=True):
             if MARKER + fault in name:
                 return fault
         return next((fault for glob, fault in self.rules if fnmatch.fnmatchcase(name, glob)),
@@ -86,6 +115,8 @@ class FaultBackend:
                   timeout_s: float, renderings: tuple[str, ...] = ()) -> EngineOutput:
         _log_attempt(image_path)
         fault = self.fault_for(image_path.name)
+        if fault == SIDEWAYS:
+            fault = "tesseract-crash" if _needs_turning(image_path, timeout_s) else None
         if fault in WORKER_FAULTS:
             _worker_fault(fault)
         if fault is None and self.base == "tesseract":
@@ -97,6 +128,12 @@ class FaultBackend:
         return tesseract_pass(image_path, work_dir, lang=lang, psm=psm, timeout_s=timeout_s,
                               command=str(_fake_command(work_dir)), extra_config=extra,
                               renderings=renderings)
+
+
+def _needs_turning(image_path: Path, timeout_s: float) -> bool:
+    """Whether orientation detection says the image is turned (with any confidence)."""
+    found = detect_orientation(image_path, timeout_s=timeout_s)
+    return found.rotate != 0 and found.confidence is not None
 
 
 def _log_attempt(image_path: Path) -> None:

@@ -4,6 +4,7 @@ survives dead and hung workers, and the batch always finishes with every page te
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from pathlib import Path
@@ -77,6 +78,19 @@ def test_rules_in_the_options_pick_pages_by_glob_and_markers_win(tmp_path: Path)
         FaultBackend("explode=*")
     with pytest.raises(ValueError, match="name=value"):
         FaultBackend("crash")
+
+
+def test_start_fail_refuses_the_first_starts_with_a_transient_error() -> None:
+    backend = FaultBackend("start-fail=2")
+    for start in (1, 2):
+        with pytest.raises(OSError, match=f"start {start} of the 2") as refused:
+            backend.check_start()
+        assert refused.value.errno == errno.EAGAIN
+    backend.check_start()  # the third start works, and every one after it
+    backend.check_start()
+    FaultBackend().check_start()
+    with pytest.raises(ValueError, match="start-fail=<count>"):
+        FaultBackend("start-fail=twice")
 
 
 def test_a_hung_page_is_killed_at_its_timeout_and_the_next_page_still_runs(
