@@ -44,8 +44,9 @@ TRANSIENT_RETRY = dg.RetryPolicy(max_retries=STEP_RETRIES, delay=STEP_RETRY_DELA
                                  backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 """For the step as a whole, against transient failures: whatever escapes the step is one, an
 `OSError` above all (a disk full or unreachable for a moment, an engine or worker pool that
-could not start a process) or a manifest database that went away. Retry n waits
-`(2^n - 1) * delay`, plus or minus `delay` (0-20 s, then 20-40 s by default).
+could not start a process) or a database error of the manifest (a connection dropped
+mid-statement). Retry n waits `(2^n - 1) * delay`, plus or minus `delay` (0-20 s, then 20-40 s
+by default).
 
 Never retried: bad pages (they never raise; they are recorded failed and reported), a
 configuration or installation problem (the engine raises `RuntimeError` or `ValueError`: a
