@@ -125,15 +125,17 @@ def test_failures_a_retry_cannot_help_are_not_retried(project: Project) -> None:
 
 def test_a_sideways_page_that_failed_is_recovered_by_turning_it_upright(
         tmp_path: Path) -> None:
-    """A shipped page turned by 90 degrees, read with orientation detection off: the fault
-    engine crashes Tesseract on it while it is sideways. The retry pass re-decodes it (still
-    sideways: still failing), then turns it upright by orientation detection, and reads it."""
+    """A shipped page turned by 90 degrees, with the default settings: the fault engine
+    crashes Tesseract on it while it is sideways, so the first pass fails it before its reading
+    could look doubtful enough to ask orientation detection. The retry pass re-decodes it
+    (still sideways: still failing), then turns it upright by orientation detection (before
+    reading, at half the confidence), and reads it."""
     scans, data = tmp_path / "scans", tmp_path / "data"
     (scans / "turned").mkdir(parents=True)
     with Image.open(FIXTURE_PAGES / "phototest.tif") as page:
         page.rotate(90, expand=True).save(scans / "turned" / "phototest_90.png",
                                           dpi=page.info["dpi"])
-    ocr = OcrConfig(scans_root=str(scans), data_root=str(data), workers=1, auto_rotate=False,
+    ocr = OcrConfig(scans_root=str(scans), data_root=str(data), workers=1,
                     engine="fault:base=tesseract,sideways=*")
     register_folders(ocr.manifest(), list_scan_folders(scans))
     with dg.instance_for_test() as instance:
@@ -158,6 +160,6 @@ def test_a_sideways_page_that_failed_is_recovered_by_turning_it_upright(
         "recovered"].value == 1
     facts = json.loads((data / "ocr" / "turned" / "phototest_90.png.json").read_text())
     assert facts["orientation"]["applied"] and facts["orientation"]["rotate"] == 90
-    assert facts["settings"]["auto_rotate"] is True
+    assert facts["orientation"]["checked_because"] == "every page", "rotate_osd's setting"
     assert "quick brown dog" in (data / "ocr" / "turned" / "phototest_90.png.txt").read_text()
     ocr.manifest().close()
