@@ -48,7 +48,7 @@ class FolderSummary:
     """Pages per status, every status present (zeros included)."""
     listing_signature: str | None = None
     """`registry.folder_signature` of the folder when its rows were last synced with its
-    pages on disk; None when never recorded (a manifest older than the column, or no run)."""
+    pages on disk; None when never stored (rows written before `folder_listings` existed)."""
 
     @property
     def unfinished(self) -> int:

@@ -12,8 +12,7 @@ modification times) stored when a run last synced its rows with the disk. A fold
 signature on disk is still that one matches its rows; only a folder whose signature moved has
 its rows compared file by file (to say what changed, or to find that only files that are not
 pages did), and only a folder with failed pages has its failed rows read. So a night costs one
-`stat` per file plus one query, whatever the number of pages per folder (BENCHMARKS.md,
-"Sensor tick").
+query plus one `stat` per file, the cost of a sensor tick (BENCHMARKS.md, "Sensor tick").
 """
 
 from __future__ import annotations
