@@ -61,9 +61,10 @@ def tick(instance: dg.DagsterInstance, ocr: OcrConfig, cursor: str | None
 def record_done(ocr: OcrConfig, scans: Path) -> None:
     """Every page of every folder done in the manifest, as after a full OCR: each folder's rows
     synced with its listing signature (what a run's plan stores), then every row marked done
-    with its file's stat in one transaction (a run commits page by page, which would only make
-    the set-up of 900,000 pages slow)."""
+    with its file's stat and the recipe in force, in one transaction (a run commits page by
+    page, which would only make the set-up of 900,000 pages slow)."""
     manifest = ocr.manifest()
+    recipe = ocr.settings.recipe_key()
     done = []
     for folder in sorted(scans.iterdir()):
         files = sorted(folder.iterdir())
@@ -71,10 +72,10 @@ def record_done(ocr: OcrConfig, scans: Path) -> None:
                             listing_signature=folder_signature(folder))
         for f in files:
             stat = f.stat()
-            done.append((stat.st_size, stat.st_mtime_ns, f.name, folder.name, f.name))
+            done.append((stat.st_size, stat.st_mtime_ns, f.name, recipe, folder.name, f.name))
     with sqlite3.connect(Path(ocr.data_root) / "manifest.sqlite") as db:
         db.executemany("UPDATE pages SET status = 'done', fingerprint = 'x', size = ?, "
-                       "mtime_ns = ?, ms = 1, output_name = ? "
+                       "mtime_ns = ?, ms = 1, output_name = ?, recipe = ? "
                        "WHERE partition_key = ? AND page_id = ?", done)
     db.close()
 
@@ -132,14 +133,14 @@ def main() -> None:
                          f"{sum(sum(s.counts.values()) for s in summaries.values())} pages"))
             started = time.perf_counter()
             reasons = folders_needing_work(ocr.manifest(), scans, ocr.reports_store, folders,
-                                           set(folders), ocr.max_attempts)
+                                           set(folders), ocr.settings)
             rows.append(("nightly reconciliation, every page done",
                          time.perf_counter() - started, f"{len(reasons)} folders need a run"))
             for folder in changed:
                 (folder / "page_extra.tif").write_bytes(b"II*\x00" + b"\0" * 60)
             started = time.perf_counter()
             reasons = folders_needing_work(ocr.manifest(), scans, ocr.reports_store, folders,
-                                           set(folders), ocr.max_attempts)
+                                           set(folders), ocr.settings)
             rows.append(("nightly reconciliation, 1 % of the folders got a page",
                          time.perf_counter() - started, f"{len(reasons)} folders need a run"))
             cursor_kib = len(moved.cursor) / 1024

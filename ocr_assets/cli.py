@@ -202,6 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ocr_assets.defs.resources import OcrConfig
     from ocr_assets.engine import plan_folder
     from ocr_assets.engine.corpus import PARQUET_KEY
+    from ocr_assets.engine.folder_config import FolderConfigError, folder_settings
     from ocr_assets.engine.registry import list_scan_folders, register_folders
 
     ocr = OcrConfig.from_env()
@@ -222,8 +223,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     to_run: list[str] = []
     pages_to_do = 0
     for key, name in scan.folders.items():
-        plan = plan_folder(ocr.scans_path / name, key, manifest=manifest, out_root=ocr.ocr_store,
-                           settings=ocr.settings, scans_root=ocr.scans_path)
+        folder = ocr.scans_path / name
+        try:
+            settings = folder_settings(folder, ocr.settings)
+        except FolderConfigError:
+            to_run.append(key)  # its run fails, saying what to fix in the file
+            continue
+        plan = plan_folder(folder, key, manifest=manifest, out_root=ocr.ocr_store,
+                           settings=settings, scans_root=ocr.scans_path)
         if plan.todo or key not in materialized:
             to_run.append(key)
             pages_to_do += len(plan.todo)

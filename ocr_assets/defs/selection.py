@@ -39,7 +39,7 @@ def nightly_selection(instance: dg.DagsterInstance, ocr: OcrConfig) -> dict[str,
             if statuses.get(k) != dg.AssetPartitionStatus.IN_PROGRESS}
     materialized = {k for k, s in statuses.items() if s == dg.AssetPartitionStatus.MATERIALIZED}
     return folders_needing_work(ocr.manifest(), ocr.scans_path, ocr.reports_store, idle,
-                                materialized, ocr.max_attempts)
+                                materialized, ocr.settings)
 
 
 def retry_selection(instance: dg.DagsterInstance, ocr: OcrConfig) -> dict[str, str]:

@@ -1,10 +1,11 @@
 """The OCR of one scan folder: resumable, idempotent, and isolated per page.
 
 `process_folder` lists the folder's pages, brings the manifest up to date (new pages pending,
-vanished pages dropped with their outputs), skips what is already done for the same input,
-and OCRs the rest in a pool of worker processes. Each page is claimed under a lease before it is
-submitted (a second run on the same folder does no page twice; a dead run's pages come back),
-and recorded in the manifest the moment it finishes.
+vanished pages dropped with their outputs), skips what is already done for the same input and
+recipe (the settings that change the text: language, psm, ...), and OCRs the rest in a pool
+of worker processes. Each page is claimed under a lease before it is submitted (a second run on
+the same folder does no page twice; a dead run's pages come back), and recorded in the manifest
+the moment it finishes.
 """
 
 from __future__ import annotations
@@ -85,13 +86,16 @@ def pool_timeout_s(settings: OcrSettings) -> float:
     return settings.page_timeout_s + min(POOL_GRACE_S, max(2.0, settings.page_timeout_s))
 
 
-def _needs_ocr(page: Page, row: PageRecord, settings: OcrSettings, outputs: OutputStore,
-               manifest: Manifest) -> bool:
-    """False for a page whose current input is already done (or failed for good)."""
+def _needs_ocr(page: Page, row: PageRecord, settings: OcrSettings, recipe: str,
+               outputs: OutputStore, manifest: Manifest) -> bool:
+    """False for a page whose current input is already done with the current `recipe` (or
+    failed for good). Decided from the row (and a stat of the text): no page is read."""
     if row.status == RUNNING:
         return True
     same_stat = row.size == page.size and row.mtime_ns == page.mtime_ns
     if row.status == DONE:
+        if read_with_other_recipe(row, recipe):
+            return True
         text_key, _ = output_keys(row.output_name or output_name_for(page.page_id))
         if not outputs.exists(text_key):
             return True
@@ -106,6 +110,13 @@ def _needs_ocr(page: Page, row: PageRecord, settings: OcrSettings, outputs: Outp
                                   and row.fingerprint == file_fingerprint(page.path))
         return not unchanged or plain_retry_allowed(row, settings.max_attempts)
     return True
+
+
+def read_with_other_recipe(row: PageRecord, recipe: str) -> bool:
+    """Whether a done page was read with another recipe than `recipe` (the folder's current
+    `OcrSettings.recipe_key`), so it must be read again. A row without a recipe (written before
+    recipes were recorded) counts as read with the current one."""
+    return row.status == DONE and row.recipe is not None and row.recipe != recipe
 
 
 def plain_retry_allowed(row: PageRecord, max_attempts: int) -> bool:
@@ -129,7 +140,7 @@ def _pool_failure(task: PageTask, exc: BaseException, settings: OcrSettings) -> 
         message = f"{Path(task.path).name}: {type(exc).__name__}: {exc}"
     return PageOutcome(status=FAILED, fingerprint=None, size=task.size, mtime_ns=task.mtime_ns,
                        ms=0, error_category=str(category), error_message=display_name(message),
-                       engine=settings.engine)
+                       engine=settings.engine, recipe=settings.recipe_key())
 
 
 @dataclass
@@ -151,7 +162,10 @@ def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
                 only_pages: set[str] | None = None) -> FolderPlan:
     """List the folder's pages, sync the manifest (new pages pending, vanished pages and their
     outputs dropped, leases of dead or expired runs released, the folder's listing signature
-    stored) and decide which pages need OCR.
+    stored) and decide which pages need OCR: new, changed or unfinished pages, and done pages
+    read with another recipe than that of `settings`, which must be the folder's own
+    (`folder_settings` applied). Done rows from before recipes were recorded adopt the current
+    one.
 
     `out_root` is the output store (or its directory or URL); the folder's outputs are under
     its `<partition_key>/`."""
@@ -166,13 +180,17 @@ def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
         for key in all_output_keys(output_name_for(page_id)):
             outputs.delete(key)
     _release_dead_runs(manifest, partition_key)
+    recipe = settings.recipe_key()
     rows = manifest.pages(partition_key)
+    if any(row.status == DONE and row.recipe is None for row in rows.values()):
+        manifest.adopt_recipe(partition_key, recipe)
+        rows = manifest.pages(partition_key)
     todo: list[Page] = []
     skipped = 0
     for page in listing.pages:
         if only_pages is not None and page.page_id not in only_pages:
             continue
-        if _needs_ocr(page, rows[page.page_id], settings, outputs, manifest):
+        if _needs_ocr(page, rows[page.page_id], settings, recipe, outputs, manifest):
             todo.append(page)
         else:
             skipped += 1

@@ -2,9 +2,10 @@
 
 File counts lie (a half-written `.txt`, a page that failed, a page still running), so every
 decision is made from these rows: status `pending`, `running` (claimed under a lease), `done` or
-`failed`, with the error category and message, attempts, timing, and the input fingerprint the
-status belongs to. Rows are written as each page finishes, so a crash loses at most the pages in
-flight, and a lease that expires (a dead run) hands its page to the next run.
+`failed`, with the error category and message, attempts, timing, and the input fingerprint and
+recipe (`OcrSettings.recipe_key`: language, psm, ...) the status belongs to. Rows are written
+as each page finishes, so a crash loses at most the pages in flight, and a lease that expires (a
+dead run) hands its page to the next run.
 
 `Manifest` is the interface. `SqlManifest` holds its queries, written once in the SQL that SQLite
 and PostgreSQL share; `SqliteManifest` is the embedded default (WAL mode, a busy timeout and
@@ -20,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,6 +50,8 @@ class FolderSummary:
     listing_signature: str | None = None
     """`registry.folder_signature` of the folder when its rows were last synced with its
     pages on disk; None when never stored (rows written before `folder_listings` existed)."""
+    done_by_recipe: dict[str, int] = field(default_factory=dict)
+    """Done pages per recipe (`OcrSettings.recipe_key`); rows without one are not counted."""
 
     @property
     def unfinished(self) -> int:
@@ -76,6 +79,9 @@ class PageRecord:
     flag_reason: str = ""
     output_name: str | None = None
     engine: str | None = None
+    recipe: str | None = None
+    """`OcrSettings.recipe_key` of the settings the page was read with; None on a row written
+    before recipes were recorded (taken as the recipe in force, see `adopt_recipe`)."""
     lease_owner: str | None = None
     lease_until: float | None = None
     updated_at: float | None = None
@@ -100,6 +106,9 @@ class PageOutcome:
     flag_reason: str = ""
     output_name: str | None = None
     engine: str | None = None
+    recipe: str | None = None
+    """`OcrSettings.recipe_key` of the folder's settings this attempt belongs to (for a retry
+    strategy, the folder's own, not the strategy's)."""
 
 
 class Manifest(Protocol):
@@ -117,6 +126,7 @@ class Manifest(Protocol):
     def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None: ...
     def accept_unchanged(self, partition_key: str, page_id: str, size: int,
                          mtime_ns: int) -> None: ...
+    def adopt_recipe(self, partition_key: str, recipe: str) -> int: ...
     def release_expired(self, partition_key: str) -> int: ...
     def release_owners(self, partition_key: str, owners: Iterable[str]) -> int: ...
     def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]: ...
@@ -124,7 +134,7 @@ class Manifest(Protocol):
     def close(self) -> None: ...
 
 
-SCHEMA = """
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS folders (
     partition_key TEXT PRIMARY KEY,
     folder_name TEXT NOT NULL,
@@ -162,8 +172,20 @@ CREATE TABLE IF NOT EXISTS folder_listings (
     listed_at REAL NOT NULL
 );
 """
-"""`folder_listings` is a table of its own rather than a column of `folders`, so a manifest
-file of an earlier version gains it by `CREATE TABLE IF NOT EXISTS`, with no `ALTER`."""
+"""The tables before the schema had a version number (every statement `IF NOT EXISTS`: a
+manifest of that time is at version 0 and has them, or all but `folder_listings`, already).
+`folder_listings` is a table of its own rather than a column of `folders`, so such a file gains
+it with no `ALTER`."""
+
+SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    tuple(statement.strip() for statement in SCHEMA_V1.split(";") if statement.strip()),
+    ("ALTER TABLE pages ADD COLUMN recipe TEXT",
+     # The nightly summary counts pages by status and recipe from the index alone.
+     "DROP INDEX pages_status",
+     "CREATE INDEX pages_status ON pages (partition_key, status, recipe)"),
+)
+"""SQLite schema versions 1..n (kept in `PRAGMA user_version`), applied in order; a new
+version is appended, never edited."""
 
 PAGE_COLUMNS = tuple(PageRecord.__dataclass_fields__)
 
@@ -313,13 +335,13 @@ class SqlManifest(abc.ABC):
                 "UPDATE pages SET status = ?, fingerprint = ?, size = ?, mtime_ns = ?, ms = ?, "
                 "error_category = ?, error_message = ?, mean_confidence = ?, words = ?, "
                 "chars = ?, garbage_score = ?, flags = ?, flag_reason = ?, output_name = ?, "
-                "engine = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? "
+                "engine = ?, recipe = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? "
                 "WHERE partition_key = ? AND page_id = ?",
                 (outcome.status, outcome.fingerprint, outcome.size, outcome.mtime_ns, outcome.ms,
                  outcome.error_category, outcome.error_message, outcome.mean_confidence,
                  outcome.words, outcome.chars, outcome.garbage_score, outcome.flags,
-                 outcome.flag_reason, outcome.output_name, outcome.engine, time.time(),
-                 partition_key, page_id))
+                 outcome.flag_reason, outcome.output_name, outcome.engine, outcome.recipe,
+                 time.time(), partition_key, page_id))
 
     def accept_unchanged(self, partition_key: str, page_id: str, size: int,
                          mtime_ns: int) -> None:
@@ -328,6 +350,15 @@ class SqlManifest(abc.ABC):
             db.execute("UPDATE pages SET size = ?, mtime_ns = ? "
                        "WHERE partition_key = ? AND page_id = ?",
                        (size, mtime_ns, partition_key, page_id))
+
+    def adopt_recipe(self, partition_key: str, recipe: str) -> int:
+        """Give the folder's done rows that have no recipe (written before recipes were
+        recorded) this one, the recipe in force: an upgrade reads no page again, and a later
+        change of recipe is seen on them too. Returns how many rows were given it."""
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE pages SET recipe = ? WHERE partition_key = ? AND status = 'done' "
+                "AND recipe IS NULL", (recipe, partition_key)).rowcount
 
     def release_expired(self, partition_key: str) -> int:
         """Return pages whose run died mid-page (lease expired) to pending."""
@@ -367,19 +398,21 @@ class SqlManifest(abc.ABC):
 
     def folder_summaries(self) -> dict[str, FolderSummary]:
         """{partition_key: FolderSummary} of every folder that has page rows, in one query:
-        the pages counted by status (on the `(partition_key, status)` index), each folder's
-        stored listing signature joined to its counts."""
+        the pages counted by status and recipe (on the `(partition_key, status, recipe)`
+        index), each folder's stored listing signature joined to its counts."""
         rows = self._connection().execute(
-            "SELECT c.partition_key, c.status, c.n, l.signature FROM "
-            "(SELECT partition_key, status, COUNT(*) AS n FROM pages "
-            "GROUP BY partition_key, status) AS c "
+            "SELECT c.partition_key, c.status, c.recipe, c.n, l.signature FROM "
+            "(SELECT partition_key, status, recipe, COUNT(*) AS n FROM pages "
+            "GROUP BY partition_key, status, recipe) AS c "
             "LEFT JOIN folder_listings AS l ON l.partition_key = c.partition_key")
-        counts: dict[str, dict[str, int]] = {}
-        signatures: dict[str, str | None] = {}
-        for key, status, n, signature in rows:
-            counts.setdefault(key, dict.fromkeys(STATUSES, 0))[status] = n
-            signatures[key] = signature
-        return {key: FolderSummary(counts[key], signatures[key]) for key in counts}
+        summaries: dict[str, FolderSummary] = {}
+        for key, status, recipe, n, signature in rows:
+            summary = summaries.setdefault(
+                key, FolderSummary(dict.fromkeys(STATUSES, 0), signature))
+            summary.counts[status] += n
+            if status == DONE and recipe is not None:
+                summary.done_by_recipe[recipe] = n
+        return summaries
 
 
 class SqliteManifest(SqlManifest):
@@ -393,7 +426,29 @@ class SqliteManifest(SqlManifest):
         super().__init__()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection().executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema to the newest version. Read without a lock first (the
+        usual case: nothing to do), then again under `BEGIN IMMEDIATE`, so two processes
+        opening an old manifest at once upgrade it once."""
+        if self._version(self._connection()) == len(SQLITE_MIGRATIONS):
+            return
+        with self._tx() as db:
+            current = self._version(db)
+            if current > len(SQLITE_MIGRATIONS):
+                raise RuntimeError(
+                    f"the manifest {self.path} is at schema version {current}, newer than this "
+                    f"ocr-assets knows ({len(SQLITE_MIGRATIONS)}): upgrade ocr-assets on this "
+                    "machine")
+            for statements in SQLITE_MIGRATIONS[current:]:
+                for statement in statements:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {len(SQLITE_MIGRATIONS)}")
+
+    @staticmethod
+    def _version(db: SqlConnection) -> int:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)

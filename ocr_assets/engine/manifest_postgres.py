@@ -76,6 +76,13 @@ MIGRATIONS: tuple[str, ...] = (
         listed_at DOUBLE PRECISION NOT NULL
     );
     """,
+    # 3: the recipe a page was read with (`OcrSettings.recipe_key`); NULL on the rows of
+    # earlier versions, which the next run of their folder adopts as the recipe in force.
+    """
+    ALTER TABLE {schema}.pages ADD COLUMN recipe TEXT;
+    DROP INDEX {schema}.pages_status;
+    CREATE INDEX pages_status ON {schema}.pages (partition_key, status, recipe);
+    """,
 )
 """Schema versions 1..n, applied in order; a new version is appended, never edited."""
 

@@ -2,17 +2,20 @@
 
 The sensor only sees what changed between two of its ticks. This is the reconciliation that the
 nightly schedule runs: a folder needs a run when it was never materialized, when pages on disk
-differ from the manifest's rows (added, replaced or removed since they were OCRed), when pages
-are still pending, or when failed pages can still be helped (a transient failure under the
-attempt cap, or a retry-pass strategy not yet tried on that input).
+differ from the manifest's rows (added, replaced or removed since they were OCRed), when done
+pages were read with another recipe than the folder's current one (its `folder.toml` or the
+configured language or psm changed), when pages are still pending, or when failed pages can
+still be helped (a transient failure under the attempt cap, or a retry-pass strategy not yet
+tried on that input and recipe).
 
 It reads no image and, for a folder that did not change, no page row: one aggregate query
-gives every folder's counts by status and the signature of its files (names, sizes,
-modification times) stored when a run last synced its rows with the disk. A folder whose
-signature on disk is still that one matches its rows; only a folder whose signature moved has
-its rows compared file by file (to say what changed, or to find that only files that are not
-pages did), and only a folder with failed pages has its failed rows read. So a night costs one
-query plus one `stat` per file, the cost of a sensor tick (BENCHMARKS.md, "Sensor tick").
+gives every folder's counts by status, the recipes of its done pages and the signature of its
+files (names, sizes, modification times) stored when a run last synced its rows with the disk.
+A folder whose signature on disk is still that one matches its rows; only a folder whose
+signature moved has its rows compared file by file (to say what changed, or to find that only
+files that are not pages did), and only a folder with failed pages has its failed rows read.
+Besides, each folder's `folder.toml` is read (for its recipe). So a night costs one query plus
+one `stat` per file, the cost of a sensor tick (BENCHMARKS.md, "Sensor tick").
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from pathlib import Path
 
 from ocr_assets.engine.batch import plain_retry_allowed
 from ocr_assets.engine.discovery import FRAME_SEPARATOR, IMAGE_EXTENSIONS, looks_like_image
+from ocr_assets.engine.folder_config import FolderConfigError, folder_settings
 from ocr_assets.engine.manifest import FAILED, STATUSES, FolderSummary, Manifest, PageRecord
 from ocr_assets.engine.registry import folder_signature
-from ocr_assets.engine.retry import input_id, load_record, strategies_for
+from ocr_assets.engine.retry import entry_applies, load_record, strategies_for
+from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.storage import OutputStore, open_store
 
 
@@ -84,18 +89,34 @@ def retryable_failures(rows: Iterable[PageRecord], reports: Path | str | OutputS
     for row in failed:
         entry = record.get(row.page_id)
         strategies = [s.name for s in strategies_for(row.error_category)]
-        pass_pending = bool(strategies) and (entry is None or entry.input != input_id(row)
+        pass_pending = bool(strategies) and (entry is None or not entry_applies(entry, row)
                                              or entry.strategies != strategies)
         if pass_pending or plain_retry_allowed(row, max_attempts):
             helpable.append(row.page_id)
     return sorted(helpable)
 
 
+def pages_with_other_recipe(folder: Path, summary: FolderSummary,
+                            settings: OcrSettings) -> int:
+    """How many done pages of the folder were read with another recipe than the one its run
+    would use now (`settings` with its `folder.toml` applied), from its summary: no row is
+    read. A `folder.toml` that cannot be read counts none: the folder's run says what is wrong
+    with it."""
+    if not summary.done_by_recipe:
+        return 0
+    try:
+        recipe = folder_settings(folder, settings).recipe_key()
+    except FolderConfigError:
+        return 0
+    return sum(n for other, n in summary.done_by_recipe.items() if other != recipe)
+
+
 def folders_needing_work(manifest: Manifest, scans_root: Path,
                          reports_root: Path | str | OutputStore,
                          folders: Mapping[str, str], materialized: set[str],
-                         max_attempts: int) -> dict[str, str]:
-    """partition key -> why it needs a run, for the folders (key -> name on disk) given."""
+                         settings: OcrSettings) -> dict[str, str]:
+    """partition key -> why it needs a run, for the folders (key -> name on disk) given, with
+    the configured `settings` (before any folder's `folder.toml`)."""
     summaries = manifest.folder_summaries()
     no_rows = FolderSummary(dict.fromkeys(STATUSES, 0))
     reasons: dict[str, str] = {}
@@ -113,9 +134,14 @@ def folders_needing_work(manifest: Manifest, scans_root: Path,
             if change:
                 reasons[key] = change
                 continue
+        stale = pages_with_other_recipe(folder, summary, settings)
+        if stale:
+            reasons[key] = f"{stale} pages read with other settings (language, psm, ...)"
+            continue
         if summary.counts[FAILED]:
             helpable = retryable_failures(manifest.pages(key, status=FAILED).values(),
-                                          open_store(reports_root).child(key), max_attempts)
+                                          open_store(reports_root).child(key),
+                                          settings.max_attempts)
             if helpable:
                 reasons[key] = f"{len(helpable)} failed pages to retry"
     return reasons

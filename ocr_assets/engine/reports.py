@@ -9,7 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest
-from ocr_assets.engine.retry import NOT_RETRIED, RECOVERED, PageRetry, input_id, strategies_for
+from ocr_assets.engine.retry import (
+    NOT_RETRIED,
+    RECOVERED,
+    PageRetry,
+    entry_applies,
+    strategies_for,
+)
 from ocr_assets.engine.storage import OutputStore, open_store
 
 REPORT_KEYS = ("failed_pages.csv", "failed_pages.json")
@@ -27,8 +33,8 @@ def failed_pages_frame(manifest: Manifest, partition_key: str,
     records = []
     for page_id, row in sorted(manifest.pages(partition_key).items()):
         entry = record.get(page_id)
-        if entry is not None and entry.input != input_id(row):
-            entry = None  # the scan changed since: the pass's outcome is about another input
+        if entry is not None and not entry_applies(entry, row):
+            entry = None  # the scan or recipe changed since: the outcome is about another read
         recovered = row.status == DONE and entry is not None and entry.outcome == RECOVERED
         if row.status != FAILED and not recovered:
             continue

@@ -8,7 +8,9 @@ with its text and facts (the facts name the settings that worked); a page that s
 keeps its row `failed`, with the last strategy's category and message.
 
 What the pass did to each page is kept in `retry_pass.json` beside the failed-pages report: a
-page is not tried again with the same strategies on the same input, and the report can say
+page is not tried again with the same strategies on the same input and recipe (the folder's
+language, psm, ...: a page that fails again once the recipe changed is tried again), and the
+report can say
 which pages were recovered, by which strategy, and why the others still fail.
 """
 
@@ -25,6 +27,7 @@ from ocr_assets.engine.backends import check_engine_ready
 from ocr_assets.engine.batch import POOL_GRACE_S, _pool_failure, run_owner
 from ocr_assets.engine.discovery import Page, discover_pages
 from ocr_assets.engine.errors import FailureCategory
+from ocr_assets.engine.folder_config import folder_settings
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, PageRecord
 from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.orientation import DEFAULT_MIN_CONFIDENCE
@@ -111,6 +114,9 @@ class PageRetry:
     message: str | None = None
     tried: list[dict[str, str | None]] = field(default_factory=list)
     at: str = ""
+    recipe: str | None = None
+    """`OcrSettings.recipe_key` of the folder's settings the pass worked with; None in a record
+    written before recipes were kept (taken as the page's own)."""
 
 
 @dataclass
@@ -128,6 +134,14 @@ class RetryPassReport:
 
 def input_id(row: PageRecord) -> str:
     return f"{row.size}:{row.mtime_ns}"
+
+
+def entry_applies(entry: PageRetry, row: PageRecord) -> bool:
+    """Whether what the pass did (`entry`) is about the page as its row now stands: the same
+    input, read with the same recipe (an entry or a row from before recipes were kept matches
+    any)."""
+    return entry.input == input_id(row) and (
+        entry.recipe is None or row.recipe is None or entry.recipe == row.recipe)
 
 
 def load_record(reports: Path | str | OutputStore) -> dict[str, PageRetry]:
@@ -163,6 +177,9 @@ def retry_page(task: PageTask, strategies: tuple[Strategy, ...]) -> RetryAttempt
     outcome: PageOutcome | None = None
     for strategy in strategies:
         outcome = ocr_page(replace(task, settings=strategy.settings(task.settings)))
+        # The page belongs to the folder's recipe, not the strategy's: a recovered page is
+        # done for the recipe in force, and a plain run does not read it again.
+        outcome = replace(outcome, recipe=task.settings.recipe_key())
         if outcome.status == DONE and strategy.needs_text and not outcome.words:
             for key in all_output_keys(task.output_name):
                 task.outputs.delete(key)
@@ -192,7 +209,7 @@ def _select(rows: dict[str, PageRecord], record: dict[str, PageRetry],
                 row.error_category or "", f"no retry strategy for '{row.error_category}'")
             continue
         previous = record.get(page_id)
-        if (previous is not None and previous.input == input_id(row)
+        if (previous is not None and entry_applies(previous, row)
                 and previous.strategies == [s.name for s in strategies]):
             report.already_tried += 1
             continue
@@ -210,8 +227,10 @@ def retry_failed_pages(folder: Path, partition_key: str, folder_name: str, *,
 
     Only pages whose row is `failed` are touched; each attempt is claimed under a lease and
     counted in the row's attempts, like any other attempt. `out_root` is the output store
-    (the folder's outputs are under `<partition_key>/`), `reports` the folder's report store."""
+    (the folder's outputs are under `<partition_key>/`), `reports` the folder's report store.
+    The folder's `folder.toml` applies, as in the main pass."""
     started = time.perf_counter()
+    settings = folder_settings(folder, settings)
     report = RetryPassReport(partition_key)
     rows = manifest.pages(partition_key)
     reports = open_store(reports)
@@ -290,7 +309,8 @@ def _record_attempt(manifest: Manifest, row: PageRecord, attempt: RetryAttempt,
             f"still failing after the retry pass ({', '.join(names)}): {outcome.error_message}"))
     manifest.record(row.partition_key, row.page_id, outcome)
     return PageRetry(
-        input=f"{outcome.size}:{outcome.mtime_ns}", first_category=row.error_category,
+        input=f"{outcome.size}:{outcome.mtime_ns}", recipe=outcome.recipe,
+        first_category=row.error_category,
         first_message=row.error_message, strategies=names,
         outcome=RECOVERED if outcome.status == DONE else STILL_FAILING,
         recovered_by=attempt.tried[-1][0] if outcome.status == DONE else None,

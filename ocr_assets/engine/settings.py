@@ -2,16 +2,22 @@
 
 The settings travel to pool workers by pickling, so they are a plain dataclass. The subset that
 changes the *output* (`output_settings`) is stored with each page, so a page done with other
-settings is visibly different in its facts file.
+settings is visibly different in its facts file; its digest without the engine (`recipe_key`)
+is stored in the page's manifest row, so a page done with another recipe is read again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import asdict, dataclass, field
 
 from ocr_assets.engine.backends import ARCHIVAL_FORMATS
 from ocr_assets.engine.orientation import DEFAULT_MIN_CONFIDENCE
+
+RECIPE_KEY_CHARS = 16
+"""64 bits of the recipe's digest: a folder has a handful of recipes over its life, not 2**32."""
 
 
 def default_workers() -> int:
@@ -56,12 +62,31 @@ class OcrSettings:
             raise ValueError(f"unknown archival formats {unknown}; choose from "
                              f"{sorted(ARCHIVAL_FORMATS)} (OCR_ASSETS_ARCHIVAL_FORMATS)")
 
+    def recipe(self) -> dict[str, object]:
+        """The settings that decide what text a page yields: the language and page segmentation
+        mode, what image Tesseract reads (downscaling, decoding) and whether and when it is
+        turned upright first. Not the engine (pytesseract and tesserocr run Tesseract with the same
+        model and settings on the same image; the small differences between their Tesseract
+        versions are not worth reading a corpus again), nor how pages are scheduled, bounded or
+        retried (workers, timeouts, memory, attempts, the megapixel refusal), nor the archival
+        documents written beside the text."""
+        return {"lang": self.lang, "psm": int(self.psm), "max_side_px": int(self.max_side_px),
+                "auto_rotate": bool(self.auto_rotate),
+                "rotate_every_page": bool(self.rotate_every_page),
+                "rotate_min_confidence": float(self.rotate_min_confidence),
+                "decode": self.decode}
+
+    def recipe_key(self) -> str:
+        """A short, stable digest of `recipe()`: what a done page's manifest row keeps, so a
+        page read with another recipe (a `folder.toml` that now says `lang = "deu"`) is read
+        again, decided from the row alone."""
+        canonical = json.dumps(self.recipe(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:RECIPE_KEY_CHARS]
+
     def output_settings(self) -> dict[str, object]:
-        """The settings that change a page's text: stored in its facts for provenance."""
-        return {"lang": self.lang, "psm": self.psm, "engine": self.engine,
-                "max_side_px": self.max_side_px, "auto_rotate": self.auto_rotate,
-                "rotate_every_page": self.rotate_every_page,
-                "rotate_min_confidence": self.rotate_min_confidence, "decode": self.decode}
+        """The settings that change a page's text, and the engine that read it: stored in its
+        facts for provenance."""
+        return {"engine": self.engine, **self.recipe()}
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -98,7 +98,7 @@ def _failed(task: PageTask, started: float, fingerprint: str | None,
                        error_category=str(category),
                        # A file name that is not UTF-8 must not make the message unstorable.
                        error_message=display_name(message),
-                       engine=task.settings.engine)
+                       engine=task.settings.engine, recipe=task.settings.recipe_key())
 
 
 def _time_left(settings: OcrSettings, started: float, path: Path, step: str) -> float:
@@ -228,4 +228,5 @@ def ocr_page(task: PageTask) -> PageOutcome:
                        mean_confidence=quality.mean_confidence, words=quality.words,
                        chars=quality.chars, garbage_score=quality.garbage_score,
                        flags=",".join(quality.flags), flag_reason=quality.reason,
-                       output_name=task.output_name, engine=settings.engine)
+                       output_name=task.output_name, engine=settings.engine,
+                       recipe=settings.recipe_key())

@@ -113,18 +113,35 @@ def test_accuracy_reports_are_written_for_folders_with_ground_truth(first_run) -
 
 
 def test_second_run_does_no_ocr(first_run) -> None:
-    _, data, _ = first_run
+    scans, data, _ = first_run
     facts = {p: p.stat().st_mtime_ns for p in (data / "ocr").rglob("*.json")}
     with sqlite3.connect(data / "manifest.sqlite") as db:
         before = db.execute("SELECT page_id, attempts, updated_at FROM pages").fetchall()
 
-    again = ocr_assets("run", data=data)
+    again = ocr_assets("run", "--scans", str(scans), data=data)
 
     assert again.returncode == 0, again.stderr
-    assert ", 0 to run, 0 pages to OCR" in again.stderr
+    assert "3 folders, 0 to run, 0 pages to OCR" in again.stderr
     with sqlite3.connect(data / "manifest.sqlite") as db:
         assert db.execute("SELECT page_id, attempts, updated_at FROM pages").fetchall() == before
     assert {p: p.stat().st_mtime_ns for p in (data / "ocr").rglob("*.json")} == facts
+
+
+def test_a_changed_folder_toml_reads_that_folder_again_once(first_run) -> None:
+    scans, data, _ = first_run
+    german = scans / "german-1837-1879"
+    config = german / "folder.toml"
+    config.write_text(config.read_text(encoding="utf-8") + "psm = 4\n", encoding="utf-8")
+
+    result = ocr_assets("run", "--scans", str(scans), data=data)
+
+    assert result.returncode == 0, result.stderr
+    assert "3 folders, 1 to run, 2 pages to OCR" in result.stderr
+    for facts in (data / "ocr" / german.name).glob("*.json"):
+        settings = json.loads(facts.read_text())["settings"]
+        assert (settings["lang"], settings["psm"]) == ("deu", 4), facts
+    again = ocr_assets("run", "--scans", str(scans), data=data)
+    assert "3 folders, 0 to run, 0 pages to OCR" in again.stderr, again.stderr
 
 
 def test_status_prints_a_table_per_folder(first_run) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from ocr_assets.engine.manifest import FAILED, Manifest, PageOutcome, PageRecord
 from ocr_assets.engine.reconcile import folder_changes, folders_needing_work, retryable_failures
 from ocr_assets.engine.registry import folder_signature
+from ocr_assets.engine.settings import OcrSettings
 from ocr_assets_tests.helpers import FIXTURES, Run, new_run
 
 PAGE = FIXTURES / "pages" / "phototest.tif"
@@ -60,7 +61,6 @@ def test_only_failures_a_run_can_help_are_retryable(tmp_path: Path) -> None:
         "the retry pass has not tried it yet"
     (reports / "retry_pass.json").parent.mkdir(parents=True)
     from ocr_assets.engine.retry import retry_failed_pages
-    from ocr_assets.engine.settings import OcrSettings
     retry_failed_pages(run.folder, run.key, run.folder.name, manifest=run.manifest,
                        out_root=run.out_root, reports=reports,
                        settings=OcrSettings(workers=1))
@@ -77,12 +77,21 @@ def test_folders_needing_work_say_why(tmp_path: Path) -> None:
     folders = {run.key: run.folder.name, "fresh": "fresh"}
 
     reasons = folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
-                                   folders, materialized={run.key}, max_attempts=3)
+                                   folders, materialized={run.key}, settings=OcrSettings())
     assert reasons == {"fresh": "never materialized"}
+    other_settings = folders_needing_work(run.manifest, tmp_path / "scans",
+                                          tmp_path / "reports", folders,
+                                          materialized={run.key}, settings=OcrSettings(psm=6))
+    assert other_settings == {"fresh": "never materialized",
+                              run.key: "4 pages read with other settings (language, psm, ...)"}
+    assert folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
+                                folders, materialized={run.key},
+                                settings=OcrSettings(workers=1, engine="tesserocr")) == reasons
 
     run.manifest.sync_pages(run.key, [*run.manifest.pages(run.key), "late.tif"])
     reasons = folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
-                                   folders, materialized={run.key, "fresh"}, max_attempts=3)
+                                   folders, materialized={run.key, "fresh"},
+                                   settings=OcrSettings())
     assert reasons == {run.key: "1 pages pending", "fresh": "1 new pages"}
 
 
@@ -119,7 +128,7 @@ def test_an_unchanged_folder_is_judged_by_its_summary_without_reading_rows(
     def needing_work() -> dict[str, str]:
         manifest.reads.clear()
         return folders_needing_work(manifest, tmp_path / "scans", reports, folders,
-                                    materialized=set(folders), max_attempts=3)
+                                    materialized=set(folders), settings=OcrSettings())
 
     assert needing_work() == {}
     assert manifest.reads == [("broken", FAILED)], \

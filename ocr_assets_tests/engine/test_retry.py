@@ -100,6 +100,26 @@ def test_a_second_pass_tries_nothing_until_the_scan_changes(damaged: Run) -> Non
     assert damaged.manifest.pages(damaged.key)["stub.tif"].status == DONE
 
 
+def test_a_recovered_page_stays_done_until_the_folders_recipe_changes(damaged: Run) -> None:
+    retry(damaged)
+    recovered = damaged.manifest.pages(damaged.key)["cut.png"]
+    assert recovered.recipe == OcrSettings().recipe_key(), "the folder's, not the strategy's"
+    assert damaged.process().processed == 0, "a plain run does not read it again"
+
+    (damaged.folder / "folder.toml").write_text("psm = 4\n", encoding="utf-8")
+    again = damaged.process()
+    assert again.processed == 2, "the done pages, read with the new recipe"
+    rows = damaged.manifest.pages(damaged.key)
+    assert (rows["good.png"].status, rows["cut.png"].status) == (DONE, FAILED)
+
+    third = retry(damaged)
+    assert (third.tried, third.recovered, third.already_tried) == (1, 1, 2), \
+        "the page that fails again with the new recipe is tried again; the others are not"
+    assert damaged.manifest.pages(damaged.key)["cut.png"].status == DONE
+    facts = json.loads((damaged.out_dir / "cut.png.json").read_text())
+    assert (facts["settings"]["psm"], facts["settings"]["decode"]) == (4, "pillow_truncated")
+
+
 def test_categories_without_a_strategy_are_reported_not_retried(tmp_path: Path) -> None:
     run = new_run(tmp_path)
     Image.new("L", (4000, 4000), 255).save(run.folder / "huge.png")
