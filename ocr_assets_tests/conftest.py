@@ -3,7 +3,8 @@ PostgreSQL database of the test run's own when a server answers.
 
 The shared test set (`../shared/testdata` beside the repository, or `$OCR_ASSETS_TESTDATA`) is
 large and not shipped: tests that need it skip, with the reason, when it is absent, unless
-`OCR_ASSETS_REQUIRE_TESTDATA=1` (set by CI), in which case they fail.
+`OCR_ASSETS_REQUIRE_TESTDATA=1` (set by CI), in which case they fail. The pipeline reads it
+once per session (`shared_ocr`), for every test that needs its pages OCRed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from ocr_assets_tests.helpers import FIXTURES
+from ocr_assets_tests.shared_ocr import SharedOcr, ocr_shared_set
 
 DEFAULT_TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 
@@ -37,6 +39,14 @@ def shared_testdata() -> Path:
     if os.environ.get("OCR_ASSETS_REQUIRE_TESTDATA") == "1":
         pytest.fail(f"{reason}; OCR_ASSETS_REQUIRE_TESTDATA=1 makes this a failure")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_ocr(shared_testdata: Path, tmp_path_factory: pytest.TempPathFactory) -> SharedOcr:
+    """The pipeline's reading of the whole shared set (`shared_ocr.py`), made the first time a
+    test asks for it and read by every test that needs it (calibration, CLI parity, accuracy,
+    bad inputs): each page is OCRed once per session instead of once per test. Read only."""
+    return ocr_shared_set(shared_testdata, tmp_path_factory.mktemp("shared-ocr"))
 
 
 @pytest.fixture(scope="session")

@@ -12,60 +12,61 @@ The labelled pages:
 
 Each page is OCRed by the real pipeline (`process_folder`) in a folder whose `folder.toml`
 sets the language a user would configure for it: German for the German sources, English for
-the rest. A page counts as flagged when its quality flags are not empty; precision and recall
-are those of "flagged" against "labelled empty or garbage".
+the rest. The whole set is read once, with the other tests that need the same pages
+(`shared_ocr.py`); `calibrate` reads a few files of its own. A page counts as flagged when its
+quality flags are not empty; precision and recall are those of "flagged" against "labelled
+empty or garbage".
 
 `python -m ocr_assets_tests.quality_calibration [TESTDATA]` prints the table of the README.
 """
 
 from __future__ import annotations
 
-import random
-import shutil
 import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageOps
-
-from ocr_assets.engine import OcrSettings, open_manifest, process_folder
-from ocr_assets.engine.discovery import discover_pages
-from ocr_assets.engine.folder_config import FOLDER_CONFIG_NAME
 from ocr_assets.engine.manifest import DONE
 from ocr_assets.engine.quality import QualityThresholds
 from ocr_assets_tests.helpers import FIXTURES
+from ocr_assets_tests.shared_ocr import (
+    Placement,
+    SharedOcr,
+    language_of,
+    ocr_placements,
+    ocr_shared_set,
+    shared_pages,
+)
 
 TEXT, EMPTY, GARBAGE = "text", "empty", "garbage"
-GERMAN_SOURCES = frozenset({"OCR-D_assets", "OCR-D_gt_structure_text",
-                            "qurator-spk_dinglehopper"})
 
-BAD_LABELS: dict[str, tuple[str, str]] = {
-    # file in bad/ -> (label, language its folder would be configured with)
-    "16bit.cropped.tif": (EMPTY, "eng"),
-    "blank_cover_laube_1837_0310.jpg": (EMPTY, "deu"),
-    "decompression_bomb_extents.gif": (EMPTY, "eng"),
-    "g4-multi.tiff": (EMPTY, "eng"),
-    "hopper_bigtiff.tif": (EMPTY, "eng"),
-    "hopper_orientation_6.jpg": (EMPTY, "eng"),
-    "i_trns.png": (EMPTY, "eng"),
-    "multipage.tiff": (EMPTY, "eng"),
-    "nearblank_backcover_vischer_1858_0081.jpg": (EMPTY, "deu"),
-    "nearblank_endpaper_laube_1837_0309.jpg": (EMPTY, "deu"),
-    "old-style-jpeg-compression.tif": (EMPTY, "eng"),
-    "pil_sample_cmyk.jpg": (EMPTY, "eng"),
-    "tiff_wrong_bits_per_sample.tiff": (EMPTY, "eng"),
-    "indian-ferns_0004_pyramid.tif": (GARBAGE, "eng"),
-    "kant_aufklaerung_1784_0020.jp2": (TEXT, "deu"),
-    "ocropy_aim916.tiff": (TEXT, "eng"),
-    "pport_g4.tif": (TEXT, "eng"),
-    "pytesseract_test.bmp": (TEXT, "eng"),
-    "pytesseract_test.gif": (TEXT, "eng"),
-    "pytesseract_test.jpeg2000": (TEXT, "eng"),
-    "pytesseract_test.pgm": (TEXT, "eng"),
-    "pytesseract_test.webp": (TEXT, "eng"),
-    "sparse_trainingtimes.tif": (TEXT, "eng"),
+BAD_LABELS: dict[str, str] = {
+    # file in bad/ -> label (its folder's language: `shared_ocr.language_of`)
+    "16bit.cropped.tif": EMPTY,
+    "blank_cover_laube_1837_0310.jpg": EMPTY,
+    "decompression_bomb_extents.gif": EMPTY,
+    "g4-multi.tiff": EMPTY,
+    "hopper_bigtiff.tif": EMPTY,
+    "hopper_orientation_6.jpg": EMPTY,
+    "i_trns.png": EMPTY,
+    "multipage.tiff": EMPTY,
+    "nearblank_backcover_vischer_1858_0081.jpg": EMPTY,
+    "nearblank_endpaper_laube_1837_0309.jpg": EMPTY,
+    "old-style-jpeg-compression.tif": EMPTY,
+    "pil_sample_cmyk.jpg": EMPTY,
+    "tiff_wrong_bits_per_sample.tiff": EMPTY,
+    "indian-ferns_0004_pyramid.tif": GARBAGE,
+    "kant_aufklaerung_1784_0020.jp2": TEXT,
+    "ocropy_aim916.tiff": TEXT,
+    "pport_g4.tif": TEXT,
+    "pytesseract_test.bmp": TEXT,
+    "pytesseract_test.gif": TEXT,
+    "pytesseract_test.jpeg2000": TEXT,
+    "pytesseract_test.pgm": TEXT,
+    "pytesseract_test.webp": TEXT,
+    "sparse_trainingtimes.tif": TEXT,
 }
 FRAME_LABELS = {"ocropy_aim916.tiff#27": GARBAGE}
 """Frames labelled otherwise than their file: page 27 of the memo is a form printed in mirror
@@ -143,83 +144,39 @@ class Calibration:
                 if v.label is not None and (v.label != TEXT) is not v.flagged]
 
 
-def scribble_page(seed: int, path: Path) -> Path:
-    """Rows of random pen strokes at text size: what a dirty or damaged page looks like to an
-    OCR engine, and it reads them as letters."""
-    rng = random.Random(seed)
-    image = Image.new("L", (1700, 2200), 255)
-    draw = ImageDraw.Draw(image)
-    for row in range(150, 2050, 60):
-        x = 120
-        while x < 1550:
-            for _ in range(rng.randrange(2, 9)):
-                points = [(x + rng.randrange(0, 18), row + rng.randrange(0, 30))
-                          for _ in range(rng.randrange(2, 5))]
-                draw.line(points, fill=0, width=3)
-                x += rng.randrange(14, 24)
-            x += rng.randrange(25, 45)
-    image.save(path, dpi=(200, 200))
-    return path
-
-
-def mirrored_page(source: Path, path: Path) -> Path:
-    """A text page in mirror image, as show-through of a page's back side reads."""
-    with Image.open(source) as image:
-        ImageOps.mirror(image.convert("L")).save(path, dpi=image.info.get("dpi", (300, 300)))
-    return path
-
-
-def noise_pages(folder: Path) -> list[LabelledFile]:
-    folder.mkdir(parents=True, exist_ok=True)
-    made = [scribble_page(1, folder / "noise_scribble_1.png"),
-            scribble_page(2, folder / "noise_scribble_2.png"),
-            mirrored_page(FIXTURES / "pages" / "phototest.tif", folder / "noise_mirrored_1.png"),
-            mirrored_page(FIXTURES / "pages" / "eurotext.tif", folder / "noise_mirrored_2.png")]
-    return [LabelledFile(path, GARBAGE, "eng") for path in made]
-
-
-def labelled_files(testdata: Path, generated: Path) -> list[LabelledFile]:
-    """Every labelled input of the shared set, plus the generated noise pages."""
-    files = [LabelledFile(path, TEXT, "deu" if source.name in GERMAN_SOURCES else "eng")
-             for source in sorted((testdata / "pages").iterdir()) if source.is_dir()
-             for path in sorted(source.iterdir())
-             if ".gt." not in path.name and path.suffix in (".tif", ".png", ".jpg")]
-    for name, (label, lang) in BAD_LABELS.items():
-        files.append(LabelledFile(testdata / "bad" / name, label, lang))
+def labelled_files(testdata: Path, generated: Iterable[Path]) -> list[LabelledFile]:
+    """Every labelled input of the shared set, plus the generated noise pages (garbage)."""
+    files = [LabelledFile(path, TEXT, language_of(path)) for path in shared_pages(testdata)]
+    for name, label in BAD_LABELS.items():
+        path = testdata / "bad" / name
+        files.append(LabelledFile(path, label, language_of(path)))
     for name in UNLABELLED:
-        files.append(LabelledFile(testdata / "bad" / name, None, "eng"))
-    return files + noise_pages(generated)
+        path = testdata / "bad" / name
+        files.append(LabelledFile(path, None, language_of(path)))
+    return files + [LabelledFile(path, GARBAGE, "eng") for path in generated]
+
+
+def calibration_of(shared: SharedOcr, files: Iterable[LabelledFile]) -> Calibration:
+    """Compare the pipeline's flags to the labels, page by page (a frame of a multi-page file
+    is a page)."""
+    result = Calibration()
+    for item in files:
+        for page, row in shared.pages_of(item.path).items():
+            if row.status != DONE:
+                result.failed.append(f"{page}: {row.error_category}")
+                continue
+            result.verdicts.append(Verdict(page, FRAME_LABELS.get(page, item.label), row.flags,
+                                           row.flag_reason, row.garbage_score))
+    return result
 
 
 def calibrate(files: Iterable[LabelledFile], work: Path, *, workers: int = 2) -> Calibration:
-    """OCR every file with the pipeline, one folder per language, and compare flags to labels."""
-    by_lang: dict[str, list[LabelledFile]] = {}
-    for item in files:
-        by_lang.setdefault(item.lang, []).append(item)
-    manifest = open_manifest(work / "manifest.sqlite")
-    result = Calibration()
-    for lang, items in sorted(by_lang.items()):
-        folder = work / "scans" / lang
-        folder.mkdir(parents=True)
-        (folder / FOLDER_CONFIG_NAME).write_text(f'lang = "{lang}"\n', encoding="utf-8")
-        labels: dict[str, str | None] = {}
-        for item in items:
-            name = f"{item.path.parent.name}__{item.path.name}"
-            shutil.copy(item.path, folder / name)
-            labels[name] = item.label
-        process_folder(folder, lang, lang, manifest=manifest, out_root=work / "ocr",
-                       settings=OcrSettings(workers=workers))
-        frames = {page.page_id: page for page in discover_pages(folder).pages}
-        for page_id, row in sorted(manifest.pages(lang).items()):
-            file_name = frames[page_id].path.name
-            original = file_name.split("__", 1)[1] + page_id[len(file_name):]
-            if row.status != DONE:
-                result.failed.append(f"{original}: {row.error_category}")
-                continue
-            label = FRAME_LABELS.get(original, labels[file_name])
-            result.verdicts.append(Verdict(original, label, row.flags, row.flag_reason,
-                                           row.garbage_score))
-    return result
+    """OCR these files with the pipeline, one folder per language, and compare flags to
+    labels."""
+    files = list(files)
+    placements = [Placement(item.path, item.lang, f"{item.path.parent.name}/{item.path.name}",
+                            item.lang) for item in files]
+    return calibration_of(ocr_placements(placements, work, workers=workers), files)
 
 
 def markdown(result: Calibration) -> str:
@@ -262,8 +219,8 @@ def main(argv: list[str]) -> int:
     testdata = Path(argv[1]) if len(argv) > 1 else FIXTURES.parents[1].parent / "shared" / (
         "testdata")
     with tempfile.TemporaryDirectory(prefix="ocr-assets-calibration-") as tmp:
-        work = Path(tmp)
-        result = calibrate(labelled_files(testdata, work / "generated"), work)
+        shared = ocr_shared_set(testdata, Path(tmp))
+        result = calibration_of(shared, labelled_files(testdata, shared.generated))
     print(markdown(result))
     return 0
 

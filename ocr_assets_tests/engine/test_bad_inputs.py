@@ -2,17 +2,14 @@
 page that is done, a failure with the right category, or an ignored non-image, and the batch
 always finishes with every page terminal.
 
-Four files are slow and add no new kind of outcome: the 28-page `ocropy_aim916.tiff` (about
-80 s of OCR), `pport_g4.tif` (a dense page, about 25 s), `kant_aufklaerung_1784_0020.jp2`
-(JPEG 2000 is covered by `pytesseract_test.jpeg2000`) and `large_gerstner_1831_0019.jpg`
-(25.8 MP). The default batch leaves them out (about 45 s of OCR, about 30 s on two cores); the
-`slow` test runs the whole directory in one batch when `OCR_ASSETS_SLOW_TESTS=1`.
+The batch is the `bad` folder of the session's one reading of the shared set (`shared_ocr`):
+the whole directory, the 28-page `ocropy_aim916.tiff`, the dense `pport_g4.tif` and the
+25.8 MP `large_gerstner_1831_0019.jpg` included, whose pages the quality calibration needs
+anyway.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +20,8 @@ from ocr_assets.engine.accuracy import cer
 from ocr_assets.engine.manifest import DONE, FAILED
 from ocr_assets.engine.storage import read_json
 from ocr_assets.engine.worker import output_keys
-from ocr_assets_tests.helpers import Run, new_run
-
-HEAVY = frozenset({"ocropy_aim916.tiff", "pport_g4.tif", "kant_aufklaerung_1784_0020.jp2",
-                   "large_gerstner_1831_0019.jpg"})
-NOT_INPUTS = frozenset({"README.txt"})  # the directory's own description
+from ocr_assets_tests.helpers import Run
+from ocr_assets_tests.shared_ocr import SharedOcr, bad_inputs
 
 
 @dataclass(frozen=True)
@@ -101,22 +95,11 @@ def page_ids(name: str, expect: Expect) -> list[str]:
     return [f"{name}#{number}" for number in range(1, expect.pages + 1)]
 
 
-def inputs(shared_testdata: Path) -> list[Path]:
-    return sorted(p for p in (shared_testdata / "bad").iterdir() if p.name not in NOT_INPUTS)
-
-
 @dataclass
 class Batch:
     run: Run
     report: FolderReport
     names: list[str]
-
-
-def run_batch(tmp_path: Path, files: list[Path]) -> Batch:
-    run = new_run(tmp_path, "bad")
-    for path in files:
-        shutil.copy(path, run.folder / path.name)
-    return Batch(run, run.process(workers=2), [p.name for p in files])
 
 
 def facts(run: Run, page_id: str) -> dict:
@@ -177,10 +160,10 @@ def check_outcomes(batch: Batch, phototest_truth: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def default_batch(tmp_path_factory: pytest.TempPathFactory,
-                  shared_testdata: Path) -> Batch:
-    files = [p for p in inputs(shared_testdata) if p.name not in HEAVY]
-    return run_batch(tmp_path_factory.mktemp("bad"), files)
+def batch(shared_testdata: Path, shared_ocr: SharedOcr) -> Batch:
+    """Every file of `bad/` in one folder, OCRed once per session."""
+    bad = shared_ocr.folders["bad"]
+    return Batch(bad.run, bad.report, [p.name for p in bad_inputs(shared_testdata)])
 
 
 @pytest.fixture(scope="module")
@@ -188,13 +171,16 @@ def phototest_truth(shared_testdata: Path) -> str:
     return (shared_testdata / "pages" / "tesseract-ocr_test" / "phototest.gt.txt").read_text()
 
 
-def test_every_bad_input_gets_its_outcome_in_one_batch(default_batch: Batch,
+def test_every_bad_input_gets_its_outcome_in_one_batch(batch: Batch,
                                                        phototest_truth: str) -> None:
-    check_outcomes(default_batch, phototest_truth)
+    check_outcomes(batch, phototest_truth)
+    rows = batch.run.manifest.pages(batch.run.key)
+    assert sum(rows[f"ocropy_aim916.tiff#{n}"].chars for n in range(1, 29)) > 20000
+    assert facts(batch.run, "large_gerstner_1831_0019.jpg")["image"]["width"] == 6083
 
 
-def test_tiled_and_old_style_jpeg_tiffs_are_read_through_pillow(default_batch: Batch) -> None:
-    run = default_batch.run
+def test_tiled_and_old_style_jpeg_tiffs_are_read_through_pillow(batch: Batch) -> None:
+    run = batch.run
     pyramid = facts(run, "indian-ferns_0004_pyramid.tif")
     assert pyramid["image"]["normalised"] is True
     assert (pyramid["image"]["width"], pyramid["image"]["height"]) == (2626, 3620)  # full size
@@ -204,24 +190,23 @@ def test_tiled_and_old_style_jpeg_tiffs_are_read_through_pillow(default_batch: B
     assert old_jpeg["words"] > 0
 
 
-def test_a_sparse_page_keeps_its_one_line(default_batch: Batch) -> None:
-    run = default_batch.run
+def test_a_sparse_page_keeps_its_one_line(batch: Batch) -> None:
+    run = batch.run
     assert cer("To simple burn running of goods lately.",
                run.text("sparse_trainingtimes.tif")) < 0.05
 
 
-def test_failures_are_in_the_report_and_have_no_outputs(default_batch: Batch) -> None:
-    run, failures = default_batch.run, default_batch.report.failures
+def test_failures_are_in_the_report_and_have_no_outputs(batch: Batch) -> None:
+    run, failures = batch.run, batch.report.failures
     assert [r.page_id for r in failures] == sorted(
-        name for name, expect in EXPECTED.items()
-        if expect.status == FAILED and name not in HEAVY)
+        name for name, expect in EXPECTED.items() if expect.status == FAILED)
     outputs = {p.name for p in run.out_dir.iterdir()}
     for row in failures:
         assert not any(name.startswith(row.page_id) for name in outputs), row.page_id
 
 
-def test_a_rerun_of_the_bad_batch_does_no_ocr(default_batch: Batch) -> None:
-    run = default_batch.run
+def test_a_rerun_of_the_bad_batch_does_no_ocr(batch: Batch) -> None:
+    run = batch.run
     before = {p: (r.attempts, r.updated_at) for p, r in run.manifest.pages(run.key).items()}
 
     again = run.process(workers=2)
@@ -231,16 +216,3 @@ def test_a_rerun_of_the_bad_batch_does_no_ocr(default_batch: Batch) -> None:
     assert {p: (r.attempts, r.updated_at)
             for p, r in run.manifest.pages(run.key).items()} == before
 
-
-@pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("OCR_ASSETS_SLOW_TESTS") != "1",
-                    reason="about 90 s on an idle two-core machine: "
-                           "set OCR_ASSETS_SLOW_TESTS=1 to run it")
-def test_the_whole_bad_directory_in_one_batch(tmp_path: Path, shared_testdata: Path,
-                                              phototest_truth: str) -> None:
-    batch = run_batch(tmp_path, inputs(shared_testdata))
-    check_outcomes(batch, phototest_truth)
-    run = batch.run
-    rows = run.manifest.pages(run.key)
-    assert sum(rows[f"ocropy_aim916.tiff#{n}"].chars for n in range(1, 29)) > 20000
-    assert facts(run, "large_gerstner_1831_0019.jpg")["image"]["width"] == 6083

@@ -6,9 +6,10 @@ detection turns it upright first). Both run single-threaded (`OMP_THREAD_LIMIT=1
 same language and page segmentation mode. (Tesseract's layout analysis already reads some
 sideways pages by itself; where the CLI is perfect, the pipeline must be perfect too.)
 
-By default this runs on the shipped pages plus a turned copy, and on the shared set's phototest
-pages (upright and turned four ways) and eurotext; `OCR_ASSETS_SLOW_TESTS=1` runs every page
-of the shared set.
+This runs on the shipped pages plus a turned copy, and on every page of the shared set (its
+phototest pages upright and turned four ways, eurotext, the German pages read in German), whose
+pipeline text comes from the session's one reading of that set (`shared_ocr`): only the bare
+CLI runs here (about a minute of CPU).
 """
 
 from __future__ import annotations
@@ -16,45 +17,42 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from ocr_assets.engine.accuracy import cer
-from ocr_assets.engine.discovery import looks_like_image
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets_tests.helpers import ground_truth, new_run
+from ocr_assets_tests.shared_ocr import SharedOcr, shared_pages
 
 SETTINGS = OcrSettings()
 SHARED_TURNED = {"phototest-rotated-180.png", "phototest-rotated-L.png",
                  "phototest-rotated-R.png", "phototestrot.tif"}
 """The pages of the shared set that are scanned sideways or upside down."""
-SLOW = os.environ.get("OCR_ASSETS_SLOW_TESTS") == "1"
 
 
-def bare_cli_text(page: Path) -> str:
+def bare_cli_text(page: Path, lang: str) -> str:
     """What `tesseract PAGE stdout -l LANG --psm PSM` prints, single-threaded."""
     result = subprocess.run(
-        ["tesseract", str(page), "stdout", "-l", SETTINGS.lang, "--psm", str(SETTINGS.psm)],
+        ["tesseract", str(page), "stdout", "-l", lang, "--psm", str(SETTINGS.psm)],
         capture_output=True, check=True, timeout=600,
         env={**os.environ, "OMP_THREAD_LIMIT": "1"})
     return result.stdout.decode("utf-8")
 
 
-def compare_with_cli(tmp_path: Path, pages: list[Path],
+def compare_with_cli(pages: list[Path], pipeline_text: Callable[[Path], str],
+                     lang: Callable[[Path], str],
                      turned: set[str]) -> dict[str, tuple[float, float]]:
-    """page name -> (pipeline CER, bare CLI CER); fails on any page that breaks the rule."""
-    run = new_run(tmp_path)
-    for page in pages:
-        shutil.copy(page, run.folder / page.name)
-    report = run.process(workers=2, lang=SETTINGS.lang, psm=SETTINGS.psm)
-    assert (report.done, report.failed) == (len(pages), 0), report.failures
+    """page name -> (pipeline CER, bare CLI CER), the CLI run with the language the pipeline
+    read the page with; fails on any page that breaks the rule."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        cli_texts = dict(zip([p.name for p in pages], pool.map(bare_cli_text, pages),
+        cli_texts = dict(zip([p.name for p in pages],
+                             pool.map(lambda page: bare_cli_text(page, lang(page)), pages),
                              strict=True))
-    rates = {page.name: (cer(ground_truth(page), run.text(page.name)),
+    rates = {page.name: (cer(ground_truth(page), pipeline_text(page)),
                          cer(ground_truth(page), cli_texts[page.name])) for page in pages}
     table = "\n".join(f"  {name}: pipeline {ours:.2%}, bare CLI {theirs:.2%}"
                       f"{' (turned)' if name in turned else ''}"
@@ -78,28 +76,20 @@ def test_shipped_pages_and_a_turned_copy(tmp_path: Path, fixtures_dir: Path) -> 
         image.rotate(90, expand=True).save(turned, dpi=image.info["dpi"])
     shutil.copy(fixtures_dir / "pages" / "phototest.gt.txt",
                 turned.with_name("phototest-turned.gt.txt"))
-    rates = compare_with_cli(tmp_path / "run", [*pages, turned], {turned.name})
+    run = new_run(tmp_path / "run")
+    for page in [*pages, turned]:
+        shutil.copy(page, run.folder / page.name)
+    report = run.process(workers=2, lang=SETTINGS.lang, psm=SETTINGS.psm)
+    assert (report.done, report.failed) == (3, 0), report.failures
+    rates = compare_with_cli([*pages, turned], lambda page: run.text(page.name),
+                             lambda page: SETTINGS.lang, {turned.name})
     assert rates[turned.name][0] < 0.05
 
 
-def shared_pages(shared_testdata: Path, *, everything: bool) -> list[Path]:
-    root = shared_testdata / "pages"
-    sources = sorted(root.iterdir()) if everything else [root / "tesseract-ocr_test"]
-    return [path for source in sources for path in sorted(source.iterdir())
-            if looks_like_image(path) and ".gt." not in path.name
-            and (everything or path.name.startswith(("phototest", "eurotext")))]
-
-
-def test_shared_turned_pages_and_their_upright_originals(tmp_path: Path,
-                                                         shared_testdata: Path) -> None:
-    pages = shared_pages(shared_testdata, everything=False)
-    rates = compare_with_cli(tmp_path, pages, SHARED_TURNED)
-    assert rates.keys() >= SHARED_TURNED | {"phototest.tif", "eurotext.tif"}
-
-
-@pytest.mark.skipif(not SLOW, reason="every page of the shared set, a few minutes on two "
-                                     "cores: set OCR_ASSETS_SLOW_TESTS=1 to run it")
-def test_every_shared_page(tmp_path: Path, shared_testdata: Path) -> None:
-    pages = shared_pages(shared_testdata, everything=True)
+def test_every_shared_page_turned_or_upright(shared_testdata: Path,
+                                            shared_ocr: SharedOcr) -> None:
+    pages = shared_pages(shared_testdata)
     assert len({p.name for p in pages}) == len(pages), "page names must be unique"
-    compare_with_cli(tmp_path, pages, SHARED_TURNED)
+    rates = compare_with_cli(pages, shared_ocr.text, shared_ocr.lang, SHARED_TURNED)
+    assert rates.keys() >= SHARED_TURNED | {"phototest.tif", "eurotext.tif"}
+    assert {shared_ocr.lang(page) for page in pages} == {"eng", "deu"}
