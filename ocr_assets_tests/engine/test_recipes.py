@@ -36,7 +36,7 @@ PAGE = FIXTURES / "pages" / "phototest.tif"
 KEY = "box"
 
 CHANGE_THE_TEXT = {"lang": "deu", "psm": 6, "max_side_px": 3500, "auto_rotate": False,
-                   "rotate_min_confidence": 3.0, "decode": "pillow"}
+                   "rotate_every_page": True, "rotate_min_confidence": 3.0, "decode": "pillow"}
 KEEP_THE_TEXT = {"engine": "tesserocr", "workers": 7, "page_timeout_s": 9.0,
                  "recycle_after": 3, "max_megapixels": 50.0, "max_attempts": 9,
                  "worker_memory_mb": 512, "archival_formats": ("hocr",)}
