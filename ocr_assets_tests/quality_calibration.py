@@ -10,9 +10,9 @@ The labelled pages:
 - `garbage`: a fern plate, a memo page of mirror-image show-through, and noise pages made here
   from fixed seeds (scribbles in text-like rows, mirrored text).
 
-Each page is OCRed by the real pipeline (`process_folder`) in a folder whose `folder.toml`
-sets the language a user would configure for it: German for the German sources, English for
-the rest. The whole set is read once, with the other tests that need the same pages
+Each page is OCRed by the real pipeline (`process_folder`) in a folder configured as a user
+would: German (its `folder.toml`) for the German sources, English (the default) for the rest.
+The whole set is read once, with the other tests that need the same pages
 (`shared_ocr.py`); `calibrate` reads a few files of its own. A page counts as flagged when its
 quality flags are not empty; precision and recall are those of "flagged" against "labelled
 empty or garbage".

@@ -431,10 +431,15 @@ class SqliteManifest(SqlManifest):
     def _migrate(self) -> None:
         """Create or upgrade the schema to the newest version. Read without a lock first (the
         usual case: nothing to do), then again under `BEGIN IMMEDIATE`, so two processes
-        opening an old manifest at once upgrade it once."""
-        if self._version(self._connection()) == len(SQLITE_MIGRATIONS):
+        opening an old manifest at once upgrade it once. A process killed midway leaves the
+        old version (SQLite's DDL is transactional), and the next one upgrades it. Not a
+        `manifest.commit` kill point: the crash tests count the commits of the manifest's
+        writes, and opening one must not shift that count."""
+        db = self._connection()
+        if self._version(db) == len(SQLITE_MIGRATIONS):
             return
-        with self._tx() as db:
+        db.execute(self.BEGIN)
+        try:
             current = self._version(db)
             if current > len(SQLITE_MIGRATIONS):
                 raise RuntimeError(
@@ -445,6 +450,10 @@ class SqliteManifest(SqlManifest):
                 for statement in statements:
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {len(SQLITE_MIGRATIONS)}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     @staticmethod
     def _version(db: SqlConnection) -> int:
