@@ -96,18 +96,20 @@ def retryable_failures(rows: Iterable[PageRecord], reports: Path | str | OutputS
     return sorted(helpable)
 
 
-def pages_with_other_recipe(folder: Path, summary: FolderSummary,
-                            settings: OcrSettings) -> int:
+def pages_with_other_recipe(folder: Path, summary: FolderSummary, settings: OcrSettings,
+                            recipe: str | None = None) -> int:
     """How many done pages of the folder were read with another recipe than the one its run
     would use now (`settings` with its `folder.toml` applied), from its summary: no row is
-    read. A `folder.toml` that cannot be read counts none: the folder's run says what is wrong
-    with it."""
+    read. `recipe` is `settings.recipe_key()` when the caller has it already. A `folder.toml`
+    that cannot be read counts none: the folder's run says what is wrong with it."""
     if not summary.done_by_recipe:
         return 0
     try:
-        recipe = folder_settings(folder, settings).recipe_key()
+        overridden = folder_settings(folder, settings)
     except FolderConfigError:
         return 0
+    if overridden is not settings or recipe is None:
+        recipe = overridden.recipe_key()
     return sum(n for other, n in summary.done_by_recipe.items() if other != recipe)
 
 
@@ -119,6 +121,7 @@ def folders_needing_work(manifest: Manifest, scans_root: Path,
     the configured `settings` (before any folder's `folder.toml`)."""
     summaries = manifest.folder_summaries()
     no_rows = FolderSummary(dict.fromkeys(STATUSES, 0))
+    recipe = settings.recipe_key()
     reasons: dict[str, str] = {}
     for key, name in sorted(folders.items()):
         if key not in materialized:
@@ -134,7 +137,7 @@ def folders_needing_work(manifest: Manifest, scans_root: Path,
             if change:
                 reasons[key] = change
                 continue
-        stale = pages_with_other_recipe(folder, summary, settings)
+        stale = pages_with_other_recipe(folder, summary, settings, recipe)
         if stale:
             reasons[key] = f"{stale} pages read with other settings (language, psm, ...)"
             continue

@@ -23,7 +23,7 @@ from ocr_assets.engine.manifest import (
     FAILED,
     PENDING,
     RUNNING,
-    SCHEMA,
+    SCHEMA_V1,
     FolderSummary,
     Manifest,
     PageOutcome,
@@ -210,7 +210,7 @@ def test_pages_can_be_read_by_status(manifest: Manifest) -> None:
 def test_a_manifest_file_of_an_earlier_version_gains_the_listings(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:  # the schema before folder listings existed
-        db.executescript(SCHEMA.split("CREATE TABLE IF NOT EXISTS folder_listings")[0])
+        db.executescript(SCHEMA_V1.split("CREATE TABLE IF NOT EXISTS folder_listings")[0])
         db.execute("INSERT INTO pages (partition_key, page_id, status) "
                    "VALUES ('old', 'p.tif', 'done')")
     db.close()

@@ -91,8 +91,10 @@ def test_a_new_recipe_in_folder_toml_reads_the_pages_again_once(run: Run) -> Non
     assert run.manifest.pages(KEY)["page.tif"] == row, "not even an attempt counted"
 
     (run.folder / "folder.toml").write_text('lang = "deu"\npsm = 4\n', encoding="utf-8")
-    assert pages_with_other_recipe(run.folder, [row], OcrSettings()) == 1, \
-        "the nightly reconciliation sees it too"
+    summary = run.manifest.folder_summaries()[KEY]
+    assert summary.done_by_recipe == {row.recipe: 1}
+    assert pages_with_other_recipe(run.folder, summary, OcrSettings()) == 1, \
+        "the nightly reconciliation sees it too, from the summary"
     again = run.process(workers=1)
     assert (again.processed, again.done, again.failed) == (1, 1, 0)
     assert (facts(run)["settings"]["lang"], facts(run)["settings"]["psm"]) == ("deu", 4)
