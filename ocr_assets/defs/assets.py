@@ -12,6 +12,8 @@ that a materialization happened and what it found, so they return `MaterializeRe
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -75,6 +77,17 @@ def folder_or_fail(ocr: OcrConfig, partition_key: str):
         raise dg.Failure(str(exc), allow_retries=False) from exc
 
 
+@contextmanager
+def failing_for_good(what: str) -> Iterator[None]:
+    """The engine's refusal to start (a bad folder.toml, a missing language or Tesseract:
+    `RuntimeError`, `ValueError`) as a step failure the retry policy leaves alone, since
+    another attempt would meet the same cause."""
+    try:
+        yield
+    except (RuntimeError, ValueError) as exc:
+        raise dg.Failure(f"{what} could not start: {exc}", allow_retries=False) from exc
+
+
 @dg.asset(partitions_def=scan_folders, pool=OCR_POOL, retry_policy=TRANSIENT_RETRY,
           group_name="ocr", kinds={"python", "tesseract"},
           description="The OCR text of every page of one scan folder (`<data>/ocr/<partition>/`),"
@@ -96,13 +109,10 @@ def page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
     settings = run_settings(context, ocr)
     context.log.info(f"OCR of folder {folder_name!r} ({folder}) with "
                      f"{settings.workers} workers, lang={ocr.lang}, psm={ocr.psm}")
-    try:
+    with failing_for_good(f"OCR of folder {folder_name!r}"):
         report = process_folder(folder, key, folder_name, manifest=manifest,
                                 out_root=ocr.ocr_store, settings=settings,
                                 scans_root=ocr.scans_path, on_page=log_page)
-    except (RuntimeError, ValueError) as exc:
-        raise dg.Failure(f"OCR of folder {folder_name!r} could not start: {exc}",
-                         allow_retries=False) from exc
     context.log.info(f"{folder_name!r}: {report.pages} pages, {report.done} done, "
                      f"{report.failed} failed, {report.skipped} skipped, "
                      f"{report.processed} OCRed at {report.pages_per_s:.2f} pages/s")
@@ -130,14 +140,11 @@ def failed_pages(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Materi
             context.log.warning(f"{page_id}: still failing: {entry.category}: {entry.message}")
 
     if folder.is_dir():
-        try:
+        with failing_for_good(f"retry pass of folder {folder_name!r}"):
             retry = retry_failed_pages(folder, key, folder_name, manifest=manifest,
                                        out_root=ocr.ocr_store, reports=reports,
                                        settings=run_settings(context, ocr),
                                        scans_root=ocr.scans_path, on_page=log_retry)
-        except (RuntimeError, ValueError) as exc:
-            raise dg.Failure(f"retry pass of folder {folder_name!r} could not start: {exc}",
-                             allow_retries=False) from exc
         context.log.info(f"retry pass of {folder_name!r}: {retry.tried} pages tried, "
                          f"{retry.recovered} recovered, {retry.still_failing} still failing, "
                          f"{retry.already_tried} already tried on the same input, "
