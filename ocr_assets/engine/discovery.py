@@ -1,14 +1,20 @@
 """Which files of a scan folder are pages, with stable ids in natural order.
 
 A file is a page candidate when its extension or its first bytes say "image"; everything else
-(checksums, `Thumbs.db`, notes, PDFs) is counted as ignored, never as a page. Every frame of a
-multi-page TIFF is a page of its own (`scan.tif#2`), except reduced-resolution copies in a
-pyramid TIFF, which are previews of the same page. Other formats contribute their first frame.
+(checksums, `Thumbs.db`, notes, PDFs) is counted as ignored, never as a page. A known non-image
+extension (`.txt`, `.md5`, `.pdf`, ...) is believed over the bytes, and the two magic numbers
+that plain text can start with (`BM`, `P1`..`P6`) count only with the header that must follow
+them, so a note that reads "P2 torn corner" is not a page that then fails as unreadable.
+Every frame of a multi-page TIFF is a page of its own (`scan.tif#2`), except reduced-resolution
+copies in a pyramid TIFF, which are previews of the same page. Other formats contribute their
+first frame.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,12 +30,28 @@ IMAGE_EXTENSIONS = frozenset({
     ".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp", ".dib", ".gif",
     ".pbm", ".pgm", ".ppm", ".pnm", ".jp2", ".j2k", ".jpf", ".jpx", ".jpeg2000",
 })
-# Magic numbers of the formats above, so a page with a missing or odd extension is still found.
+# Extensions that say "not an image" whatever the first bytes are: checksums, notes, metadata,
+# documents and archives that sit beside scans. Sniffing them could only turn a note into a
+# page that fails.
+NON_IMAGE_EXTENSIONS = frozenset({
+    ".txt", ".text", ".csv", ".tsv", ".md", ".rst", ".md5", ".sha1", ".sha256", ".sha512",
+    ".xml", ".json", ".yaml", ".yml", ".toml", ".ini", ".db", ".sqlite", ".pdf", ".html",
+    ".htm", ".log", ".rtf", ".doc", ".docx", ".odt", ".xls", ".xlsx", ".ods", ".zip", ".gz",
+    ".tar", ".7z",
+})
+# Magic numbers of the formats above whose next bytes are binary, so a page with a missing or
+# odd extension is still found.
 IMAGE_SIGNATURES: tuple[bytes, ...] = (
     b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+",
-    b"GIF87a", b"GIF89a", b"BM", b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51",
-    b"P1", b"P2", b"P3", b"P4", b"P5", b"P6",
+    b"GIF87a", b"GIF89a", b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51",
 )
+# PNM: the magic number, then width and height as decimal numbers, each after whitespace or
+# `#` comments (Netpbm's header grammar).
+PNM_HEADER = re.compile(rb"P[1-6](?:(?:\s|#[^\r\n]*[\r\n])+[0-9]+){2}")
+# BMP: `BM`, then at offset 14 the size of the DIB header, one of the sizes Pillow reads.
+BMP_DIB_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
+SNIFF_BYTES = 1024
+"""Read from a file without an image extension: one read, enough for a PNM header's comment."""
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 TIFF_REDUCED_RESOLUTION = 0x1  # NewSubfileType bit: this IFD is a preview of another one.
 FRAME_SEPARATOR = "#"
@@ -58,16 +80,30 @@ class FolderListing:
 
 
 def looks_like_image(path: Path) -> bool:
-    """An image by extension, or by its first bytes (cheap: at most 16 bytes read)."""
-    if path.suffix.lower() in IMAGE_EXTENSIONS:
+    """An image by extension, or by its first bytes unless the extension says it is not one
+    (cheap: at most `SNIFF_BYTES` read, in one read)."""
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_EXTENSIONS:
         return True
+    if suffix in NON_IMAGE_EXTENSIONS:
+        return False
     try:
         with path.open("rb") as fh:
-            head = fh.read(16)
+            head = fh.read(SNIFF_BYTES)
     except OSError:
         return False
-    is_webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    return is_webp or any(head.startswith(sig) for sig in IMAGE_SIGNATURES)
+    return has_image_signature(head)
+
+
+def has_image_signature(head: bytes) -> bool:
+    """Whether a file's first bytes are those of an image format the pipeline reads."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    if head.startswith(b"BM"):
+        return len(head) >= 18 and struct.unpack_from("<I", head, 14)[0] in BMP_DIB_HEADER_SIZES
+    if PNM_HEADER.match(head):
+        return True
+    return any(head.startswith(sig) for sig in IMAGE_SIGNATURES)
 
 
 def is_tiff(path: Path) -> bool:
@@ -129,7 +165,7 @@ def discover_pages(folder: Path, root: Path | None = None) -> FolderListing:
     """List the pages of `folder` in natural order (page_2 before page_10).
 
     `root` bounds where symlinks may point (default: the folder itself). Only TIFF files are
-    opened (to count their frames); every other file costs one `stat` and at most 16 bytes read.
+    opened (to count their frames); every other file costs one `stat` and at most one short read.
     """
     folder = Path(folder)
     root = Path(root or folder).resolve()

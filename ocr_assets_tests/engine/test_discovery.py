@@ -131,3 +131,29 @@ def test_symlink_loops_and_symlinked_folders_are_refused(tmp_path: Path,
     assert "loop" in listing.refused["self.tif"]
     assert "not followed" in listing.refused["sub/back_up"]
 
+
+
+def test_text_that_starts_like_a_pnm_or_bmp_magic_number_is_ignored_not_a_page(
+        tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("P2 torn corner, page 4\n")
+    (tmp_path / "box.csv").write_text("BM,box,shelf\n")
+    (tmp_path / "readme").write_text("P5 pages missing from this box\n")
+    (tmp_path / "BMW_manual_notes").write_text("BMW workshop manual, scanned 2019\n")
+    Image.new("L", (40, 30), 255).save(tmp_path / "not_really.json", format="PNG")
+
+    listing = discover_pages(tmp_path)
+
+    assert listing.pages == []
+    assert listing.ignored == ["BMW_manual_notes", "box.csv", "not_really.json", "notes.txt",
+                               "readme"]
+
+
+def test_pnm_and_bmp_pages_without_extension_are_found_by_their_header(tmp_path: Path) -> None:
+    Image.new("L", (40, 30), 255).save(tmp_path / "grey_scan", format="PPM")  # P5 binary PGM
+    Image.new("RGB", (40, 30), "white").save(tmp_path / "bitmap_scan", format="BMP")
+    (tmp_path / "ascii_scan").write_bytes(b"P1\n# written by a scanner\n2 2\n0 1\n1 0\n")
+
+    listing = discover_pages(tmp_path)
+
+    assert [p.page_id for p in listing.pages] == ["ascii_scan", "bitmap_scan", "grey_scan"]
+    assert listing.ignored == []
