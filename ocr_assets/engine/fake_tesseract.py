@@ -9,6 +9,9 @@ a harness can check every output file), or fails the way Tesseract does:
     -c ocr_assets_fault=tesseract-hang    never finishes (the timeout must kill it)
     -c ocr_assets_fault=invalid-utf8      writes text and TSV that are not UTF-8
     -c ocr_assets_fault=image-too-large   exits 1 with Tesseract's "Image too large" message
+    -c ocr_assets_fault=leptonica-unreadable  exits 0 with an empty text and a TSV without a
+                                          page row, what Tesseract 5.3 does on tiled and
+                                          old-style-JPEG TIFFs (Leptonica cannot decode them)
     -c ocr_assets_delay=<seconds>         takes that long per page
 
 Standard library only, and no import of the project: it starts in a few milliseconds.
@@ -63,6 +66,12 @@ def main(argv: list[str]) -> int:
     if fault == "image-too-large":
         print("Image too large: (48000, 64000)\nError during processing.", file=sys.stderr)
         return 1
+    if fault == "leptonica-unreadable":
+        print("Error in pixReadFromTiffStream: old style jpeg format is not supported",
+              file=sys.stderr)
+        out_base.with_suffix(".txt").write_text("", encoding="utf-8")
+        out_base.with_suffix(".tsv").write_text(_tsv("").splitlines()[0], encoding="utf-8")
+        return 0
     if fault == "invalid-utf8":
         out_base.with_suffix(".txt").write_bytes(b"caf\xe9 \xff\xfe broken\n")
         out_base.with_suffix(".tsv").write_bytes(b"level\n\xff\xfe\n")

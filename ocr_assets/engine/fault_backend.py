@@ -15,7 +15,7 @@ Faults in the worker itself:
                 a cap of its current size plus 256 MiB that it sets and lifts itself)
     hang        the worker never returns and ignores every timeout but the pool's
 Faults of the Tesseract program (`fake_tesseract`), through the real pytesseract backend code:
-    tesseract-crash, tesseract-hang, invalid-utf8, image-too-large
+    tesseract-crash, tesseract-hang, invalid-utf8, image-too-large, leptonica-unreadable
     sideways    tesseract-crash, but only while the image is not upright: the fault engine
                 asks Tesseract's orientation detection (as the worker does) and crashes when it
                 says the page needs turning, so a page turned upright first is read. Give it as
@@ -51,7 +51,8 @@ from ocr_assets.engine.backends import EngineOutput, tesseract_pass
 from ocr_assets.engine.orientation import detect_orientation
 
 WORKER_FAULTS = ("oom-kill", "crash", "hang", "oom")
-TESSERACT_FAULTS = ("tesseract-crash", "tesseract-hang", "invalid-utf8", "image-too-large")
+TESSERACT_FAULTS = ("tesseract-crash", "tesseract-hang", "invalid-utf8", "image-too-large",
+                    "leptonica-unreadable")
 FAULTS = WORKER_FAULTS + TESSERACT_FAULTS
 """The faults that always strike the page they are given."""
 SIDEWAYS = "sideways"

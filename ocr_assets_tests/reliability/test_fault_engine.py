@@ -27,6 +27,7 @@ EXPECTED_CATEGORY = {
     "tesseract-hang": "timeout",
     "invalid-utf8": "engine_error",
     "image-too-large": "too_large",
+    "leptonica-unreadable": "empty_output_from_unreadable_image",
 }
 EXPECTED_MESSAGE = {
     "crash": "exit code -11",
@@ -37,6 +38,7 @@ EXPECTED_MESSAGE = {
     "tesseract-hang": "ran longer than",
     "invalid-utf8": "not valid UTF-8",
     "image-too-large": "Image too large",
+    "leptonica-unreadable": "not a blank page",
 }
 
 
@@ -55,7 +57,7 @@ def test_every_fault_costs_only_its_page_and_the_batch_finishes(tmp_path: Path) 
     report = run.process(engine="fault:", workers=2, page_timeout_s=2, recycle_after=3)
 
     rows = run.manifest.pages(run.key)
-    assert (report.pages, report.done, report.failed, report.pending) == (12, 4, 8, 0)
+    assert (report.pages, report.done, report.failed, report.pending) == (13, 4, 9, 0)
     for fault, category in EXPECTED_CATEGORY.items():
         row = rows[f"page.fault-{fault}.png"]
         assert (row.status, row.error_category, row.attempts) == (FAILED, category, 1), fault
@@ -169,3 +171,29 @@ def test_the_largest_allowed_page_fits_in_a_bounded_worker(tmp_path: Path) -> No
     assert rows["largest.png"].status == DONE, rows["largest.png"].error_message
     assert rows["too_large.png"].error_category == "too_large"
     assert report.pending == 0
+
+
+def test_tesseract_reading_nothing_fails_the_page_where_a_blank_page_is_done_and_empty(
+        tmp_path: Path) -> None:
+    """Tesseract's silent exit 0 on an image Leptonica cannot decode (what it does on tiled and
+    old-style-JPEG TIFFs, `engine/test_backends.py`) is a failure that the retry pass can
+    re-decode, never a done page that looks blank. The other page is truly blank and read by
+    the real Tesseract: done, with no text, flagged empty."""
+    run = new_run(tmp_path)
+    blank_page(run.folder / "blank.png")
+    blank_page(run.folder / "unreadable.png")
+
+    report = run.process(engine="fault:base=tesseract,leptonica-unreadable=unreadable.png",
+                         workers=1)
+
+    rows = run.manifest.pages(run.key)
+    assert (report.done, report.failed) == (1, 1)
+    unreadable = rows["unreadable.png"]
+    assert (unreadable.status, unreadable.error_category) == (
+        FAILED, "empty_output_from_unreadable_image")
+    assert "not a blank page" in unreadable.error_message
+    assert unreadable.output_name is None
+    assert [r.page_id for r in report.failures] == ["unreadable.png"]
+    assert [r.page_id for r in report.flagged] == ["blank.png"]
+    assert (rows["blank.png"].status, rows["blank.png"].flags) == (DONE, "empty")
+    assert run.text("blank.png").strip() == ""
