@@ -1,13 +1,18 @@
-"""The Tesseract CLI backend against the real program: what it reports on files Leptonica cannot
-decode, which the worker then records as `empty_output_from_unreadable_image`."""
+"""The Tesseract CLI backend against the real program: one single-threaded run per page for text
+and word confidences together, and what it reports on files Leptonica cannot decode (which the
+worker then records as `empty_output_from_unreadable_image`)."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
 from pathlib import Path
 
 import pytest
 
 from ocr_assets.engine.backends import tesseract_pass
+from ocr_assets_tests.helpers import new_run
 
 
 @pytest.mark.parametrize("name", ["old-style-jpeg-compression.tif",
@@ -27,3 +32,41 @@ def test_a_page_tesseract_reads_is_reported_as_read(fixtures_dir: Path, tmp_path
                             psm=3, timeout_s=120)
     assert output.image_read is True
     assert len(output.words) == len(output.confidences) > 20
+
+
+def test_each_page_is_one_single_threaded_tesseract_run_that_writes_text_and_tsv(
+        tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `tesseract` on PATH that logs each run (its parent, its OMP_THREAD_LIMIT, its command
+    line, the outputs it left) and runs the real one. The operator's environment says 8
+    threads; every page's Tesseract, started by a pool worker, still runs with 1."""
+    real = shutil.which("tesseract")
+    assert real, "tesseract is not installed (scripts/setup.sh installs it)"
+    log = tmp_path / "tesseract.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "tesseract"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'{shlex.quote(real)} "$@"\nstatus=$?\n'
+        'outputs=""\nfor ext in txt tsv; do [ -f "$2.$ext" ] && outputs="$outputs $ext"; done\n'
+        f'printf "%s\\t%s\\t%s\\t%s\\n" "$PPID" "${{OMP_THREAD_LIMIT-unset}}" "$outputs" "$*" '
+        f">> {shlex.quote(str(log))}\n"
+        "exit $status\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "8")
+    run = new_run(tmp_path)
+    for name in ("page_1.tif", "page_2.tif"):
+        shutil.copy(fixtures_dir / "pages" / "phototest.tif", run.folder / name)
+
+    report = run.process(workers=1, auto_rotate=False)
+
+    assert report.done == 2, report.failures
+    runs = [line.split("\t") for line in log.read_text().splitlines()]
+    page_runs = [r for r in runs if "--version" not in r[3] and "--list-langs" not in r[3]]
+    assert sorted(Path(r[3].split()[0]).name for r in page_runs) == ["page_1.tif", "page_2.tif"]
+    for parent, threads, outputs, command in page_runs:
+        assert int(parent) != os.getpid(), "Tesseract was not started by a pool worker"
+        assert threads == "1", command
+        assert outputs.split() == ["txt", "tsv"], command
+        assert "tessedit_create_tsv=1" in command

@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from ocr_assets.engine.pool import shutdown_pool, worker_pool
+from ocr_assets_tests.helpers import Run, new_run
 
 
 def pids_of(pool, tasks: int = 4) -> set[int]:
@@ -45,6 +48,34 @@ def test_a_changed_environment_or_worker_count_starts_new_workers(monkeypatch) -
         assert pids_of(changed_env).isdisjoint(before)
     with worker_pool(1, 100) as fewer:
         assert fewer is not changed_env
+
+
+def test_a_worker_is_replaced_after_recycle_after_tasks() -> None:
+    with worker_pool(1, recycle_after=2) as pool:
+        # One at a time, so the one worker's task count is exact.
+        tasks_per_pid = Counter(pool.schedule(os.getpid).result(timeout=60) for _ in range(6))
+    assert len(tasks_per_pid) >= 3, tasks_per_pid
+    assert max(tasks_per_pid.values()) <= 2, tasks_per_pid
+
+
+def test_a_batchs_recycle_after_setting_reaches_its_workers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fault engine's log names the worker that read each page: with `recycle_after=1`
+    no worker reads two pages, with the default one worker reads them all."""
+    log = tmp_path / "attempts.log"
+    monkeypatch.setenv("OCR_ASSETS_FAULT_LOG", str(log))
+    recycled, kept = new_run(tmp_path / "recycled"), new_run(tmp_path / "kept")
+    for run in (recycled, kept):
+        for n in range(3):
+            Image.new("L", (60, 40), 255).save(run.folder / f"p{n}.png")
+
+    def reader_pids(run: Run, **settings: object) -> list[str]:
+        log.unlink(missing_ok=True)
+        assert run.process(engine="fault:", workers=1, **settings).done == 3
+        return [line.split("\t")[0] for line in log.read_text().splitlines()]
+
+    assert len(set(reader_pids(recycled, recycle_after=1))) == 3
+    assert len(set(reader_pids(kept))) == 1
 
 
 def test_an_interrupted_batch_discards_its_pool() -> None:
