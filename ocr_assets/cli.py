@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_BLOCKING_CHECK_FAILED, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2, 64
 QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+PAGE_TEXTS_ASSET = "page_texts"
+"""The per-folder OCR asset's name, so that deciding which folders to run does not import the
+asset definitions (and with them pandas); a test holds it equal to `defs.assets.page_texts`."""
 
 
 def _apply_flags(args: argparse.Namespace) -> Path:
@@ -197,17 +200,16 @@ def _engine_ready(ocr) -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
     data_root, instance = _open_instance(args)
-    from ocr_assets.defs.assets import page_texts
+    import dagster as dg
+
     from ocr_assets.defs.partitions import scan_folders
     from ocr_assets.defs.resources import OcrConfig
     from ocr_assets.engine import plan_folder
-    from ocr_assets.engine.corpus import PARQUET_KEY
+    from ocr_assets.engine.corpus_layout import PARQUET_KEY
     from ocr_assets.engine.folder_config import FolderConfigError, folder_settings
     from ocr_assets.engine.registry import list_scan_folders, register_folders
 
     ocr = OcrConfig.from_env()
-    if not _engine_ready(ocr):
-        return EXIT_RUN_FAILED
     manifest = ocr.manifest()
     scan = list_scan_folders(ocr.scans_path)
     for name, reason in scan.problems.items():
@@ -218,7 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     register_folders(manifest, scan)
     known = set(instance.get_dynamic_partitions(scan_folders.name))
     instance.add_dynamic_partitions(scan_folders.name, sorted(set(scan.folders) - known))
-    materialized = instance.get_materialized_partitions(page_texts.key)
+    materialized = instance.get_materialized_partitions(dg.AssetKey(PAGE_TEXTS_ASSET))
 
     to_run: list[str] = []
     pages_to_do = 0
@@ -237,6 +239,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{len(scan.folders)} folders, {len(to_run)} to run, {pages_to_do} pages to OCR, "
           f"{ocr.settings.workers} workers; Dagster home {os.environ['DAGSTER_HOME']}",
           file=sys.stderr)
+    # Only now, so that a re-run with nothing to OCR never loads the engine (pytesseract
+    # imports pandas): the check is for pages that are about to be read.
+    if pages_to_do and not _engine_ready(ocr):
+        return EXIT_RUN_FAILED
 
     outcome = _execute_folders(instance, manifest, to_run, pages_to_do, trigger="cli")
     if to_run or not ocr.corpus_store.exists(PARQUET_KEY):
@@ -254,14 +260,18 @@ class _Outcome:
 
 def _execute_folders(instance, manifest: Manifest, keys: Sequence[str], pages_to_do: int, *,
                      trigger: str) -> _Outcome:
-    """One in-process run of `ocr_folder_job` per partition, with the progress bar."""
+    """One in-process run of `ocr_folder_job` per partition, with the progress bar. With no
+    partition to run, the definitions (and pandas, which the corpus asset imports) are not
+    even loaded."""
+    outcome = _Outcome()
+    if not keys:
+        return outcome
     import dagster as dg
 
     from ocr_assets.definitions import defs
     from ocr_assets.instance import in_process_run_tags
 
     folder_job = defs.resolve_job_def("ocr_folder_job")
-    outcome = _Outcome()
     with _Progress(pages_to_do, manifest) as progress:
         for key in keys:
             progress.watch(key)
@@ -312,7 +322,7 @@ def cmd_retry_failed(args: argparse.Namespace) -> int:
     data_root, instance = _open_instance(args)
     from ocr_assets.defs.resources import OcrConfig
     from ocr_assets.defs.selection import retry_selection
-    from ocr_assets.engine.corpus import PARQUET_KEY
+    from ocr_assets.engine.corpus_layout import PARQUET_KEY
 
     ocr = OcrConfig.from_env()
     reasons = retry_selection(instance, ocr)
@@ -354,7 +364,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
     from ocr_assets.defs.partitions import scan_folders
     from ocr_assets.defs.resources import OcrConfig
-    from ocr_assets.engine.corpus import PARQUET_KEY
+    from ocr_assets.engine.corpus_layout import PARQUET_KEY
     from ocr_assets.engine.forget import forget_folder_data
     from ocr_assets.engine.registry import list_scan_folders
 

@@ -21,13 +21,15 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 
-import pytesseract
-
 from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.orientation import missing_osd_message
 
 if TYPE_CHECKING:
     from ocr_assets.engine.fault_backend import FaultBackend
+
+# pytesseract is imported inside the functions that call Tesseract, not with this module: it
+# imports pandas (about half a second of CPU), which a command that plans a batch and finds
+# nothing to OCR never needs (BENCHMARKS.md, the all-done re-run).
 
 # Tesseract's OpenMP threads oversubscribe the cores when one process per core runs (6x slower
 # on 2 cores, measured). Every Tesseract started from this process inherits this.
@@ -99,6 +101,8 @@ def _decode_output(raw: bytes, what: str) -> str:
 @contextlib.contextmanager
 def _tesseract_command(command: str | None) -> Iterator[None]:
     """pytesseract reads the program from a module global; swap it for one call."""
+    import pytesseract
+
     if command is None:
         yield
         return
@@ -116,6 +120,8 @@ def tesseract_pass(image_path: Path, work_dir: Path, *, lang: str, psm: int, tim
     """One run of the Tesseract CLI (or of a program that behaves like it, `command`) writing
     text and TSV together, and the archival `renderings` (hOCR, ALTO) in the same run, with
     every way it can fail mapped to a failure category."""
+    import pytesseract
+
     out_base = work_dir / "ocr"
     renderers = "".join(f" -c {ARCHIVAL_FORMATS[name][0]}=1" for name in renderings)
     try:
@@ -167,6 +173,8 @@ class PytesseractBackend:
     name = "pytesseract"
 
     def version(self) -> str:
+        import pytesseract
+
         return str(pytesseract.get_tesseract_version())
 
     def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
@@ -239,6 +247,8 @@ def check_engine_ready(engine: str, lang: str, *, orientation: bool = False) -> 
         check_ready(lang, options)
     if engine != "pytesseract" and not orientation:
         return
+    import pytesseract
+
     if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
         raise RuntimeError(missing_tesseract_message())
     installed = set(pytesseract.get_languages(config=""))

@@ -29,15 +29,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from ocr_assets.engine.corpus_layout import (
+    JSONL_KEY,
+    PARQUET_KEY,
+    PARTS_PREFIX,
+    SQLITE_KEY,
+    STATE_KEY,
+)
 from ocr_assets.engine.invariants import DEFAULT_MAX_FAILED_SHARE, folder_verdict
 from ocr_assets.engine.manifest import DONE, Manifest, PageRecord
 from ocr_assets.engine.registry import folder_path
 from ocr_assets.engine.storage import OutputStore, open_store, read_json, read_text
 from ocr_assets.engine.worker import output_keys
 
-PARQUET_KEY, JSONL_KEY, SQLITE_KEY, STATE_KEY = (
-    "pages.parquet", "pages.jsonl", "pages.sqlite", "state.json")
-PARTS_PREFIX = "parts"
 STATE_VERSION = 1
 CORPUS_COLUMNS = ("folder", "partition", "page", "text", "mean_confidence", "garbage_score",
                   "flags", "flag_reason", "words", "chars", "engine", "engine_version",

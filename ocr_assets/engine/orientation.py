@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytesseract
 from PIL import Image
 
 from ocr_assets.engine.errors import FailureCategory, PageError
@@ -89,6 +88,8 @@ def detect_orientation(image_path: Path, *, timeout_s: float) -> Orientation:
     """Ask Tesseract's OSD how to turn `image_path` upright. A page OSD cannot judge comes back
     as `rotate=0, confidence=None` with the reason; a missing OSD model or a timeout raises
     `PageError`."""
+    import pytesseract  # on first use, as in `backends` (it imports pandas)
+
     try:
         osd = pytesseract.image_to_osd(str(image_path), output_type=pytesseract.Output.DICT,
                                        timeout=timeout_s)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocr_assets.engine.corpus import SQLITE_KEY
+from ocr_assets.engine.corpus_layout import SQLITE_KEY
 from ocr_assets.engine.storage import LocalStore, OutputStore, open_store
 
 SNIPPET_TOKENS = 16

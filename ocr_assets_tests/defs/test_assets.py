@@ -8,6 +8,7 @@ import sqlite3
 import dagster as dg
 import pandas as pd
 
+from ocr_assets.cli import PAGE_TEXTS_ASSET
 from ocr_assets.definitions import defs
 from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_accuracy, page_texts
 from ocr_assets.defs.checks import (
@@ -53,6 +54,8 @@ def test_definitions_load_with_every_asset_check_and_job() -> None:
     check_names = {key.name for key in repo.asset_graph.asset_check_keys}
     assert check_names == {"counts_invariant", "failure_share", "empty_pages", "garbage_pages",
                            "cer_within_limit", "corpus_complete"}
+    # The command line names the asset without importing the definitions.
+    assert page_texts.key == dg.AssetKey(PAGE_TEXTS_ASSET)
 
 
 def test_a_good_folder_materializes_with_passing_invariant_and_named_empty_page(

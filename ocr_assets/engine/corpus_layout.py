@@ -1,0 +1,8 @@
+"""The names of the corpus's files in its store, shared by the builder (`corpus`), the search
+(`search`) and the command line. A module of their own so that finding the corpus does not
+import pandas, which building it needs."""
+
+PARQUET_KEY, JSONL_KEY, SQLITE_KEY, STATE_KEY = (
+    "pages.parquet", "pages.jsonl", "pages.sqlite", "state.json")
+PARTS_PREFIX = "parts"
+"""Each included folder's rows, kept between builds: `parts/<partition>.parquet`."""
