@@ -8,11 +8,17 @@ Tesseract is CPU-bound (one single-threaded process per page), so the invariant 
 - the workers per run, derived at run time from the pool limit actually in force:
   `cores // min(pool limit, max_concurrent_runs)`.
 
-`dagster.yaml` is static YAML, so the pool limit itself is set in the instance
-(`set_concurrency_slots`, what `dagster instance concurrency set tesseract N` does) by the
-project's commands and by the sensor on each tick: `OCR_ASSETS_OCR_RUNS` when set, otherwise a
-default derived from the cores, unless an operator has set the limit themselves (in the UI
-under Deployment > Concurrency, or with the command above): that value is kept.
+The pool limit itself is written into the instance (`set_concurrency_slots`, what
+`dagster instance concurrency set tesseract N` does) by the project's commands and by the
+sensor on each tick: `OCR_ASSETS_OCR_RUNS` when set; otherwise a limit an operator set (in the
+UI under Deployment > Concurrency, or with the command above) is kept; otherwise the instance's
+`concurrency: pools: default_limit` (a cluster's dagster.yaml, or the Helm chart's
+`concurrency.pools.defaultLimit`); otherwise `DEFAULT_OCR_RUNS`.
+
+Why write the default at all instead of leaving it to Dagster: Dagster 1.13 initialises a
+pool's limit from the default when a step first claims a slot, and on PostgreSQL that crashes
+runs which initialise it at the same moment, or after the default changed
+(dagster-io/dagster#33552). A limit written explicitly is never initialised again.
 """
 
 from __future__ import annotations
@@ -51,17 +57,24 @@ def ensure_pool_limit(instance: dg.DagsterInstance, cores: int | None = None) ->
     """Give the `tesseract` pool its limit and return the limit in force.
 
     `OCR_ASSETS_OCR_RUNS` always wins (at most the cores); otherwise a limit an operator set is
-    kept, and a pool with no limit of its own gets `DEFAULT_OCR_RUNS`."""
-    cores = cores or default_workers()
+    kept; a pool with no limit of its own, or only one Dagster took from the default, gets the
+    instance's configured default limit, and `DEFAULT_OCR_RUNS` where none is configured.
+
+    The configured default is not capped at the cores of this process: on a cluster it counts
+    OCR steps on all the OCR nodes, and this process (a code server) may run on none of them.
+    Once written, the limit counts as set: a later change of the default takes effect through
+    `dagster instance concurrency set tesseract N` (or `OCR_ASSETS_OCR_RUNS`)."""
     wanted = configured_ocr_runs()
     storage = instance.event_log_storage
     limits = {pool.name: pool for pool in storage.get_pool_limits()}
     current = limits.get(OCR_POOL)
-    if wanted is None:
-        if current is not None and not current.from_default:
-            return current.limit
-        wanted = DEFAULT_OCR_RUNS
-    wanted = min(wanted, cores)
+    if wanted is not None:
+        wanted = min(wanted, cores or default_workers())
+    elif current is not None and not current.from_default:
+        return current.limit
+    else:
+        configured = instance.global_op_concurrency_default_limit
+        wanted = configured if configured is not None else DEFAULT_OCR_RUNS
     if current is None or current.from_default or current.limit != wanted:
         storage.set_concurrency_slots(OCR_POOL, wanted)
     return wanted

@@ -74,6 +74,49 @@ def test_pool_limit_defaults_to_one_keeps_an_operators_choice_and_obeys_the_vari
         ensure_pool_limit(instance)
 
 
+def _tesseract_pool(instance: dg.DagsterInstance) -> tuple[int, bool] | None:
+    """(limit, taken from the default) of the pool as stored, None without a row."""
+    for pool in instance.event_log_storage.get_pool_limits():
+        if pool.name == OCR_POOL:
+            return pool.limit, pool.from_default
+    return None
+
+
+def test_a_configured_pool_default_is_kept_and_written_as_the_pools_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster's dagster.yaml (or the Helm chart's concurrency.pools.defaultLimit) sets the
+    OCR steps of all its nodes: the sensor must not replace it with one slot, nor cap it at the
+    cores of the code server it runs in."""
+    monkeypatch.delenv("OCR_ASSETS_OCR_RUNS", raising=False)
+    cluster = {"concurrency": {"pools": {"default_limit": 4}}}
+    with dg.instance_for_test(overrides=cluster) as instance:
+        assert _tesseract_pool(instance) is None
+        assert ensure_pool_limit(instance, cores=2) == 4
+        assert _tesseract_pool(instance) == (4, False), "written, so never initialised again"
+        assert pool_limit(instance) == 4
+
+    with dg.instance_for_test(overrides=cluster) as instance:
+        # What Dagster does when a step claims a slot first: a row taken from the default.
+        instance.event_log_storage.initialize_concurrency_limit_to_default(OCR_POOL)
+        assert _tesseract_pool(instance) == (4, True)
+        assert ensure_pool_limit(instance, cores=2) == 4
+        assert _tesseract_pool(instance) == (4, False)
+
+        instance.event_log_storage.set_concurrency_slots(OCR_POOL, 6)  # set in the UI
+        assert ensure_pool_limit(instance, cores=2) == 6, "an operator's limit beats the default"
+        monkeypatch.setenv("OCR_ASSETS_OCR_RUNS", "3")
+        assert ensure_pool_limit(instance, cores=8) == 3, "the variable beats both"
+
+
+def test_without_a_configured_default_the_pool_gets_one_slot(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OCR_ASSETS_OCR_RUNS", raising=False)
+    with dg.instance_for_test() as instance:
+        assert instance.global_op_concurrency_default_limit is None
+        assert ensure_pool_limit(instance, cores=8) == 1
+        assert _tesseract_pool(instance) == (1, False)
+
+
 def test_runs_times_workers_never_exceed_the_cores(instance: dg.DagsterInstance,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Concurrent OCR runs are bounded by the pool and by max_concurrent_runs (10 here)."""

@@ -213,3 +213,17 @@ def test_the_corpus_sensor_requests_a_build_after_new_materializations_only(
     second = tick(first.cursor)
     assert isinstance(second, dg.SensorResult)
     assert second.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_ticks_keep_the_pool_default_of_a_cluster_instance(
+        scans: Scans, monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy/k8s/values.yaml sets the cluster's OCR steps as the pool default: ticks keep it."""
+    monkeypatch.delenv("OCR_ASSETS_OCR_RUNS", raising=False)
+    scans.folder("box-001")
+    cluster_config = {"concurrency": {"pools": {"default_limit": 4}}}
+    with dg.instance_for_test(overrides=cluster_config) as cluster:
+        scans.instance = cluster
+        for _ in range(2):
+            scans.tick()
+            limits = {p.name: p for p in cluster.event_log_storage.get_pool_limits()}
+            assert limits[OCR_POOL].limit == 4

@@ -16,6 +16,8 @@ import dagster as dg
 import pytest
 import yaml
 
+from ocr_assets.defs.concurrency import ensure_pool_limit, pool_limit
+
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PG_VARIABLES = {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"}
 
@@ -108,7 +110,6 @@ def test_kubernetes_runs_request_exactly_the_cores_they_ocr_with() -> None:
         == workers
     assert values["postgresql"]["enabled"] is False
     assert values["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
-    assert values["additionalInstanceConfig"]["concurrency"]["pools"]["default_limit"] >= 1
     secret_names = {s["name"] for s in launcher["envSecrets"]}
     secrets = {doc["metadata"]["name"]: doc
                for doc in yaml.safe_load_all((DEPLOY / "k8s" / "secrets.example.yaml").read_text())}
@@ -116,6 +117,59 @@ def test_kubernetes_runs_request_exactly_the_cores_they_ocr_with() -> None:
     assert values["global"]["postgresqlSecretName"] in secrets
     assert PG_VARIABLES | {"OCR_ASSETS_MANIFEST_URL"} <= secrets["ocr-assets-env"][
         "stringData"].keys()
+
+
+def chart_instance_config(values: dict) -> dict:
+    """The instance settings Dagster's Helm chart renders from `values`, for the keys set there.
+
+    A transcription of the chart's templates of dagster 1.13 (helm/dagster/templates/
+    configmap-instance.yaml, helpers/instance/_concurrency.tpl and _run-coordinator.tpl), not
+    the chart itself: helm does not run here. What it catches is a values file whose rendered
+    instance Dagster refuses or that loses the cluster's pool limit."""
+    daemon = values["dagsterDaemon"]
+    queued = (daemon["runCoordinator"].get("config") or {}).get("queuedRunCoordinator") or {}
+    coordinator: dict = {"module": "dagster.core.run_coordinator",
+                         "class": daemon["runCoordinator"]["type"]}
+    if queued.get("maxConcurrentRuns") is not None:  # rendered whenever set
+        coordinator["config"] = {"max_concurrent_runs": queued["maxConcurrentRuns"]}
+    rendered: dict = {"run_coordinator": coordinator}
+    concurrency = values.get("concurrency") or {}
+    if concurrency.get("enabled"):
+        pools, runs = concurrency.get("pools") or {}, concurrency.get("runs") or {}
+        rendered["concurrency"] = {
+            **({"pools": {"default_limit": pools["defaultLimit"]}}
+               if pools.get("defaultLimit") is not None else {}),
+            **({"runs": {"max_concurrent_runs": runs["maxConcurrentRuns"]}}
+               if runs.get("maxConcurrentRuns") is not None else {})}
+    retries = daemon["runRetries"]
+    if retries["enabled"]:
+        rendered["run_retries"] = {"enabled": True, "max_retries": retries["maxRetries"]}
+        if "retryOnAssetOrOpFailure" in retries:
+            rendered["run_retries"]["retry_on_asset_or_op_failure"] = \
+                retries["retryOnAssetOrOpFailure"]
+    extra = values.get("additionalInstanceConfig") or {}
+    assert not extra.keys() & rendered.keys(), \
+        f"additionalInstanceConfig repeats {sorted(extra.keys() & rendered.keys())}"
+    return {**rendered, **extra}
+
+
+def test_the_instance_the_chart_renders_is_accepted_and_keeps_the_cluster_pool_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster-wide `tesseract` limit of the values survives the sensor (which runs in a
+    code server with few cores), and Dagster accepts the queue and pool settings together."""
+    values = load("k8s/values.yaml")
+    runs = values["concurrency"]["runs"]["maxConcurrentRuns"]
+    limit = values["concurrency"]["pools"]["defaultLimit"]
+    assert 1 <= limit <= runs, "a pool larger than the runs in progress could never fill"
+    monkeypatch.delenv("OCR_ASSETS_OCR_RUNS", raising=False)
+    with dg.instance_for_test(overrides=chart_instance_config(values)) as instance:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == runs
+        assert instance.run_retries_enabled
+        assert instance.run_retries_max_retries == values["dagsterDaemon"]["runRetries"][
+            "maxRetries"]
+        assert not instance.run_retries_retry_on_asset_or_op_failure
+        assert ensure_pool_limit(instance, cores=1) == limit
+        assert pool_limit(instance) == limit
 
 
 def test_no_deployment_file_holds_a_password() -> None:
