@@ -130,6 +130,7 @@ class Manifest(Protocol):
     def release_expired(self, partition_key: str) -> int: ...
     def release_owners(self, partition_key: str, owners: Iterable[str]) -> int: ...
     def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]: ...
+    def finished_since(self, partition_key: str, since: float) -> int: ...
     def folder_summaries(self) -> dict[str, FolderSummary]: ...
     def close(self) -> None: ...
 
@@ -395,6 +396,15 @@ class SqlManifest(abc.ABC):
         for key, status, n in self._connection().execute(query + " GROUP BY 1, 2", args):
             counts.setdefault(key, dict.fromkeys(STATUSES, 0))[status] = n
         return counts
+
+    def finished_since(self, partition_key: str, since: float) -> int:
+        """How many of the folder's pages became done or failed at or after `since` (a
+        `time.time()`): one count on the `(partition_key, status, ...)` index, no rows read into
+        Python, so a progress display can ask it twice a second."""
+        row = self._connection().execute(
+            "SELECT COUNT(*) FROM pages WHERE partition_key = ? AND status IN (?, ?) "
+            "AND updated_at >= ?", (partition_key, DONE, FAILED, since)).fetchone()
+        return int(row[0])
 
     def folder_summaries(self) -> dict[str, FolderSummary]:
         """{partition_key: FolderSummary} of every folder that has page rows, in one query:

@@ -162,6 +162,24 @@ def test_status_counts_include_every_status(manifest: Manifest) -> None:
     assert manifest.status_counts("missing") == {}
 
 
+def test_finished_since_counts_the_folders_pages_done_or_failed_from_then_on(
+        manifest: Manifest) -> None:
+    manifest.sync_pages("a", ["1", "2", "3", "4"])
+    manifest.sync_pages("b", ["1"])
+    manifest.record("a", "1", done())
+    manifest.record("a", "2", PageOutcome(FAILED, None, 1, 1, 1, "too_large", "big"))
+    manifest.claim("a", "3", "run", lease_s=60)
+    manifest.record("b", "1", done())
+    rows = manifest.pages("a")
+    first, last = rows["1"].updated_at, rows["2"].updated_at
+
+    assert manifest.finished_since("a", 0) == 2  # not the pending nor the running page
+    assert manifest.finished_since("a", first) == 2
+    assert manifest.finished_since("a", last + 1) == 0
+    assert manifest.finished_since("b", 0) == 1
+    assert manifest.finished_since("missing", 0) == 0
+
+
 def test_folder_summaries_count_every_folder_by_status_with_its_listing(
         manifest: Manifest) -> None:
     manifest.sync_pages("a", ["1", "2", "3", "4", "5"], listing_signature="sig-a1")

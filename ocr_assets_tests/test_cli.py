@@ -1,0 +1,57 @@
+"""Parts of `ocr-assets` that need no OCR: the progress bar's count. (The command end to end is
+`e2e/test_cli.py`.)"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ocr_assets.cli import _Progress
+from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, open_manifest
+
+
+class CountingManifest:
+    """A manifest that notes which folders a progress poll counts, and refuses to hand out
+    rows: the bar must count with one query over the folder being run."""
+
+    def __init__(self, inner: Manifest) -> None:
+        self.inner = inner
+        self.counted: list[str] = []
+
+    def finished_since(self, partition_key: str, since: float) -> int:
+        self.counted.append(partition_key)
+        return self.inner.finished_since(partition_key, since)
+
+    def pages(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("the progress bar read page rows")
+
+
+def finish(manifest: Manifest, key: str, page: str, status: str = DONE) -> None:
+    manifest.record(key, page, PageOutcome(status, None, 1, 1, 1))
+
+
+def test_the_progress_counts_pages_finished_in_this_command_reading_only_the_current_folder(
+        tmp_path: Path) -> None:
+    manifest = open_manifest(tmp_path / "manifest.sqlite")
+    for key, pages in (("a", 3), ("b", 2), ("c", 2)):
+        manifest.sync_pages(key, [f"p{n}" for n in range(pages)])
+    finish(manifest, "a", "p0")  # done by an earlier command: not counted
+    finish(manifest, "c", "p0")
+    time.sleep(0.01)  # so the bar's start is strictly after those rows' updated_at
+    counting = CountingManifest(manifest)
+    progress = _Progress(0, counting)
+
+    assert progress.finished_pages() == 0
+    progress.watch("a")
+    finish(manifest, "a", "p1")
+    finish(manifest, "a", "p2", FAILED)
+    assert progress.finished_pages() == 2
+    progress.watch("b")
+    finish(manifest, "b", "p0")
+    counting.counted.clear()
+    assert progress.finished_pages() == 3
+    assert counting.counted == ["b"], "a poll counted other folders than the current one"
+    progress.watch("c")
+    finish(manifest, "c", "p1")
+    assert progress.finished_pages() == 4
+    manifest.close()
