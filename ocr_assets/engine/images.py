@@ -63,23 +63,40 @@ def _open_checked(path: Path, max_megapixels: float) -> Image.Image:
         raise PageError(FailureCategory.UNREADABLE_IMAGE,
                         f"{path.name}: cannot open ({exc}); the file is corrupt or not a page "
                         "image: rescan or re-export it") from exc
-    megapixels = image.width * image.height / 1_000_000
-    if megapixels > max_megapixels:
+    try:
+        _refuse_oversized(image, path, None, max_megapixels)
+    except PageError:
         image.close()
-        raise PageError(FailureCategory.TOO_LARGE,
-                        f"{path.name}: {image.width}x{image.height} is {megapixels:.0f} MP, above "
-                        f"the limit of {max_megapixels:g} MP; raise max_megapixels if the scan "
-                        "is real")
+        raise
     return image
 
 
+def _refuse_oversized(image: Image.Image, path: Path, frame: int | None,
+                      max_megapixels: float) -> None:
+    """Refuse the image's current frame when it is above the limit (its size is known from the
+    header, before any pixel is decoded)."""
+    megapixels = image.width * image.height / 1_000_000
+    if megapixels > max_megapixels:
+        where = f" frame {frame + 1}" if frame is not None else ""
+        raise PageError(FailureCategory.TOO_LARGE,
+                        f"{path.name}{where}: {image.width}x{image.height} is {megapixels:.0f} "
+                        f"MP, above the limit of {max_megapixels:g} MP; raise max_megapixels if "
+                        "the scan is real")
+
+
 def _decode(image: Image.Image, path: Path, frame: int | None, max_megapixels: float) -> None:
-    """Seek to the frame and decode every pixel, mapping decoder failures to categories."""
+    """Seek to the frame and decode every pixel, mapping decoder failures to categories.
+
+    Pillow checks a later TIFF frame's size only when it allocates the frame, against its
+    process-wide `MAX_IMAGE_PIXELS`, in a message that names neither the frame nor what to do.
+    The frame is checked here right after the seek, against the page's own limit: the
+    refusal does not hang on that global and says which frame it is."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             if frame is not None:
                 image.seek(frame)
+                _refuse_oversized(image, path, frame, max_megapixels)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PageError(FailureCategory.TOO_LARGE, f"{path.name}: {exc}") from exc
@@ -88,10 +105,6 @@ def _decode(image: Image.Image, path: Path, frame: int | None, max_megapixels: f
         raise PageError(FailureCategory.UNREADABLE_IMAGE,
                         f"{path.name}{where}: cannot decode ({exc}); the file is corrupt or "
                         "truncated: rescan or re-export it") from exc
-    if image.width * image.height / 1_000_000 > max_megapixels:
-        raise PageError(FailureCategory.TOO_LARGE,
-                        f"{path.name}: frame of {image.width}x{image.height} exceeds "
-                        f"{max_megapixels:g} MP")
 
 
 def _decode_truncated(path: Path, frame: int | None, max_megapixels: float) -> Image.Image:

@@ -175,6 +175,33 @@ def test_the_size_check_comes_before_any_pixel_is_decoded(tmp_path: Path) -> Non
     assert error.category == FailureCategory.TOO_LARGE
 
 
+def test_a_huge_later_frame_of_a_multipage_tiff_is_refused_before_it_is_decoded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The size check at open sees the first frame only; a later frame is checked when the
+    engine seeks to it, before Pillow allocates its pixels (every allocation is noted)."""
+    page = tmp_path / "book.tif"
+    small, huge = Image.new("L", (100, 100), 255), Image.new("L", (2000, 2000), 255)
+    small.save(page, save_all=True, append_images=[huge], compression="tiff_lzw")
+    allocated: list[tuple[int, int]] = []
+    original_new = Image.core.new
+
+    def noting_new(mode: str, size: tuple[int, int], *args: object):
+        allocated.append(tuple(size))
+        return original_new(mode, size, *args)
+
+    monkeypatch.setattr(Image.core, "new", noting_new)
+
+    with pytest.raises(PageError) as caught:
+        prepare(page, tmp_path / "w1", frame=1, max_megapixels=1)
+
+    assert caught.value.category == FailureCategory.TOO_LARGE
+    assert "book.tif frame 2: 2000x2000 is 4 MP" in caught.value.message
+    assert "raise max_megapixels" in caught.value.message
+    assert (2000, 2000) not in allocated, "the oversized frame's pixels were allocated"
+    assert prepare(page, tmp_path / "w2", frame=0, max_megapixels=1).width == 100
+    assert (100, 100) in allocated  # the witness sees the allocations that do happen
+
+
 def test_an_image_within_the_limit_is_read(tmp_path: Path) -> None:
     write_huge_png(tmp_path / "big.png", 3000, 3000)  # 9 MP
     assert prepare(tmp_path / "big.png", tmp_path / "w1").width == 3000
