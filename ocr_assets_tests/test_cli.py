@@ -1,12 +1,15 @@
-"""Parts of `ocr-assets` that need no OCR: the progress bar's count. (The command end to end is
-`e2e/test_cli.py`.)"""
+"""Parts of `ocr-assets` that need no OCR: flags over environment variables, the progress bar's
+count. (The command end to end is `e2e/test_cli.py`.)"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from ocr_assets.cli import _Progress
+import pytest
+
+from ocr_assets.cli import _apply_flags, _Progress, build_parser
+from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, open_manifest
 
 
@@ -55,3 +58,28 @@ def test_the_progress_counts_pages_finished_in_this_command_reading_only_the_cur
     finish(manifest, "c", "p1")
     assert progress.finished_pages() == 4
     manifest.close()
+
+
+def test_the_flags_override_the_environment_and_the_environment_the_defaults(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the assets read (`OcrConfig.from_env`) after the command applied its flags."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OCR_ASSETS_SCANS", str(tmp_path / "env-scans"))
+    monkeypatch.setenv("OCR_ASSETS_DATA", str(tmp_path / "env-data"))
+    monkeypatch.setenv("OCR_ASSETS_WORKERS", "7")
+    monkeypatch.setenv("OCR_ASSETS_RECYCLE_AFTER", "5")
+
+    _apply_flags(build_parser().parse_args(["run"]))
+    from_env = OcrConfig.from_env()
+    assert (from_env.scans_root, from_env.data_root) == (str(tmp_path / "env-scans"),
+                                                         str(tmp_path / "env-data"))
+    assert (from_env.settings.workers, from_env.settings.recycle_after) == (7, 5)
+
+    data_root = _apply_flags(build_parser().parse_args(
+        ["run", "--scans", "flag-scans", "--data", "flag-data", "--workers", "3"]))
+    flagged = OcrConfig.from_env()
+    assert data_root == tmp_path / "flag-data"
+    assert (flagged.scans_root, flagged.data_root) == (str(tmp_path / "flag-scans"),
+                                                       str(tmp_path / "flag-data"))
+    assert flagged.settings.workers == 3
+    assert flagged.settings.recycle_after == 5  # no flag for it: the environment's

@@ -19,6 +19,7 @@ from ocr_assets.defs.checks import (
     garbage_pages,
 )
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
+from ocr_assets_tests.shared_ocr import mirrored_page
 
 FOLDER_ASSETS = [page_texts, failed_pages, counts_invariant, empty_pages, garbage_pages]
 
@@ -79,6 +80,29 @@ def test_a_good_folder_materializes_with_passing_invariant_and_named_empty_page(
     assert checks["garbage_pages"].passed
     text = (project.data / "ocr" / "box-001" / "page_1.tif.txt").read_text()
     assert "quick brown dog" in text
+
+
+def test_a_page_of_noise_fails_the_garbage_check_which_names_it(project: Project) -> None:
+    """Show-through (a page's text in mirror image) is read as letters: done, flagged garbage,
+    and the folder's garbage check warns with the page's name; a good page beside it is not
+    named."""
+    folder = project.scans / "box-3"
+    folder.mkdir()
+    shutil.copy(FIXTURE_PAGES / "phototest.tif", folder / "page_1.tif")
+    mirrored_page(FIXTURE_PAGES / "phototest.tif", folder / "show_through.png")
+    project.register()
+
+    result = _materialize(project, "box-3")
+
+    assert result.success
+    checks = _checks(result)
+    assert checks["counts_invariant"].passed
+    garbage = checks["garbage_pages"]
+    assert not garbage.passed
+    assert garbage.severity == dg.AssetCheckSeverity.WARN
+    assert [p["page"] for p in garbage.metadata["pages"].value] == ["show_through.png"]
+    assert "show_through.png" in garbage.description
+    assert "page_1.tif" not in garbage.description
 
 
 def test_a_broken_page_fails_alone_and_is_in_the_failed_pages_report(project: Project) -> None:
