@@ -4,8 +4,9 @@ PostgreSQL manifest on the test server, each test in a database of its own, drop
 1. `ocr-assets run` and `status` as a user runs them with the production instance: runs, check
    results and manifest rows land in PostgreSQL, no SQLite file is created.
 2. Two folder runs at once, in two processes (as a run launcher starts them on two machines):
-   both succeed, their counts invariants pass, nothing is OCRed twice, and the corpus built
-   afterwards holds exactly the done pages of both folders.
+   their OCR steps overlap (from the event log in PostgreSQL), both succeed, their counts
+   invariants pass, nothing is OCRed twice, and the corpus built afterwards holds exactly the
+   done pages of both folders.
 
 Skipped with the reason when no PostgreSQL server answers, unless OCR_ASSETS_REQUIRE_POSTGRES=1.
 """
@@ -25,18 +26,25 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import pytest
+from PIL import Image
 
-from ocr_assets.defs.assets import OCR_POOL, ocr_corpus
+from ocr_assets.defs.assets import OCR_POOL, ocr_corpus, page_texts
 from ocr_assets.defs.checks import corpus_complete
 from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.engine import open_manifest
 from ocr_assets.engine.corpus import expected_pages, read_corpus
+from ocr_assets.engine.fake_tesseract import fake_text
 from ocr_assets.engine.registry import list_scan_folders, register_folders
 from ocr_assets_tests.helpers import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_YAML = ROOT / "deploy" / "dagster.yaml"
 FOLDERS = ("box-a", "box-b")
+SLOW_PAGES = 4
+"""Extra pages per folder in the two-runs test, read by the fault engine's fake Tesseract."""
+SLOW_ENGINE = "fault:delay=0.4"
+"""Every page takes 0.4 s: each OCR step lasts at least 2 s (5 pages, one worker), far longer
+than the two runs' start-up differs, so their OCR steps overlap."""
 
 
 def make_scans(root: Path) -> Path:
@@ -131,6 +139,7 @@ def test_the_cli_runs_on_the_production_instance_and_manifest(production: dict[s
     corpus = read_corpus(data / "corpus")
     assert sorted(zip(corpus["partition"], corpus["page"], strict=True)) == [
         (key, "page_1.tif") for key in FOLDERS]
+    assert all("quick brown dog" in text for text in corpus["text"]), "read by Tesseract"
 
 
 # One folder run, as a run worker on its own machine executes it: the project's job for one
@@ -156,12 +165,29 @@ FOLDER_RUN = textwrap.dedent("""
 """)
 
 
+def ocr_step_interval(instance: dg.DagsterInstance, key: str) -> tuple[float, float]:
+    """(start, end) of the OCR step of the folder's run, from the event log in PostgreSQL."""
+    [run] = instance.get_runs(filters=dg.RunsFilter(job_name="ocr_folder_job",
+                                                    tags={"dagster/partition": key}))
+    ends = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+    times = {event.dagster_event.event_type: event.timestamp
+             for event in instance.all_logs(run.run_id,
+                                            of_type={dg.DagsterEventType.STEP_START, *ends})
+             if event.step_key == page_texts.op.name}
+    [end] = [times[kind] for kind in ends if kind in times]
+    return times[dg.DagsterEventType.STEP_START], end
+
+
 def test_two_folder_runs_at_once_share_the_instance_and_manifest(production: dict[str, str],
                                                                 tmp_path: Path) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(DEPLOY_YAML, home / "dagster.yaml")
-    env = {**production, "DAGSTER_HOME": str(home)}
+    scans = Path(production["OCR_ASSETS_SCANS"])
+    for key in FOLDERS:
+        for n in range(SLOW_PAGES):  # distinct sizes: distinct bytes, distinct texts
+            Image.new("L", (120 + n, 60), 255).save(scans / key / f"page_{n + 3}.png")
+    env = {**production, "DAGSTER_HOME": str(home), "OCR_ASSETS_ENGINE": SLOW_ENGINE}
     ocr = OcrConfig(scans_root=env["OCR_ASSETS_SCANS"], data_root=env["OCR_ASSETS_DATA"],
                     manifest_url=env["OCR_ASSETS_MANIFEST_URL"], workers=1)
     with instance_at(home) as instance:  # creates Dagster's tables before the runs start
@@ -192,10 +218,17 @@ def test_two_folder_runs_at_once_share_the_instance_and_manifest(production: dic
         assert outcome["success"] and outcome["checks"]["counts_invariant"], \
             "\n".join(outcome["errors"])
     rows = manifest_rows(production)
-    assert all(r.status in ("done", "failed") for pages in rows.values() for r in pages.values())
-    assert all(rows[key]["page_1.tif"].attempts == 1 for key in FOLDERS)
+    assert {k: {p: r.status for p, r in pages.items()} for k, pages in rows.items()} == {
+        key: {"page_2.png": "failed"} | {
+            p: "done" for p in ["page_1.tif"] + [f"page_{n + 3}.png" for n in range(SLOW_PAGES)]}
+        for key in FOLDERS}
+    assert all(r.attempts == 1 for pages in rows.values() for r in pages.values()
+               if r.status == "done"), "a page was OCRed twice"
 
     with instance_at(home) as instance:
+        (start_a, end_a), (start_b, end_b) = (ocr_step_interval(instance, key)
+                                              for key in FOLDERS)
+        assert start_a < end_b and start_b < end_a, "the two OCR steps did not overlap"
         result = dg.materialize([ocr_corpus, corpus_complete], instance=instance,
                                 resources={"ocr": ocr})
         assert result.success
@@ -205,8 +238,11 @@ def test_two_folder_runs_at_once_share_the_instance_and_manifest(production: dic
         assert len(instance.get_runs()) == len(FOLDERS) + 1
     corpus = read_corpus(ocr.corpus_store)
     expected = expected_pages(ocr.manifest(), ocr.ocr_store, scans_root=ocr.scans_path)
+    done = sorted((key, page) for key, pages in rows.items() for page, row in pages.items()
+                  if row.status == "done")
     assert sorted(zip(corpus["partition"], corpus["page"], strict=True)) == sorted(
-        expected) == [
-        (key, "page_1.tif") for key in FOLDERS]
-    assert all("quick brown dog" in text for text in corpus["text"])
+        expected) == done
+    for key, page, text in zip(corpus["partition"], corpus["page"], corpus["text"],
+                               strict=True):
+        assert text.strip() == fake_text((scans / key / page).read_bytes()).strip(), page
     ocr.manifest().close()
