@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export OCR_ASSETS_SCREENSHOTS="$PWD/docs/ui" OCR_ASSETS_REQUIRE_BROWSER=1
-exec .venv/bin/python -m pytest ocr_assets_tests/e2e/test_ui.py -q "$@"
+# A fixed temporary directory (pytest empties it first), so paths the UI shows, such as the
+# failed-pages report's, read /tmp/ocr-assets-ui/... rather than a numbered pytest directory.
+exec .venv/bin/python -m pytest ocr_assets_tests/e2e/test_ui.py -q --basetemp=/tmp/ocr-assets-ui "$@"

@@ -61,6 +61,10 @@ CLEAN, DAMAGED, MOVED = "box-001", "box-002-damaged", "box-003-moved"
 RUN_TIMEOUT_MS = 300_000
 """A run through the queue and the daemon takes ~20 s on an idle 2-core machine."""
 UI_TIMEOUT_MS = 60_000
+GRAPH_VIEWPORT = {**VIEWPORT, "height": 1350}
+"""Tall enough for the lineage graph's three groups at the UI's initial zoom (screenshot)."""
+PLOTTED = frozenset({"pages_per_s", "median_page_s", "failure_rate", "mean_confidence"})
+"""The numbers the README tells users to watch in the Plots view, one chart each."""
 
 
 def write_noise_page(path: Path) -> None:
@@ -209,6 +213,13 @@ def metadata_value(section, key: str):
     return section.locator("tr").filter(has=key_cell).first.locator("td").nth(1)
 
 
+def plot(section, key: str):
+    """The chart titled `key` in the Plots view of an asset's metadata: the smallest block
+    holding that title and a chart's canvas."""
+    return section.locator("div").filter(has=section.page.get_by_text(key, exact=True)).filter(
+        has=section.page.locator("canvas")).last
+
+
 def open_materialize_dialog(page):
     """The group `ocr` (page_texts and failed_pages): "Materialize all…"."""
     page.goto("/locations/ocr_assets/asset-groups/ocr")
@@ -290,8 +301,10 @@ def test_ui_command_serves_on_loopback_with_the_daemon_and_sensors_running(
 
 def test_asset_graph_shows_the_assets_and_their_lineage(page, clicked_run: dict) -> None:
     """(After the clicked run only so that the screenshot shows a materialized folder.)"""
-    page.goto("/asset-groups?expanded=global@global:ocr,global@global:corpus")
-    for name in ("page_texts", "failed_pages", "ocr_corpus"):
+    page.set_viewport_size(GRAPH_VIEWPORT)
+    page.goto("/asset-groups?expanded=global@global:ocr,global@global:quality,"
+              "global@global:corpus")
+    for name in ("page_texts", "failed_pages", "page_accuracy", "ocr_corpus"):
         expect(graph_node(page, name)).to_be_visible()
     nodes = page.locator("svg foreignObject")
     expect(nodes.get_by_text("Loading…")).to_have_count(0)
@@ -302,16 +315,18 @@ def test_asset_graph_shows_the_assets_and_their_lineage(page, clicked_run: dict)
     page.locator(".CodeMirror").first.click()
     page.keyboard.type("+key:ocr_corpus")
     page.keyboard.press("Enter")
-    expect(graph_node(page, "failed_pages")).to_have_count(0)
+    for name in ("failed_pages", "page_accuracy"):
+        expect(graph_node(page, name)).to_have_count(0)
     expect(graph_node(page, "page_texts")).to_be_visible()
     expect(graph_node(page, "ocr_corpus")).to_be_visible()
 
     page.goto("/assets/page_texts")
     downstream = page.get_by_text("Downstream assets", exact=True).locator("xpath=..")
-    expect(downstream.get_by_role("link", name="failed_pages")).to_be_visible()
-    expect(downstream.get_by_role("link", name="ocr_corpus")).to_be_visible()
-    upstream = page.get_by_text("Upstream assets", exact=True).locator("xpath=..")
-    expect(upstream.get_by_role("link")).to_have_count(0)
+    for name in ("failed_pages", "page_accuracy", "ocr_corpus"):
+        expect(downstream.get_by_role("link", name=name)).to_be_visible()
+    upstream_heading = page.get_by_text("Upstream assets", exact=True)
+    expect(upstream_heading).to_be_visible()  # else the count below would pass without it
+    expect(upstream_heading.locator("xpath=..").get_by_role("link")).to_have_count(0)
 
 
 def test_materializing_one_partition_by_clicking_succeeds(clicked_run: dict) -> None:
@@ -358,9 +373,12 @@ def test_partition_metadata_shows_counts_speed_confidence_and_failures(
     overview_metadata = innermost(page, "Metadata", "Plots")
     overview_metadata.get_by_role("button", name="Plots").click()
     overview_metadata.get_by_role("button", name="Events").click()
-    for key in ("pages_per_s", "median_page_s", "failure_rate", "mean_confidence"):
-        expect(page.get_by_text(key, exact=True).first).to_be_visible()
-    expect(page.locator("canvas, svg.recharts-surface").first).to_be_visible()
+    for key in PLOTTED:
+        chart = plot(overview_metadata, key)
+        expect(chart.locator("canvas")).to_have_count(1)
+        expect(chart.locator("canvas")).to_be_visible()
+        for other in PLOTTED - {key}:  # its own chart, not one shared with the others
+            expect(chart.get_by_text(other, exact=True)).to_have_count(0)
 
     page.goto(f"/assets/failed_pages?view=partitions&partition={DAMAGED}")
     report = innermost(page, "Metadata", "by_category")
