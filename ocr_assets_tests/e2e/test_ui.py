@@ -1,7 +1,9 @@
 """The Dagster UI end to end, in a real browser, the way a person uses it.
 
 One `scripts/ui.sh` (webserver and daemon) serves the whole module against a temporary instance
-with two sample folders, one with a broken, a blank and a noise page, plus a folder that was
+whose scans root starts as a copy of `data/scans`: its sensor OCRs every sample folder through
+the daemon, as for a new user (the README's promise). Then the test stops the sensors and adds
+its own folders: a clean one, one with a broken, a blank and a noise page, and one that was
 moved away after it was registered (its run failed). The tests then click through the UI:
 the asset graph and its lineage, materializing one partition, its checks and metadata, and a
 backfill of only the failed and missing partitions. The backfill test comes last: it launches
@@ -57,7 +59,11 @@ except ImportError:  # the browser fixture skips (or, in CI, fails) saying so
     sync_playwright = None
 
 SAMPLE_SCANS = Path(__file__).resolve().parents[2] / "data" / "scans"
-CLEAN, DAMAGED, MOVED = "box-001", "box-002-damaged", "box-003-moved"
+SAMPLE_TRUNCATED = SAMPLE_SCANS / "box-002-damaged" / "truncated_image.png"
+CLEAN, DAMAGED, MOVED = "box-004", "box-005-damaged", "box-006-moved"
+"""The test's own folders, named apart from the sample folders."""
+SAMPLE_RUNS_TIMEOUT_S = 600
+"""One queued run per sample folder: about 50 s on an idle 2-core machine."""
 RUN_TIMEOUT_MS = 300_000
 """A run through the queue and the daemon takes ~20 s on an idle 2-core machine."""
 UI_TIMEOUT_MS = 60_000
@@ -79,9 +85,9 @@ def write_noise_page(path: Path) -> None:
     image.save(path)
 
 
-def write_sample_folders(scans: Path) -> None:
-    """`box-001`: one clean page. `box-002-damaged`: a clean page, a blank page, a noise page
-    and the sample data's truncated PNG. `box-003-moved`: one page (removed later)."""
+def write_test_folders(scans: Path) -> None:
+    """`box-004`: one clean page. `box-005-damaged`: a clean page, a blank page, a noise page
+    and the sample data's truncated PNG. `box-006-moved`: one page (removed later)."""
     clean, damaged, moved = scans / CLEAN, scans / DAMAGED, scans / MOVED
     for folder in (clean, damaged, moved):
         folder.mkdir(parents=True)
@@ -89,7 +95,7 @@ def write_sample_folders(scans: Path) -> None:
     shutil.copy(FIXTURES / "pages" / "phototest.tif", damaged / "phototest.tif")
     Image.new("L", (600, 800), 255).save(damaged / "blank.png")
     write_noise_page(damaged / "noise.png")
-    shutil.copy(SAMPLE_SCANS / DAMAGED / "truncated_image.png", damaged / "truncated_image.png")
+    shutil.copy(SAMPLE_TRUNCATED, damaged / "truncated_image.png")
     shutil.copy(FIXTURES / "pages" / "phototest.tif", moved / "phototest.tif")
 
 
@@ -99,15 +105,21 @@ class UiProject:
     home: Path
     """The Dagster home `scripts/ui.sh` chose: `<data root>/dagster_home`."""
     startup: dict
-    """What the command had running before the test stopped it: sensor, daemons, sockets."""
+    """What the command had running before the test stopped it: sensor, daemons, sockets,
+    and the runs its sensor launched for the sample folders."""
+    sample_folders: set[str]
+    """The partition keys of the folders of `data/scans`."""
 
 
 def prepare_partitions(scans: Path, data: Path, home: Path) -> None:
-    """What the sensor does (folders become partitions), then a run of the moved folder that
-    failed because it was gone: one partition materializable, one missing, one failed."""
-    write_sample_folders(scans)
+    """What the sensor does (the test's folders become partitions), then a run of the moved
+    folder that failed because it was gone: one partition materializable, one missing, one
+    failed."""
+    write_test_folders(scans)
     ocr = OcrConfig(scans_root=str(scans), data_root=str(data), workers=2)
     scan = list_scan_folders(scans)
+    scan.folders = {key: name for key, name in scan.folders.items()
+                    if key in (CLEAN, DAMAGED, MOVED)}
     register_folders(ocr.manifest(), scan)
     shutil.rmtree(scans / MOVED)
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -125,6 +137,18 @@ def completed_sensor_tick(server: UiServer) -> dict | None:
     return state if done else None
 
 
+FOLDER_RUNS = """
+{ runsOrError(filter: {pipelineName: "ocr_folder_job"}) {
+    ... on Runs { results { status tags { key value } } } } }"""
+
+
+def finished_folder_runs(server: UiServer, folders: int) -> list[dict] | None:
+    """The runs of `ocr_folder_job` once there are `folders` of them and all have ended."""
+    runs = server.graphql(FOLDER_RUNS)["runsOrError"]["results"]
+    ended = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+    return runs if len(runs) >= folders and len(ended) == len(runs) else None
+
+
 def daemons_unhealthy_after(server: UiServer, timeout: float) -> list[str]:
     """The daemons still unhealthy once all are healthy, or after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -135,27 +159,32 @@ def daemons_unhealthy_after(server: UiServer, timeout: float) -> list[str]:
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiProject]:
-    """`scripts/ui.sh` on a free port with an empty scans root: it starts with its sensors
-    running (recorded for the test of the command); then the test stops them, so only its
-    clicks launch runs, and adds the sample folders."""
+    """`scripts/ui.sh` on a free port with a copy of `data/scans`: it starts with its sensors
+    running, which OCR every sample folder (recorded for the tests of the command); then the
+    test stops them, so only its clicks launch runs, and adds its own folders."""
     root = tmp_path_factory.mktemp("ui")
     scans, data = root / "scans", root / "data"
-    scans.mkdir()
+    shutil.copytree(SAMPLE_SCANS, scans)
+    sample_folders = set(list_scan_folders(scans).folders)
     env = {k: v for k, v in os.environ.items()
            if k != "DAGSTER_HOME" and not k.startswith("OCR_ASSETS_")}
     env.update(OCR_ASSETS_SCANS=str(scans), OCR_ASSETS_DATA=str(data), OCR_ASSETS_WORKERS="2")
     with running_ui(env, root / "ui.log") as server:
         ticked = poll(lambda: completed_sensor_tick(server), "a first tick of scan_folder_sensor",
                       timeout=120)
+        sample_runs = poll(lambda: finished_folder_runs(server, len(sample_folders)),
+                           "one finished sensor run per sample folder",
+                           timeout=SAMPLE_RUNS_TIMEOUT_S, interval=2)
         startup = {
             "sensor": ticked,
+            "sample_runs": sample_runs,
             "unhealthy_daemons": daemons_unhealthy_after(server, timeout=60),
             "listening": listening_addresses(server.port),
             "stopped": stop_automation(server),
         }
         home = data / "dagster_home"
         prepare_partitions(scans, data, home)
-        yield UiProject(server, home, startup)
+        yield UiProject(server, home, startup, sample_folders)
 
 
 @pytest.fixture(scope="module")
@@ -297,6 +326,16 @@ def test_ui_command_serves_on_loopback_with_the_daemon_and_sensors_running(
     assert ui.startup["listening"] <= LOOPBACK_HEX, ui.startup["listening"]
     assert "scan_folder_sensor" in ui.startup["stopped"]
     assert (ui.home / "dagster.yaml").read_bytes() == PROJECT_INSTANCE_YAML.read_bytes()
+
+
+def test_ui_command_ocrs_every_sample_folder_with_its_sensor(ui: UiProject) -> None:
+    """The README's "ready to use on the sample data": no click, one sensor run per folder of
+    `data/scans`, each through the daemon's queue to success."""
+    runs = ui.startup["sample_runs"]
+    tags = [{t["key"]: t["value"] for t in run["tags"]} for run in runs]
+    assert sorted(t["dagster/partition"] for t in tags) == sorted(ui.sample_folders)
+    assert {t["ocr_assets/trigger"] for t in tags} == {"sensor"}
+    assert [r["status"] for r in runs] == ["SUCCESS"] * len(runs), ui.server.log_tail()
 
 
 def test_asset_graph_shows_the_assets_and_their_lineage(page, clicked_run: dict) -> None:
