@@ -5,6 +5,12 @@ folder on disk and the page files, not against the manifest alone: a page on dis
 row, a row without a page, a done row without its text file, or a page still pending or running
 all break it, and each is named.
 
+Listing a folder's pages again (`discover_pages`: every TIFF opened to count its frames) is
+skipped only when nothing can have changed since the rows were synced with a listing: the
+folder's signature on disk (names, sizes and modification times of its files) equals the one
+stored with that listing, and the rows are still exactly the page ids it found. A page added,
+replaced or removed on disk, or a row added, lost or tampered with, means a full listing.
+
 The failure ratio: a folder where more than a set share of the pages failed is not a folder
 with a few bad pages but one with a cause to fix (wrong language, a broken export, a dying
 scanner), like OCR-D's limit on missing outputs. It stays out of the corpus until fixed.
@@ -17,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocr_assets.engine.discovery import discover_pages
-from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageRecord
+from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageRecord, page_ids_digest
 from ocr_assets.engine.naming import output_name_for
+from ocr_assets.engine.registry import folder_signature
 from ocr_assets.engine.storage import OutputStore, open_store
 from ocr_assets.engine.worker import output_keys
 
@@ -57,8 +64,11 @@ def check_counts(folder: Path, partition_key: str, *, manifest: Manifest,
     """The invariant of one folder; `out_root` is the output store (or its directory or URL)."""
     result = CountsInvariant()
     outputs = open_store(out_root).child(partition_key)
-    on_disk = {p.page_id for p in discover_pages(folder, root=scans_root or folder).pages}
     rows = manifest.pages(partition_key)
+    if rows_match_folder(folder, partition_key, rows, manifest):
+        on_disk = set(rows)
+    else:
+        on_disk = {p.page_id for p in discover_pages(folder, root=scans_root or folder).pages}
     result.pages_on_disk = len(on_disk)
     result.without_row = sorted(on_disk - rows.keys())
     result.row_without_page = sorted(rows.keys() - on_disk)
@@ -73,6 +83,15 @@ def check_counts(folder: Path, partition_key: str, *, manifest: Manifest,
         else:
             result.not_terminal.append(page_id)
     return result
+
+
+def rows_match_folder(folder: Path, partition_key: str, rows: Mapping[str, PageRecord],
+                      manifest: Manifest) -> bool:
+    """Whether the folder's `rows` are known to be exactly its pages on disk without listing
+    them: its stored listing's signature is the folder's now, and its page ids are the rows'."""
+    stored = manifest.stored_listing(partition_key)
+    return (stored is not None and stored.pages_digest == page_ids_digest(rows)
+            and stored.signature == folder_signature(folder))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import hashlib
 import sqlite3
 import threading
 import time
@@ -56,6 +57,27 @@ class FolderSummary:
     @property
     def unfinished(self) -> int:
         return self.counts[PENDING] + self.counts[RUNNING]
+
+
+@dataclass(frozen=True)
+class StoredListing:
+    """What a folder looked like when its rows were last synced with its pages on disk."""
+
+    signature: str
+    """`registry.folder_signature`, taken before the pages were listed."""
+    pages_digest: str | None
+    """`page_ids_digest` of the page ids listed then; None when stored by a version before
+    it was kept."""
+
+
+def page_ids_digest(page_ids: Iterable[str]) -> str:
+    """A digest of a set of page ids, whatever their order: stored with a folder's listing,
+    and compared with the digest of its rows, it says whether the rows are still exactly the
+    pages that were listed (no row added, lost or tampered with since)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for page_id in sorted(page_ids):
+        digest.update(page_id.encode("utf-8", "surrogateescape") + b"\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -132,6 +154,7 @@ class Manifest(Protocol):
     def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]: ...
     def finished_since(self, partition_key: str, since: float) -> int: ...
     def folder_summaries(self) -> dict[str, FolderSummary]: ...
+    def stored_listing(self, partition_key: str) -> StoredListing | None: ...
     def close(self) -> None: ...
 
 
@@ -184,6 +207,9 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
      # The nightly summary counts pages by status and recipe from the index alone.
      "DROP INDEX pages_status",
      "CREATE INDEX pages_status ON pages (partition_key, status, recipe)"),
+    # The page ids a listing found: the counts invariant trusts an unchanged folder's rows
+    # without listing its pages again only while they are still those ids.
+    ("ALTER TABLE folder_listings ADD COLUMN pages_digest TEXT",),
 )
 """SQLite schema versions 1..n (kept in `PRAGMA user_version`), applied in order; a new
 version is appended, never edited."""
@@ -285,8 +311,9 @@ class SqlManifest(abc.ABC):
         no longer on disk are dropped. Returns the added and the removed page ids.
 
         `listing_signature`, the folder's signature taken before its pages were listed, is
-        stored in the same transaction: while the folder's signature on disk still equals it,
-        its rows are known to match its pages without reading them (`folder_summaries`)."""
+        stored in the same transaction with the digest of the listed page ids: while the
+        folder's signature on disk still equals it, its rows are known to match its pages
+        without reading them (`folder_summaries`, `stored_listing`)."""
         wanted = list(dict.fromkeys(page_ids))
         with self._tx() as db:
             self._lock_folder(db, partition_key)
@@ -303,10 +330,11 @@ class SqlManifest(abc.ABC):
                            [(partition_key, p) for p in gone])
             if listing_signature is not None:
                 db.execute(
-                    "INSERT INTO folder_listings (partition_key, signature, listed_at) "
-                    "VALUES (?, ?, ?) ON CONFLICT (partition_key) DO UPDATE SET "
-                    "signature = excluded.signature, listed_at = excluded.listed_at",
-                    (partition_key, listing_signature, now))
+                    "INSERT INTO folder_listings (partition_key, signature, listed_at, "
+                    "pages_digest) VALUES (?, ?, ?, ?) ON CONFLICT (partition_key) DO UPDATE "
+                    "SET signature = excluded.signature, listed_at = excluded.listed_at, "
+                    "pages_digest = excluded.pages_digest",
+                    (partition_key, listing_signature, now, page_ids_digest(wanted)))
         return new, gone
 
     def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float,
@@ -405,6 +433,13 @@ class SqlManifest(abc.ABC):
             "SELECT COUNT(*) FROM pages WHERE partition_key = ? AND status IN (?, ?) "
             "AND updated_at >= ?", (partition_key, DONE, FAILED, since)).fetchone()
         return int(row[0])
+
+    def stored_listing(self, partition_key: str) -> StoredListing | None:
+        """The folder's listing as stored by its last `sync_pages`; None if never stored."""
+        row = self._connection().execute(
+            "SELECT signature, pages_digest FROM folder_listings WHERE partition_key = ?",
+            (partition_key,)).fetchone()
+        return StoredListing(*row) if row else None
 
     def folder_summaries(self) -> dict[str, FolderSummary]:
         """{partition_key: FolderSummary} of every folder that has page rows, in one query:

@@ -83,6 +83,11 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX {schema}.pages_status;
     CREATE INDEX pages_status ON {schema}.pages (partition_key, status, recipe);
     """,
+    # 4: the digest of the page ids a listing found (`manifest.page_ids_digest`); NULL on
+    # listings stored before, which the counts invariant then does not trust.
+    """
+    ALTER TABLE {schema}.folder_listings ADD COLUMN pages_digest TEXT;
+    """,
 )
 """Schema versions 1..n, applied in order; a new version is appended, never edited."""
 
