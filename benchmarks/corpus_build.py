@@ -3,7 +3,9 @@
 The page texts are synthetic (deterministic pseudo-words, about a page of text each) and their
 manifest rows are written through the manifest's interface; no image and no OCR is involved,
 only what the corpus build reads: the manifest, the text files, and the scan folders (empty
-placeholder pages), which the blocking verdict of each folder lists.
+placeholder pages). Each folder's rows are synced with its listing signature, as a run stores
+it, so the blocking verdict of an unchanged folder compares signatures instead of listing its
+pages (`invariants.rows_match_folder`); the changed folder is listed again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ocr_assets.engine import Manifest, open_manifest
 from ocr_assets.engine.corpus import build_corpus
 from ocr_assets.engine.manifest import DONE, PageOutcome
 from ocr_assets.engine.naming import output_name_for
+from ocr_assets.engine.registry import folder_signature
 from ocr_assets.engine.storage import LocalStore
 from ocr_assets.engine.worker import output_keys
 
@@ -60,7 +63,7 @@ def _write_folder(manifest: Manifest, scans_root: Path, ocr_root: Path, key: str
     page_ids = [f"page_{index + 1:05d}.tif" for index in range(pages)]
     for page_id in page_ids:
         (scans_root / key / page_id).touch()
-    manifest.sync_pages(key, page_ids)
+    manifest.sync_pages(key, page_ids, listing_signature=folder_signature(scans_root / key))
     written = 0
     for page_id in page_ids:
         text = _page_text(rng)
