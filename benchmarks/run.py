@@ -178,7 +178,7 @@ def small_batch_memory(args: argparse.Namespace, sources, engines: list[str],
         print(f"small batch: {name} on {batch.pages} pages", file=sys.stderr, flush=True)
         run = run_pipeline(batch, work / "small-data", engine=name, auto_rotate=False,
                            workers=args.workers, lang=args.lang, psm=args.psm)
-        result[name] = pipeline_summary(run, batch.pages)
+        result[name] = pipeline_summary(run, batch.pages, args.workers)
     return result
 
 

@@ -26,12 +26,20 @@ def results(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> dic
             shutil.copy(fixtures_dir / "pages" / f"{name}{suffix}", pages)
     out = root / "out"
     assert main(["--pages", str(pages), "--folders", "1", "--reps", "1", "--rotate-reps", "0",
-                 "--engines", ",".join(ENGINES), "--small-folders", "0",
+                 "--engines", ",".join(ENGINES), "--small-folders", "1",
                  "--rerun-pages", "60", "--rerun-folders", "2", "--corpus-pages", "200",
                  "--corpus-folders", "4", "--work", str(root / "work"), "--out", str(out)]) == 0
     document = json.loads((out / "results.json").read_text())
     document["markdown"] = (out / "results.md").read_text()
     return document
+
+
+def test_the_small_batch_ran_every_engine_for_its_memory_figures(results: dict) -> None:
+    small = results["small_batch"]
+    assert set(small) == {"pages", *ENGINES} and small["pages"] == 2
+    for name in ENGINES:
+        assert small[name]["wall_s"] > 0
+        assert small[name]["peak_rss_mib"], f"{name}: no process's memory was sampled"
 
 
 def test_every_contender_ran_on_the_whole_batch(results: dict) -> None:
