@@ -25,7 +25,7 @@ def results(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> dic
         for suffix in (".tif", ".gt.txt"):
             shutil.copy(fixtures_dir / "pages" / f"{name}{suffix}", pages)
     out = root / "out"
-    assert main(["--pages", str(pages), "--folders", "1", "--reps", "1", "--rotate-reps", "0",
+    assert main(["--pages", str(pages), "--folders", "2", "--reps", "1", "--rotate-reps", "0",
                  "--engines", ",".join(ENGINES), "--small-folders", "1",
                  "--rerun-pages", "60", "--rerun-folders", "2", "--corpus-pages", "200",
                  "--corpus-folders", "4", "--work", str(root / "work"), "--out", str(out)]) == 0
@@ -43,7 +43,7 @@ def test_the_small_batch_ran_every_engine_for_its_memory_figures(results: dict) 
 
 
 def test_every_contender_ran_on_the_whole_batch(results: dict) -> None:
-    assert results["batch"]["pages"] == 2
+    assert results["batch"]["pages"] == 4
     comparison = results["comparison"]
     assert set(comparison["runs"]) == {"cli", *ENGINES}
     for reps in comparison["runs"].values():
