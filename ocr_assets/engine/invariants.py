@@ -147,7 +147,9 @@ def folder_verdict(folder: Path, partition_key: str, *, manifest: Manifest,
                    out_root: Path | str | OutputStore, scans_root: Path | None = None,
                    max_failed_share: float = DEFAULT_MAX_FAILED_SHARE) -> FolderVerdict:
     """The counts invariant and the failure ratio of one folder, as its blocking checks
-    (`counts_invariant`, `failure_share`) compute them."""
+    (`counts_invariant`, `failure_share`) compute them. The ratio comes from the counts, which
+    classed every row (done, failed or not terminal), so the rows are read once."""
     counts = check_counts(folder, partition_key, manifest=manifest, out_root=out_root,
                           scans_root=scans_root)
-    return FolderVerdict(counts, failure_ratio(manifest.pages(partition_key), max_failed_share))
+    rows = counts.done + counts.failed + len(counts.not_terminal)
+    return FolderVerdict(counts, FailureRatio(rows, counts.failed, max_failed_share))
