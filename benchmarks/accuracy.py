@@ -1,6 +1,6 @@
 """Character error rate of each engine, and of the bare CLI, on the same pages.
 
-Scored by the engine's own scorer (`ocr_assets.engine.accuracy`: jiwer edit distances after
+Scored by the engine's own scorer (`ocr_assets.engine.folder.accuracy`: jiwer edit distances after
 its stated normalisation), over the pages of the first folder that have ground truth; the
 batch's folders hold the same pages, so one folder is all of them. The rate of a set of pages
 is their errors over their reference length (a long page weighs more), as the engine's folder
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from benchmarks.batch import Batch
-from ocr_assets.engine.accuracy import FolderAccuracy, score_text
+from ocr_assets.engine.folder.accuracy import FolderAccuracy, score_text
 
 
 def score(batch: Batch, texts: Mapping[str, str]) -> dict[str, object]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ocr_assets.engine.discovery import discover_pages
+from ocr_assets.engine.folder.discovery import discover_pages
 
 IMAGE_SUFFIXES = frozenset({".tif", ".tiff", ".png", ".jpg", ".jpeg"})
 

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.machine import time_call
-from ocr_assets.engine import Manifest, open_manifest
-from ocr_assets.engine.corpus import build_corpus
-from ocr_assets.engine.manifest import DONE, PageOutcome
+from ocr_assets.engine.corpus.build import build_corpus
+from ocr_assets.engine.folder.registry import folder_signature
+from ocr_assets.engine.manifest import DONE, Manifest, PageOutcome, open_manifest
 from ocr_assets.engine.naming import output_name_for
-from ocr_assets.engine.registry import folder_signature
-from ocr_assets.engine.storage import LocalStore
-from ocr_assets.engine.worker import output_keys
+from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.store.outputs import LocalStore
 
 WORDS_PER_PAGE = 300
 SYLLABLES = ("ka", "te", "ro", "mi", "su", "na", "lo", "ve", "di", "an", "er", "in", "ch", "st")

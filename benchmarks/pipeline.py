@@ -17,10 +17,10 @@ from pathlib import Path
 
 from benchmarks.batch import Batch
 from benchmarks.machine import Timed, run_measured
-from ocr_assets.engine import open_manifest
-from ocr_assets.engine.corpus import read_corpus
-from ocr_assets.engine.storage import LocalStore, read_text
-from ocr_assets.engine.worker import output_keys
+from ocr_assets.engine.corpus.build import read_corpus
+from ocr_assets.engine.manifest import open_manifest
+from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.store.outputs import LocalStore, read_text
 
 PROJECT_VARIABLES_KEPT = frozenset({"OCR_ASSETS_PAGE_TIMEOUT_S", "OCR_ASSETS_RECYCLE_AFTER"})
 

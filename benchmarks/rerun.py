@@ -20,13 +20,14 @@ from pathlib import Path
 from PIL import Image
 
 from benchmarks.machine import Timed, run_measured, time_call
-from ocr_assets.engine import OcrSettings, open_manifest, plan_folder
-from ocr_assets.engine.fingerprint import file_fingerprint
-from ocr_assets.engine.manifest import DONE, PageOutcome
+from ocr_assets.engine.folder.batch import plan_folder
+from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
+from ocr_assets.engine.manifest import DONE, PageOutcome, open_manifest
 from ocr_assets.engine.naming import output_name_for
-from ocr_assets.engine.registry import list_scan_folders, register_folders
-from ocr_assets.engine.storage import LocalStore
-from ocr_assets.engine.worker import output_keys
+from ocr_assets.engine.page.fingerprint import file_fingerprint
+from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.store.outputs import LocalStore
 
 COUNTING_TESSERACT = """#!/bin/sh
 # Counts OCR calls (not --version or --list-langs), then runs the real Tesseract.

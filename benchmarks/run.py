@@ -36,10 +36,13 @@ from benchmarks.pipeline import PipelineRun, page_texts, run_pipeline
 from benchmarks.report import render_markdown
 from benchmarks.rerun import measure_rerun
 from ocr_assets.engine.settings import default_workers
-from ocr_assets_tests.conftest import testdata_location
 
 CLI = "cli"
 ROTATE_SUFFIX = "+rotate"
+SHARED_PAGES = Path(os.environ.get("OCR_ASSETS_TESTDATA")
+                    or Path(__file__).resolve().parents[2] / "shared" / "testdata") / "pages"
+"""The shared test set's pages (`../shared/testdata` beside the repository, or
+`$OCR_ASSETS_TESTDATA`), the default source pages."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def contenders(engines: list[str], rotate_reps: int,
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--pages", type=Path, default=testdata_location() / "pages",
+    parser.add_argument("--pages", type=Path, default=SHARED_PAGES,
                         help="folder of source pages (default: the shared test set's pages/)")
     parser.add_argument("--folders", type=int, default=8,
                         help="scan folders in the batch, each with every source page once")

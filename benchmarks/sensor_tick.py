@@ -34,8 +34,8 @@ import dagster as dg
 
 from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.defs.sensors import scan_folder_sensor
-from ocr_assets.engine.reconcile import folders_needing_work
-from ocr_assets.engine.registry import folder_signature
+from ocr_assets.engine.folder.reconcile import folders_needing_work
+from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.instance import PROJECT_INSTANCE_YAML
 
 SENSOR_TIMEOUT_S = 60
@@ -53,8 +53,9 @@ def build_scans(root: Path, folders: int, pages: int) -> None:
 def tick(instance: dg.DagsterInstance, ocr: OcrConfig, cursor: str | None
          ) -> tuple[float, dg.SensorResult]:
     started = time.perf_counter()
-    result = scan_folder_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                                        resources={"ocr": ocr}))
+    with dg.build_sensor_context(instance=instance, cursor=cursor,
+                                 resources={"ocr": ocr}) as context:
+        result = scan_folder_sensor(context)
     return time.perf_counter() - started, result
 
 

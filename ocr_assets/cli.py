@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ocr_assets.engine import Manifest
+    from ocr_assets.engine.manifest import Manifest
 
 EXIT_OK, EXIT_BLOCKING_CHECK_FAILED, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2, 64
 QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -92,7 +92,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     _apply_flags(args)
     from ocr_assets.defs.resources import OcrConfig
-    from ocr_assets.engine.search import CorpusNotBuiltError, search_corpus
+    from ocr_assets.engine.corpus.search import CorpusNotBuiltError, search_corpus
 
     try:
         hits = search_corpus(OcrConfig.from_env().corpus_store, args.query, limit=args.limit)
@@ -203,7 +203,7 @@ def _open_instance(args: argparse.Namespace):
 
 
 def _engine_ready(ocr) -> bool:
-    from ocr_assets.engine.backends import check_engine_ready
+    from ocr_assets.engine.page.engines.registry import check_engine_ready
 
     try:
         check_engine_ready(ocr.settings.engine, ocr.settings.lang,
@@ -220,10 +220,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from ocr_assets.defs.partitions import scan_folders
     from ocr_assets.defs.resources import OcrConfig
-    from ocr_assets.engine import plan_folder
-    from ocr_assets.engine.corpus_layout import PARQUET_KEY
-    from ocr_assets.engine.folder_config import FolderConfigError, folder_settings
-    from ocr_assets.engine.registry import list_scan_folders, register_folders
+    from ocr_assets.engine.corpus.layout import PARQUET_KEY
+    from ocr_assets.engine.folder.batch import plan_folder
+    from ocr_assets.engine.folder.config import FolderConfigError, folder_settings
+    from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
 
     ocr = OcrConfig.from_env()
     manifest = ocr.manifest()
@@ -338,7 +338,7 @@ def cmd_retry_failed(args: argparse.Namespace) -> int:
     data_root, instance = _open_instance(args)
     from ocr_assets.defs.resources import OcrConfig
     from ocr_assets.defs.selection import retry_selection
-    from ocr_assets.engine.corpus_layout import PARQUET_KEY
+    from ocr_assets.engine.corpus.layout import PARQUET_KEY
 
     ocr = OcrConfig.from_env()
     reasons = retry_selection(instance, ocr)
@@ -380,9 +380,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
     from ocr_assets.defs.partitions import scan_folders
     from ocr_assets.defs.resources import OcrConfig
-    from ocr_assets.engine.corpus_layout import PARQUET_KEY
-    from ocr_assets.engine.forget import forget_folder_data
-    from ocr_assets.engine.registry import list_scan_folders
+    from ocr_assets.engine.corpus.layout import PARQUET_KEY
+    from ocr_assets.engine.folder.forget import forget_folder_data
+    from ocr_assets.engine.folder.registry import list_scan_folders
 
     ocr = OcrConfig.from_env()
     manifest = ocr.manifest()

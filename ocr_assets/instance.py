@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ocr_assets.engine.leases import owner_is_dead, process_id
+from ocr_assets.engine.manifest.leases import owner_is_dead, process_id
 
 if TYPE_CHECKING:
     import dagster as dg

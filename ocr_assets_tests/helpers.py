@@ -9,11 +9,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocr_assets.engine import FolderReport, Manifest, OcrSettings, open_manifest, process_folder
-from ocr_assets.engine.storage import LocalStore, read_text
-from ocr_assets.engine.worker import output_keys
+from ocr_assets.engine.folder.batch import FolderReport, process_folder
+from ocr_assets.engine.manifest import Manifest, open_manifest
+from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.store.outputs import LocalStore, read_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def importing_the_tests(env: dict[str, str]) -> dict[str, str]:
+    """`env` for a process that imports the tests' doubles (the fault engine, selected by its
+    dotted path): the repository first on its Python path, since the product knows nothing of
+    `ocr_assets_tests`."""
+    paths = [str(REPO), *filter(None, env.get("PYTHONPATH", "").split(":"))]
+    return {**env, "PYTHONPATH": ":".join(paths)}
 
 
 def ground_truth(page: Path) -> str:

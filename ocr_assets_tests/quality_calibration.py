@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocr_assets.engine.manifest import DONE
-from ocr_assets.engine.quality import QualityThresholds
+from ocr_assets.engine.page.quality import QualityThresholds
 from ocr_assets_tests.helpers import FIXTURES
 from ocr_assets_tests.shared_ocr import (
     Placement,

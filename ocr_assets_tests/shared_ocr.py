@@ -28,9 +28,11 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageOps
 
-from ocr_assets.engine import FolderReport, OcrSettings, PageRecord, open_manifest
-from ocr_assets.engine.discovery import FRAME_SEPARATOR
-from ocr_assets.engine.folder_config import FOLDER_CONFIG_NAME
+from ocr_assets.engine.folder.batch import FolderReport
+from ocr_assets.engine.folder.config import FOLDER_CONFIG_NAME
+from ocr_assets.engine.folder.discovery import FRAME_SEPARATOR
+from ocr_assets.engine.manifest import PageRecord, open_manifest
+from ocr_assets.engine.settings import OcrSettings
 from ocr_assets_tests.helpers import FIXTURES, Run
 
 GERMAN_SOURCES = frozenset({"OCR-D_assets", "OCR-D_gt_structure_text",

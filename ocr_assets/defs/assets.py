@@ -23,22 +23,23 @@ from ocr_assets.defs.concurrency import OCR_POOL, workers_per_run
 from ocr_assets.defs.metadata import TABLE_ROWS, failures_table, folder_metadata, markdown_table
 from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine import OcrSettings, PageRecord, process_folder
-from ocr_assets.engine.accuracy import (
+from ocr_assets.engine.corpus.build import build_corpus
+from ocr_assets.engine.folder.accuracy import (
     NORMALISATION,
     FolderAccuracy,
     accuracy_frame,
     evaluate_folder,
 )
-from ocr_assets.engine.corpus import build_corpus
-from ocr_assets.engine.manifest import DONE, FAILED
-from ocr_assets.engine.registry import folder_path
-from ocr_assets.engine.reports import (
+from ocr_assets.engine.folder.batch import process_folder
+from ocr_assets.engine.folder.registry import folder_path
+from ocr_assets.engine.folder.reports import (
     failed_pages_frame,
     write_failed_pages_report,
     write_frame_report,
 )
-from ocr_assets.engine.retry import PageRetry, load_record, retry_failed_pages
+from ocr_assets.engine.folder.retry import PageRetry, load_record, retry_failed_pages
+from ocr_assets.engine.manifest import DONE, FAILED, PageRecord
+from ocr_assets.engine.settings import OcrSettings
 
 STEP_RETRIES = int(os.environ.get("OCR_ASSETS_STEP_RETRIES", "2"))
 STEP_RETRY_DELAY_S = float(os.environ.get("OCR_ASSETS_STEP_RETRY_DELAY_S", "10"))

@@ -19,10 +19,10 @@ from ocr_assets.defs.assets import (
 from ocr_assets.defs.metadata import flagged_table, markdown_table
 from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine.corpus import expected_pages, read_corpus
-from ocr_assets.engine.invariants import check_counts, failure_ratio
+from ocr_assets.engine.corpus.build import expected_pages, read_corpus
+from ocr_assets.engine.corpus.search import count_indexed_pages
+from ocr_assets.engine.folder.invariants import check_counts, failure_ratio
 from ocr_assets.engine.manifest import DONE
-from ocr_assets.engine.search import count_indexed_pages
 
 
 @dg.asset_check(asset=page_texts, blocking=True, partitions_def=scan_folders,

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
-from ocr_assets.engine import FolderReport, PageRecord
+from ocr_assets.engine.folder.batch import FolderReport
+from ocr_assets.engine.manifest import PageRecord
 
 TABLE_ROWS = 50
 

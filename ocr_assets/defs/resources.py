@@ -16,11 +16,10 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
-from ocr_assets.engine import Manifest, OcrSettings, open_manifest
-from ocr_assets.engine.invariants import DEFAULT_MAX_FAILED_SHARE
-from ocr_assets.engine.orientation import DEFAULT_MIN_CONFIDENCE
-from ocr_assets.engine.settings import default_workers
-from ocr_assets.engine.storage import OutputStore, open_store
+from ocr_assets.engine.folder.invariants import DEFAULT_MAX_FAILED_SHARE
+from ocr_assets.engine.manifest import Manifest, open_manifest
+from ocr_assets.engine.settings import DEFAULT_MIN_CONFIDENCE, OcrSettings, default_workers
+from ocr_assets.engine.store.outputs import OutputStore, open_store
 
 ENV_PREFIX = "OCR_ASSETS_"
 

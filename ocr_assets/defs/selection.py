@@ -12,8 +12,8 @@ import dagster as dg
 from ocr_assets.defs.assets import failed_pages, page_texts
 from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine.reconcile import folders_needing_work
-from ocr_assets.engine.registry import list_scan_folders
+from ocr_assets.engine.folder.reconcile import folders_needing_work
+from ocr_assets.engine.folder.registry import list_scan_folders
 
 
 def _partition_statuses(instance: dg.DagsterInstance, asset: dg.AssetsDefinition,

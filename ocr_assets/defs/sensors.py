@@ -24,8 +24,8 @@ from ocr_assets.defs.concurrency import ensure_pool_limit
 from ocr_assets.defs.jobs import corpus_job, ocr_folder_job
 from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine.forget import forget_folder_data
-from ocr_assets.engine.registry import (
+from ocr_assets.engine.folder.forget import forget_folder_data
+from ocr_assets.engine.folder.registry import (
     ScanFolders,
     folder_signature,
     list_scan_folders,

@@ -1,31 +1,18 @@
 """The OCR engine: plain Python with no Dagster import, so it can be tested and reused alone.
 
-Entry points:
-- `process_folder`: OCR every pending page of one scan folder, resumably.
-- `discover_pages`: which files of a folder are pages, in stable natural order.
-- `open_manifest`: the per-page source of truth, SQLite (a path) or PostgreSQL (a URL).
-- `open_store`: where outputs live, a directory or an object store (a URL).
-- `OcrSettings`: every knob, in one frozen value.
+Its parts, each a subpackage:
+- `page`: one page: decode it, read it with an OCR engine (`page.engines`), turn it upright,
+  judge its text, and the worker that does all of it in a pool process;
+- `folder`: one scan folder: discover its pages, plan and run its batch, the retry pass, the
+  counts invariant, reconciliation, accuracy and reports;
+- `manifest`: the per-page source of truth, SQLite or PostgreSQL, with leases;
+- `store`: where outputs live (a directory or an object store), written atomically;
+- `corpus`: the corpus across folders, its layout and its full-text search.
+
+Beside them: `settings` (every knob, in one frozen value), `naming` (folder names to partition
+keys, page ids to output names), `errors` (failure categories) and `killpoints` (the crash
+tests' hooks, no-ops unless a test arms one).
+
+This package imports none of its parts: a command that only reads the manifest (`status`)
+loads the manifest alone, not the page machinery.
 """
-
-from ocr_assets.engine.batch import FolderPlan, FolderReport, plan_folder, process_folder
-from ocr_assets.engine.discovery import Page, discover_pages
-from ocr_assets.engine.manifest import Manifest, PageRecord, SqliteManifest, open_manifest
-from ocr_assets.engine.settings import OcrSettings
-from ocr_assets.engine.storage import OutputStore, open_store
-
-__all__ = [
-    "FolderPlan",
-    "FolderReport",
-    "Manifest",
-    "OcrSettings",
-    "OutputStore",
-    "Page",
-    "PageRecord",
-    "SqliteManifest",
-    "discover_pages",
-    "open_manifest",
-    "open_store",
-    "plan_folder",
-    "process_folder",
-]

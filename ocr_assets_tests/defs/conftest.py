@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine.registry import list_scan_folders, register_folders
+from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
 
 FIXTURE_PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 

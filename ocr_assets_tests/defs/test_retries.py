@@ -19,11 +19,13 @@ from PIL import Image
 from ocr_assets.defs.assets import failed_pages, page_texts
 from ocr_assets.defs.checks import counts_invariant, failure_share
 from ocr_assets.defs.resources import OcrConfig
+from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
+from ocr_assets.engine.folder.retry import RECORD_NAME
 from ocr_assets.engine.manifest import DONE, FAILED, open_manifest
-from ocr_assets.engine.registry import list_scan_folders, register_folders
-from ocr_assets.engine.retry import RECORD_NAME
 from ocr_assets.instance import PROJECT_INSTANCE_YAML
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
+from ocr_assets_tests.doubles.fault_engine import fault
+from ocr_assets_tests.helpers import importing_the_tests
 
 RETRY_EVENTS = (dg.DagsterEventType.STEP_UP_FOR_RETRY, dg.DagsterEventType.STEP_RESTARTED)
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -55,13 +57,14 @@ def test_a_step_that_failed_to_start_its_engine_is_retried_and_then_succeeds(
     env = {k: v for k, v in os.environ.items()
            if k != "DAGSTER_HOME" and not k.startswith("OCR_ASSETS_")}
     env.update(DAGSTER_HOME=str(home), OCR_ASSETS_SCANS=str(scans), OCR_ASSETS_DATA=str(data),
-               OCR_ASSETS_ENGINE="fault:start-fail=2", OCR_ASSETS_AUTO_ROTATE="0",
+               OCR_ASSETS_ENGINE=fault("start-fail=2"), OCR_ASSETS_AUTO_ROTATE="0",
                OCR_ASSETS_WORKERS="1", OCR_ASSETS_STEP_RETRIES="2",
                OCR_ASSETS_STEP_RETRY_DELAY_S="0.05")
 
     done = subprocess.run([str(DAGSTER), "asset", "materialize", "-m", "ocr_assets.definitions",
                            "--select", "page_texts,failed_pages", "--partition", "box-001"],
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
+                          env=importing_the_tests(env), capture_output=True, text=True,
+                          timeout=300, check=False)
 
     assert done.returncode == 0, done.stderr[-3000:]
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -136,7 +139,7 @@ def test_a_sideways_page_that_failed_is_recovered_by_turning_it_upright(
         page.rotate(90, expand=True).save(scans / "turned" / "phototest_90.png",
                                           dpi=page.info["dpi"])
     ocr = OcrConfig(scans_root=str(scans), data_root=str(data), workers=1,
-                    engine="fault:base=tesseract,sideways=*")
+                    engine=fault("base=tesseract,sideways=*"))
     register_folders(ocr.manifest(), list_scan_folders(scans))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("scan_folders", ["turned"])

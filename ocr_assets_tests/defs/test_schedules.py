@@ -17,10 +17,13 @@ NIGHT = datetime(2026, 3, 14, 2, 0, tzinfo=UTC)
 
 
 def nightly(project: Project) -> dict[str, dg.RunRequest] | dg.SkipReason:
-    context = dg.build_schedule_context(instance=project.instance,
-                                        scheduled_execution_time=NIGHT,
-                                        resources={"ocr": project.ocr})
-    result = nightly_ingestion(context)
+    # Used as a context manager, so the resources it initialises are torn down with it: left
+    # to the garbage collector, Dagster's resource init resets its defs-state context variable
+    # in whichever later test the collection happens to run (the "undefined DagsterInstance
+    # weakref" failure).
+    with dg.build_schedule_context(instance=project.instance, scheduled_execution_time=NIGHT,
+                                   resources={"ocr": project.ocr}) as context:
+        result = nightly_ingestion(context)
     if isinstance(result, dg.SkipReason):
         return result
     return {r.partition_key: r for r in result}

@@ -36,9 +36,11 @@ class Scans:
 
     def tick(self) -> dg.SensorResult | dg.SkipReason:
         """One evaluation, its partition requests applied, its cursor kept."""
-        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor,
-                                          resources={"ocr": self.ocr})
-        result = scan_folder_sensor(context)
+        # A context manager, so its resources are torn down here and not by the garbage
+        # collector in a later test (see test_schedules.nightly).
+        with dg.build_sensor_context(instance=self.instance, cursor=self.cursor,
+                                     resources={"ocr": self.ocr}) as context:
+            result = scan_folder_sensor(context)
         if isinstance(result, dg.SensorResult):
             for request in result.dynamic_partitions_requests or []:
                 self.instance.add_dynamic_partitions(request.partitions_def_name,

@@ -23,7 +23,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from ocr_assets.engine import open_manifest
+from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.settings import default_workers
 from ocr_assets.instance import PROJECT_INSTANCE_YAML, PROJECT_ROOT
 

@@ -31,18 +31,19 @@ from PIL import Image
 from ocr_assets.defs.assets import OCR_POOL, ocr_corpus, page_texts
 from ocr_assets.defs.checks import corpus_complete
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine import open_manifest
-from ocr_assets.engine.corpus import expected_pages, read_corpus
-from ocr_assets.engine.fake_tesseract import fake_text
-from ocr_assets.engine.registry import list_scan_folders, register_folders
-from ocr_assets_tests.helpers import FIXTURES
+from ocr_assets.engine.corpus.build import expected_pages, read_corpus
+from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
+from ocr_assets.engine.manifest import open_manifest
+from ocr_assets_tests.doubles.fake_tesseract import fake_text
+from ocr_assets_tests.doubles.fault_engine import fault
+from ocr_assets_tests.helpers import FIXTURES, importing_the_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_YAML = ROOT / "deploy" / "dagster.yaml"
 FOLDERS = ("box-a", "box-b")
 SLOW_PAGES = 4
 """Extra pages per folder in the two-runs test, read by the fault engine's fake Tesseract."""
-SLOW_ENGINE = "fault:delay=0.4"
+SLOW_ENGINE = fault("delay=0.4")
 """Every page takes 0.4 s: each OCR step lasts at least 2 s (5 pages, one worker), far longer
 than the two runs' start-up differs, so their OCR steps overlap."""
 
@@ -200,8 +201,9 @@ def test_two_folder_runs_at_once_share_the_instance_and_manifest(production: dic
 
     start = tmp_path / "start"
     start.mkdir()
-    runs = [subprocess.Popen([sys.executable, "-c", FOLDER_RUN, key, str(start)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = [subprocess.Popen([sys.executable, "-c", FOLDER_RUN, key, str(start)],
+                             env=importing_the_tests(env), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
             for key in FOLDERS]
     deadline = time.monotonic() + 180
     while (len(list(start.iterdir())) < len(runs) and time.monotonic() < deadline

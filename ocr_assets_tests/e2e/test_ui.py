@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ocr_assets.defs.assets import page_texts
 from ocr_assets.defs.partitions import scan_folders
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine.registry import list_scan_folders, register_folders
+from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
 from ocr_assets.instance import PROJECT_INSTANCE_YAML
 from ocr_assets.ui import dev_command
 from ocr_assets_tests.e2e.dagster_ui import (

@@ -38,8 +38,9 @@ def test_no_engine_module_imports_dagster_or_the_dagster_layer() -> None:
 
 def test_importing_the_engine_and_running_a_worker_module_loads_no_dagster() -> None:
     """Indirect imports too (through a third-party module): checked in a fresh interpreter."""
-    probe = ("import sys, ocr_assets.engine, ocr_assets.engine.worker, ocr_assets.engine.batch, "
-             "ocr_assets.engine.retry, ocr_assets.engine.corpus, ocr_assets.engine.reconcile; "
+    probe = ("import sys, ocr_assets.engine, ocr_assets.engine.page.worker, "
+             "ocr_assets.engine.folder.batch, ocr_assets.engine.folder.retry, "
+             "ocr_assets.engine.corpus.build, ocr_assets.engine.folder.reconcile; "
              "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('dagster')))")
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                            check=True, timeout=120, cwd=ENGINE.parents[1])

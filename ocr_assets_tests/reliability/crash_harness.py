@@ -39,12 +39,14 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from ocr_assets.engine.discovery import discover_pages
-from ocr_assets.engine.fake_tesseract import fake_text
-from ocr_assets.engine.fingerprint import file_fingerprint
-from ocr_assets.engine.invariants import check_counts
+from ocr_assets.engine.folder.discovery import discover_pages
+from ocr_assets.engine.folder.invariants import check_counts
 from ocr_assets.engine.manifest import DONE, FAILED, open_manifest
-from ocr_assets.engine.worker import output_keys
+from ocr_assets.engine.page.fingerprint import file_fingerprint
+from ocr_assets.engine.page.worker import output_keys
+from ocr_assets_tests.doubles.fake_tesseract import fake_text
+from ocr_assets_tests.doubles.fault_engine import fault
+from ocr_assets_tests.helpers import importing_the_tests
 
 EXTERNAL_KILLS = ("orchestrator", "group", "worker")
 KILL_POINTS = ("manifest.commit", "atomic.partial", "atomic.written", "atomic.renamed")
@@ -94,7 +96,7 @@ def _command(scans: Path, data: Path) -> list[str]:
 def _env(log: Path, kill_at: str | None, delay_s: float) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k != "DAGSTER_HOME" and not k.startswith("OCR_ASSETS_")}
-    env.update(OCR_ASSETS_ENGINE=f"fault:delay={delay_s:g}", OCR_ASSETS_FAULT_LOG=str(log))
+    env.update(OCR_ASSETS_ENGINE=fault(f"delay={delay_s:g}"), OCR_ASSETS_FAULT_LOG=str(log))
     if kill_at:
         env["OCR_ASSETS_KILL_AT"] = kill_at
     return env
@@ -293,7 +295,8 @@ def run_trial(root: Path, mode: str, rng: random.Random, delay_s: float = 0.1) -
             kill_at = f"{mode}:{count}" + ("" if mode == "manifest.commit" else ":group")
         stderr = root / f"stderr-{result.runs}.txt"
         with stderr.open("wb") as err:
-            process = subprocess.Popen(_command(scans, data), env=_env(log, kill_at, delay_s),
+            process = subprocess.Popen(_command(scans, data),
+                                       env=importing_the_tests(_env(log, kill_at, delay_s)),
                                        stdout=subprocess.DEVNULL, stderr=err,
                                        start_new_session=True)
             killed_worker = False

@@ -9,7 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from ocr_assets.engine import OcrSettings, open_manifest, process_folder
+from ocr_assets.engine.folder.batch import process_folder
+from ocr_assets.engine.manifest import open_manifest
+from ocr_assets.engine.settings import OcrSettings
 
 
 def main(argv: list[str]) -> int:

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ocr_assets.engine.fake_tesseract import fake_text
-from ocr_assets.engine.invariants import check_counts
+from ocr_assets.engine.folder.invariants import check_counts
 from ocr_assets.engine.manifest import DONE, RUNNING, open_manifest
+from ocr_assets_tests.doubles.fake_tesseract import fake_text
+from ocr_assets_tests.doubles.fault_engine import fault
 from ocr_assets_tests.helpers import new_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,7 +65,7 @@ def test_a_page_left_running_by_a_killed_run_is_recovered_by_the_next_run(
     run = new_run(tmp_path)
     Image.new("L", (120, 60), 255).save(run.folder / "slow.png")
     log = tmp_path / "attempts.log"
-    victim = start_run(run.folder, run.manifest.path, run.out_root, "fault:delay=30", 1, log)
+    victim = start_run(run.folder, run.manifest.path, run.out_root, fault("delay=30"), 1, log)
     wait_for(lambda: log.exists() and log.read_text().strip(), "the page to start")
     assert statuses(run.manifest.path) == {"slow.png": RUNNING}
     worker_pid = int(log.read_text().split("\t")[0])
@@ -73,7 +74,7 @@ def test_a_page_left_running_by_a_killed_run_is_recovered_by_the_next_run(
     victim.wait()
     wait_for(lambda: not alive(worker_pid), "the orphaned worker to die", limit_s=20)
 
-    report = run.process(engine="fault:", workers=1)  # at once: the lease has not expired
+    report = run.process(engine=fault(), workers=1)  # at once: the lease has not expired
 
     row = run.manifest.pages(run.key)["slow.png"]
     assert (report.processed, row.status, row.attempts, row.lease_owner) == (1, DONE, 2, None)
@@ -100,7 +101,7 @@ def test_two_runs_of_one_folder_at_once_do_every_page_once_and_lose_no_row(
 
     # A fast and a slow run: the fast one races ahead through pages the slow one had also
     # planned to do, so the slow one keeps reaching pages that were finished since its plan.
-    runs = [start_run(run.folder, location, run.out_root, "fault:delay=0.15", workers, log)
+    runs = [start_run(run.folder, location, run.out_root, fault("delay=0.15"), workers, log)
             for workers in (4, 1)]
     reports = []
     for process in runs:

@@ -15,8 +15,9 @@ from PIL import Image
 from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_texts
 from ocr_assets.defs.checks import corpus_complete, counts_invariant, failure_share
 from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine.corpus import read_corpus
-from ocr_assets.engine.registry import list_scan_folders, register_folders
+from ocr_assets.engine.corpus.build import read_corpus
+from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
+from ocr_assets_tests.doubles.fault_engine import fault
 
 FOLDER_ASSETS = [page_texts, failed_pages, counts_invariant, failure_share]
 BAD = "fault-image-too-large"  # the fault engine fails these pages for good (too_large)
@@ -68,7 +69,7 @@ def test_a_folder_above_the_failure_share_fails_its_check_and_stays_out_of_the_c
         tmp_path: Path, instance: dg.DagsterInstance) -> None:
     scans = setup_scans(tmp_path)
     ocr = OcrConfig(scans_root=str(scans), data_root=str(tmp_path / "data"), workers=1,
-                    engine="fault:")
+                    engine=fault())
 
     checks = materialize_all(ocr, instance)
 
@@ -95,7 +96,7 @@ def test_a_folder_above_the_failure_share_fails_its_check_and_stays_out_of_the_c
 def test_the_share_is_configurable(tmp_path: Path, instance: dg.DagsterInstance) -> None:
     scans = setup_scans(tmp_path)
     ocr = OcrConfig(scans_root=str(scans), data_root=str(tmp_path / "data"), workers=1,
-                    engine="fault:", max_failed_share=0.7)
+                    engine=fault(), max_failed_share=0.7)
 
     checks = materialize_all(ocr, instance, only="mostly-bad")
 

@@ -1,4 +1,4 @@
-"""Engine faults injected through configuration (`engine="fault:..."`), never by patching:
+"""Engine faults injected through configuration (`engine=fault(...)`), never by patching:
 every fault costs exactly its own page, with the right category and a message, the pool
 survives dead and hung workers, and the batch always finishes with every page terminal."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ocr_assets.engine.fake_tesseract import fake_text
-from ocr_assets.engine.fault_backend import FAULTS, FaultBackend
-from ocr_assets.engine.invariants import check_counts
+from ocr_assets.engine.folder.invariants import check_counts
 from ocr_assets.engine.manifest import DONE, FAILED
+from ocr_assets_tests.doubles.fake_tesseract import fake_text
+from ocr_assets_tests.doubles.fault_engine import FAULTS, FaultEngine, fault
 from ocr_assets_tests.helpers import new_run, write_huge_png
 
 EXPECTED_CATEGORY = {
@@ -51,17 +51,17 @@ def test_every_fault_costs_only_its_page_and_the_batch_finishes(tmp_path: Path) 
     assert set(EXPECTED_CATEGORY) == set(FAULTS)
     run = new_run(tmp_path)
     good = [blank_page(run.folder / f"good_{n}.png") for n in range(4)]
-    for fault in FAULTS:
-        blank_page(run.folder / f"page.fault-{fault}.png")
+    for name in FAULTS:
+        blank_page(run.folder / f"page.fault-{name}.png")
 
-    report = run.process(engine="fault:", workers=2, page_timeout_s=2, recycle_after=3)
+    report = run.process(engine=fault(), workers=2, page_timeout_s=2, recycle_after=3)
 
     rows = run.manifest.pages(run.key)
     assert (report.pages, report.done, report.failed, report.pending) == (13, 4, 9, 0)
-    for fault, category in EXPECTED_CATEGORY.items():
-        row = rows[f"page.fault-{fault}.png"]
-        assert (row.status, row.error_category, row.attempts) == (FAILED, category, 1), fault
-        assert EXPECTED_MESSAGE[fault] in row.error_message, (fault, row.error_message)
+    for name, category in EXPECTED_CATEGORY.items():
+        row = rows[f"page.fault-{name}.png"]
+        assert (row.status, row.error_category, row.attempts) == (FAILED, category, 1), name
+        assert EXPECTED_MESSAGE[name] in row.error_message, (name, row.error_message)
     for page in good:  # done after the crashes and hangs: the pool recovered each time
         assert rows[page.name].status == DONE
         assert run.text(page.name) == fake_text(page.read_bytes())
@@ -71,28 +71,28 @@ def test_every_fault_costs_only_its_page_and_the_batch_finishes(tmp_path: Path) 
 
 
 def test_rules_in_the_options_pick_pages_by_glob_and_markers_win(tmp_path: Path) -> None:
-    backend = FaultBackend("crash=*_13.png, hang=scan_*")
+    backend = FaultEngine("crash=*_13.png, hang=scan_*")
     assert backend.fault_for("scan_13.png") == "crash"  # the first matching rule
     assert backend.fault_for("scan_2.png") == "hang"
     assert backend.fault_for("other.png") is None
     assert backend.fault_for("scan_13.fault-oom-kill.png") == "oom-kill"  # not "oom"
     with pytest.raises(ValueError, match="expected <fault>=<glob>"):
-        FaultBackend("explode=*")
+        FaultEngine("explode=*")
     with pytest.raises(ValueError, match="name=value"):
-        FaultBackend("crash")
+        FaultEngine("crash")
 
 
 def test_start_fail_refuses_the_first_starts_with_a_transient_error() -> None:
-    backend = FaultBackend("start-fail=2")
+    backend = FaultEngine("start-fail=2")
     for start in (1, 2):
         with pytest.raises(OSError, match=f"start {start} of the 2") as refused:
-            backend.check_start()
+            backend.check_ready("eng")
         assert refused.value.errno == errno.EAGAIN
-    backend.check_start()  # the third start works, and every one after it
-    backend.check_start()
-    FaultBackend().check_start()
+    backend.check_ready("eng")  # the third start works, and every one after it
+    backend.check_ready("eng")
+    FaultEngine().check_ready("eng")
     with pytest.raises(ValueError, match="start-fail=<count>"):
-        FaultBackend("start-fail=twice")
+        FaultEngine("start-fail=twice")
 
 
 def test_a_hung_page_is_killed_at_its_timeout_and_the_next_page_still_runs(
@@ -102,7 +102,7 @@ def test_a_hung_page_is_killed_at_its_timeout_and_the_next_page_still_runs(
     blank_page(run.folder / "b.png")
 
     started = time.monotonic()
-    report = run.process(engine="fault:", workers=1, page_timeout_s=1)
+    report = run.process(engine=fault(), workers=1, page_timeout_s=1)
     elapsed = time.monotonic() - started
 
     rows = run.manifest.pages(run.key)
@@ -117,9 +117,9 @@ def test_a_transient_engine_fault_is_retried_and_succeeds_once_the_fault_is_gone
     run = new_run(tmp_path)
     blank_page(run.folder / "p1.png")
 
-    first = run.process(engine="fault:crash=p1.png", workers=1)
+    first = run.process(engine=fault("crash=p1.png"), workers=1)
     assert run.manifest.pages(run.key)["p1.png"].error_category == "worker_crashed"
-    second = run.process(engine="fault:", workers=1)  # the engine works again
+    second = run.process(engine=fault(), workers=1)  # the engine works again
 
     row = run.manifest.pages(run.key)["p1.png"]
     assert (first.failed, second.done, row.status, row.attempts) == (1, 1, DONE, 2)
@@ -131,7 +131,7 @@ def test_the_worker_memory_limit_turns_a_runaway_page_into_one_failure(tmp_path:
     blank_page(run.folder / "p1.fault-oom.png")
     blank_page(run.folder / "p2.png")
 
-    report = run.process(engine="fault:", workers=1, worker_memory_mb=1024)
+    report = run.process(engine=fault(), workers=1, worker_memory_mb=1024)
 
     rows = run.manifest.pages(run.key)
     assert rows["p1.fault-oom.png"].error_category == "out_of_memory"
@@ -147,8 +147,8 @@ def test_the_fault_log_witnesses_every_ocr_attempt(tmp_path: Path,
     run = new_run(tmp_path)
     pages = [blank_page(run.folder / f"p{n}.png") for n in range(3)]
 
-    run.process(engine="fault:", workers=2)
-    run.process(engine="fault:", workers=2)  # nothing to do: no attempt logged
+    run.process(engine=fault(), workers=2)
+    run.process(engine=fault(), workers=2)  # nothing to do: no attempt logged
 
     attempts = [line.split("\t")[1] for line in log.read_text().splitlines()]
     assert sorted(attempts) == sorted(str(p) for p in pages)
@@ -165,7 +165,7 @@ def test_the_largest_allowed_page_fits_in_a_bounded_worker(tmp_path: Path) -> No
     write_huge_png(run.folder / "largest.png", 9000, 12000)
     write_huge_png(run.folder / "too_large.png", 20000, 20000)
 
-    report = run.process(engine="fault:", workers=1, worker_memory_mb=1024)
+    report = run.process(engine=fault(), workers=1, worker_memory_mb=1024)
 
     rows = run.manifest.pages(run.key)
     assert rows["largest.png"].status == DONE, rows["largest.png"].error_message
@@ -176,14 +176,14 @@ def test_the_largest_allowed_page_fits_in_a_bounded_worker(tmp_path: Path) -> No
 def test_tesseract_reading_nothing_fails_the_page_where_a_blank_page_is_done_and_empty(
         tmp_path: Path) -> None:
     """Tesseract's silent exit 0 on an image Leptonica cannot decode (what it does on tiled and
-    old-style-JPEG TIFFs, `engine/test_backends.py`) is a failure that the retry pass can
+    old-style-JPEG TIFFs, `engine/page/test_tesseract_cli.py`) is a failure that the retry pass can
     re-decode, never a done page that looks blank. The other page is truly blank and read by
     the real Tesseract: done, with no text, flagged empty."""
     run = new_run(tmp_path)
     blank_page(run.folder / "blank.png")
     blank_page(run.folder / "unreadable.png")
 
-    report = run.process(engine="fault:base=tesseract,leptonica-unreadable=unreadable.png",
+    report = run.process(engine=fault("base=tesseract,leptonica-unreadable=unreadable.png"),
                          workers=1)
 
     rows = run.manifest.pages(run.key)

@@ -1,5 +1,5 @@
 """Generated hostile inputs in ONE batch (the shared `bad/` set has its own test in
-`engine/test_bad_inputs.py`): zero bytes, real pages truncated at several offsets, a text file
+`engine/page/test_bad_inputs.py`): zero bytes, real pages truncated at several offsets, a text file
 named `.tif`, a 400-megapixel blank PNG that is tiny on disk, a GIF decompression bomb, a
 symlink loop, an unreadable file, a FIFO that would block a reader forever.
 
@@ -17,11 +17,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from ocr_assets.engine.discovery import discover_pages
 from ocr_assets.engine.errors import FailureCategory
-from ocr_assets.engine.fake_tesseract import fake_text
-from ocr_assets.engine.invariants import check_counts
+from ocr_assets.engine.folder.discovery import discover_pages
+from ocr_assets.engine.folder.invariants import check_counts
 from ocr_assets.engine.manifest import DONE, FAILED
+from ocr_assets_tests.doubles.fake_tesseract import fake_text
+from ocr_assets_tests.doubles.fault_engine import fault
 from ocr_assets_tests.helpers import new_run, write_huge_png
 
 CATEGORIES = {str(c) for c in FailureCategory}
@@ -58,7 +59,7 @@ def test_hostile_inputs_each_get_one_outcome_and_the_batch_finishes(
     unreadable.chmod(0)
     Image.new("L", (120, 60), 255).save(folder / "good.png")
 
-    report = run.process(engine="fault:", workers=2)
+    report = run.process(engine=fault(), workers=2)
 
     assert (folder / "blank_400mp.png").stat().st_size < 1_000_000
     rows = run.manifest.pages(run.key)
@@ -84,7 +85,7 @@ def test_hostile_inputs_each_get_one_outcome_and_the_batch_finishes(
     counts = check_counts(folder, run.key, manifest=run.manifest, out_root=run.out_root)
     assert counts.passed, counts.problems()
 
-    again = run.process(engine="fault:", workers=2)  # deterministic failures are not redone
+    again = run.process(engine=fault(), workers=2)  # deterministic failures are not redone
     assert (again.processed, again.pending) == (0, 0)
 
 

@@ -21,14 +21,17 @@ import dagster as dg
 import pytest
 from PIL import Image
 
-from ocr_assets.engine import OcrSettings, open_manifest, process_folder
-from ocr_assets.engine.corpus import build_corpus, read_corpus
-from ocr_assets.engine.discovery import discover_pages
-from ocr_assets.engine.fake_tesseract import fake_text
-from ocr_assets.engine.invariants import check_counts
+from ocr_assets.engine.corpus.build import build_corpus, read_corpus
+from ocr_assets.engine.folder.batch import process_folder
+from ocr_assets.engine.folder.discovery import discover_pages
+from ocr_assets.engine.folder.invariants import check_counts
+from ocr_assets.engine.folder.registry import folder_path, list_scan_folders, register_folders
+from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.naming import display_name, output_name_for, raw_bytes
-from ocr_assets.engine.registry import folder_path, list_scan_folders, register_folders
-from ocr_assets.engine.worker import output_keys
+from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.settings import OcrSettings
+from ocr_assets_tests.doubles.fake_tesseract import fake_text
+from ocr_assets_tests.doubles.fault_engine import fault
 
 CAFE_NFC = unicodedata.normalize("NFC", "Café")
 CAFE_NFD = unicodedata.normalize("NFD", "Café")
@@ -42,7 +45,7 @@ HOSTILE_FILES = [
     "a..b.png", 'q"uote.png', "p" * 240 + ".png", unicodedata.normalize("NFC", "é.png"),
     unicodedata.normalize("NFD", "é.png"), "sub dir/inner, page.png",
 ]
-ENGINE = "fault:"
+ENGINE = fault()
 FILES_FOLDER = "box, 2"
 """The folder that holds every hostile file name; the others hold three of them."""
 OCRED_FOLDERS = [FILES_FOLDER, os.fsdecode(b"latin1-caf\xe9"), CAFE_NFD, "new\nline", "-rf",

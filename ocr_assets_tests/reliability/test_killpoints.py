@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from ocr_assets.engine.atomic import remove_stale_temp_files
 from ocr_assets.engine.killpoints import _plan
+from ocr_assets.engine.store.atomic import remove_stale_temp_files
 
 WRITE_TWO = """
 import sys
 from pathlib import Path
-from ocr_assets.engine.atomic import write_text_atomic
+from ocr_assets.engine.store.atomic import write_text_atomic
 write_text_atomic(Path(sys.argv[1]) / "first.txt", "the first page, whole\\n")
 write_text_atomic(Path(sys.argv[1]) / "second.txt", "the second page, never seen half\\n")
 """

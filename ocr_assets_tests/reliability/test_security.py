@@ -32,7 +32,7 @@ SKIPPED_FILES = {
 }
 MADE_UP = {
     # file -> made-up credentials it holds on purpose (why, in a word), nothing else allowed.
-    "ocr_assets_tests/engine/test_manifest_postgres.py": {  # redaction of URLs in messages
+    "ocr_assets_tests/engine/manifest/test_manifest_postgres.py": {  # redaction of URLs in messages
         "postgresql://u:pw@", "postgresql://ocr:s3cret@", "postgresql://ocr:***@",
         "postgresql://ocr:\\*\\*\\*@", "postgresql://ocr:pw@"},
 }

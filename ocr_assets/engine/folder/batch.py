@@ -1,0 +1,309 @@
+"""The OCR of one scan folder: resumable, idempotent, and isolated per page.
+
+`process_folder` lists the folder's pages, brings the manifest up to date (new pages pending,
+vanished pages dropped with their outputs), skips what is already done for the same input and
+recipe (the settings that change the text: language, psm, ...), and OCRs the rest in a pool
+of worker processes. Each page is claimed under a lease before it is submitted (a second run on
+the same folder does no page twice; a dead run's pages come back), and recorded in the manifest
+the moment it finishes.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pebble import ProcessExpired
+
+from ocr_assets.engine.errors import FailureCategory
+from ocr_assets.engine.folder.config import FOLDER_CONFIG_NAME, folder_settings
+from ocr_assets.engine.folder.discovery import FolderListing, Page, discover_pages
+from ocr_assets.engine.folder.pool import worker_pool
+from ocr_assets.engine.folder.registry import folder_signature
+from ocr_assets.engine.manifest import (
+    DONE,
+    FAILED,
+    RUNNING,
+    Manifest,
+    PageOutcome,
+    PageRecord,
+)
+from ocr_assets.engine.manifest.leases import dead_owners, run_owner
+from ocr_assets.engine.naming import display_name, output_name_for
+from ocr_assets.engine.page.engines.registry import check_engine_ready
+from ocr_assets.engine.page.fingerprint import file_fingerprint
+from ocr_assets.engine.page.worker import PageTask, all_output_keys, ocr_page, output_keys
+from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.store.outputs import OutputStore, open_store
+
+# Failures that the same input and settings will reproduce: a plain re-run skips them (the
+# retry pass, or a changed scan, is what redoes them). Everything else is retried up to
+# `max_attempts`.
+DETERMINISTIC_FAILURES = frozenset({
+    FailureCategory.UNREADABLE_IMAGE, FailureCategory.TOO_LARGE,
+    FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
+})
+POOL_GRACE_S = 30.0
+"""The pool kills a worker at most this long after the engine's own timeout should have fired
+(less for short timeouts: the grace is never longer than the timeout itself)."""
+
+
+@dataclass
+class FolderReport:
+    """What happened to one folder in one run; the Dagster layer turns it into metadata."""
+
+    partition_key: str
+    folder_name: str
+    pages: int = 0
+    done: int = 0
+    failed: int = 0
+    pending: int = 0
+    skipped: int = 0
+    """Pages already done (or failed for good) before this run: no OCR call was made."""
+    processed: int = 0
+    """Pages attempted in this run."""
+    in_flight_elsewhere: int = 0
+    removed: int = 0
+    ignored: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    ocr_ms: list[int] = field(default_factory=list)
+    mean_confidence: float | None = None
+    failures: list[PageRecord] = field(default_factory=list)
+    flagged: list[PageRecord] = field(default_factory=list)
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.processed / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def pool_timeout_s(settings: OcrSettings) -> float:
+    """When the pool kills a page's worker: the engine's timeout plus a grace to act on it."""
+    return settings.page_timeout_s + min(POOL_GRACE_S, max(2.0, settings.page_timeout_s))
+
+
+def _needs_ocr(page: Page, row: PageRecord, settings: OcrSettings, recipe: str,
+               outputs: OutputStore, manifest: Manifest) -> bool:
+    """False for a page whose current input is already done with the current `recipe` (or
+    failed for good). Decided from the row (and a stat of the text): no page is read."""
+    if row.status == RUNNING:
+        return True
+    same_stat = row.size == page.size and row.mtime_ns == page.mtime_ns
+    if row.status == DONE:
+        if read_with_other_recipe(row, recipe):
+            return True
+        text_key, _ = output_keys(row.output_name or output_name_for(page.page_id))
+        if not outputs.exists(text_key):
+            return True
+        if same_stat:
+            return False
+        if row.fingerprint == file_fingerprint(page.path):
+            manifest.accept_unchanged(row.partition_key, page.page_id, page.size, page.mtime_ns)
+            return False
+        return True
+    if row.status == FAILED:
+        unchanged = same_stat or (row.fingerprint is not None
+                                  and row.fingerprint == file_fingerprint(page.path))
+        return not unchanged or plain_retry_allowed(row, settings.max_attempts)
+    return True
+
+
+def read_with_other_recipe(row: PageRecord, recipe: str) -> bool:
+    """Whether a done page was read with another recipe than `recipe` (the folder's current
+    `OcrSettings.recipe_key`), so it must be read again. A row without a recipe (written before
+    recipes were recorded) counts as read with the current one."""
+    return row.status == DONE and row.recipe is not None and row.recipe != recipe
+
+
+def plain_retry_allowed(row: PageRecord, max_attempts: int) -> bool:
+    """Whether a plain re-run (same settings, same input) retries this failed page: a
+    transient failure under the attempt cap is; a deterministic one never is."""
+    return row.error_category not in DETERMINISTIC_FAILURES and row.attempts < max_attempts
+
+
+def _pool_failure(task: PageTask, exc: BaseException, settings: OcrSettings) -> PageOutcome:
+    """An outcome for a page whose worker never returned one."""
+    if isinstance(exc, TimeoutError):
+        category = FailureCategory.TIMEOUT
+        message = (f"{Path(task.path).name}: no result after {pool_timeout_s(settings):g} s; "
+                   "the worker was killed (raise page_timeout_s if such pages are real)")
+    elif isinstance(exc, ProcessExpired):
+        category = FailureCategory.WORKER_CRASHED
+        message = (f"{Path(task.path).name}: the worker process died (exit code {exc.exitcode}"
+                   "; a negative code is the signal, e.g. -9 for an out-of-memory kill)")
+    else:
+        category = FailureCategory.ENGINE_ERROR
+        message = f"{Path(task.path).name}: {type(exc).__name__}: {exc}"
+    return PageOutcome(status=FAILED, fingerprint=None, size=task.size, mtime_ns=task.mtime_ns,
+                       ms=0, error_category=str(category), error_message=display_name(message),
+                       engine=settings.engine, recipe=settings.recipe_key())
+
+
+@dataclass
+class FolderPlan:
+    """The manifest brought up to date with the folder, and the pages that still need OCR."""
+
+    listing: FolderListing
+    todo: list[Page]
+    skipped: int
+    removed: list[str]
+    seen: dict[str, float | None] = field(default_factory=dict)
+    """page id -> the row's `updated_at` when the plan was made: a page claimed later only if
+    its row did not change meanwhile (another run on the folder did not finish it)."""
+
+
+def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
+                out_root: Path | str | OutputStore, settings: OcrSettings,
+                scans_root: Path | None = None,
+                only_pages: set[str] | None = None) -> FolderPlan:
+    """List the folder's pages, sync the manifest (new pages pending, vanished pages and their
+    outputs dropped, leases of dead or expired runs released, the folder's listing signature
+    stored) and decide which pages need OCR: new, changed or unfinished pages, and done pages
+    read with another recipe than that of `settings`, which must be the folder's own
+    (`folder_settings` applied). Done rows from before recipes were recorded adopt the current
+    one.
+
+    `out_root` is the output store (or its directory or URL); the folder's outputs are under
+    its `<partition_key>/`."""
+    outputs = open_store(out_root).child(partition_key)
+    # Taken before the listing: a file that changes while the folder is listed makes the
+    # stored signature stale (the nightly reconciliation then looks at the rows), never wrong.
+    signature = folder_signature(folder)
+    listing = discover_pages(folder, root=scans_root or folder)
+    _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages],
+                                  listing_signature=signature)
+    for page_id in gone:
+        for key in all_output_keys(output_name_for(page_id)):
+            outputs.delete(key)
+    _release_dead_runs(manifest, partition_key)
+    recipe = settings.recipe_key()
+    rows = manifest.pages(partition_key)
+    if any(row.status == DONE and row.recipe is None for row in rows.values()):
+        manifest.adopt_recipe(partition_key, recipe)
+        rows = manifest.pages(partition_key)
+    todo: list[Page] = []
+    skipped = 0
+    for page in listing.pages:
+        if only_pages is not None and page.page_id not in only_pages:
+            continue
+        if _needs_ocr(page, rows[page.page_id], settings, recipe, outputs, manifest):
+            todo.append(page)
+        else:
+            skipped += 1
+    return FolderPlan(listing, todo, skipped, gone,
+                      {page.page_id: rows[page.page_id].updated_at for page in todo})
+
+
+def _release_dead_runs(manifest: Manifest, partition_key: str) -> None:
+    """Hand back pages whose lease expired, or whose holder is a process that died."""
+    manifest.release_expired(partition_key)
+    holders = (r.lease_owner for r in manifest.pages(partition_key).values()
+               if r.status == RUNNING)
+    dead = dead_owners(holders)
+    if dead:
+        manifest.release_owners(partition_key, dead)
+
+
+def process_folder(folder: Path, partition_key: str, folder_name: str, *, manifest: Manifest,
+                   out_root: Path | str | OutputStore, settings: OcrSettings,
+                   scans_root: Path | None = None,
+                   only_pages: set[str] | None = None,
+                   on_page: Callable[[str, PageOutcome], None] | None = None) -> FolderReport:
+    """OCR every pending page of `folder` and return what happened.
+
+    `<partition_key>/` of the output store `out_root` (or its directory or URL) receives the
+    outputs. `only_pages` restricts the run to these
+    page ids (the retry pass). `on_page` is called in this process after each page is recorded.
+    A `folder.toml` in the folder overrides the language and psm of `settings` for it; a bad
+    one, or a language whose traineddata is missing, raises before any page is touched.
+    """
+    started = time.perf_counter()
+    overridden = folder_settings(folder, settings)
+    try:
+        check_engine_ready(overridden.engine, overridden.lang, orientation=overridden.auto_rotate)
+    except RuntimeError as exc:
+        if overridden.lang != settings.lang:
+            raise RuntimeError(f"{exc} (language '{overridden.lang}' set by "
+                               f"{folder / FOLDER_CONFIG_NAME})") from exc
+        raise
+    settings = overridden
+    plan = plan_folder(folder, partition_key, manifest=manifest, out_root=out_root,
+                       settings=settings, scans_root=scans_root, only_pages=only_pages)
+    report = FolderReport(partition_key, folder_name, skipped=plan.skipped,
+                          removed=len(plan.removed), ignored=plan.listing.ignored,
+                          refused=plan.listing.refused)
+    if plan.todo:
+        outputs = open_store(out_root).child(partition_key)
+        outputs.remove_partial_writes()
+        _run_pages(plan, partition_key, folder_name, outputs, manifest, settings, report,
+                   on_page)
+        # Again once the pool is closed: a writer of a killed run that was still dying when
+        # the first sweep looked (SIGKILL waits for a pending fsync) is surely gone by now.
+        outputs.remove_partial_writes()
+    _summarise(report, manifest)
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def _run_pages(plan: FolderPlan, partition_key: str, folder_name: str, outputs: OutputStore,
+               manifest: Manifest, settings: OcrSettings, report: FolderReport,
+               on_page: Callable[[str, PageOutcome], None] | None) -> None:
+    """Claim and OCR the plan's pages in a worker pool. A page another live run holds, or
+    finished since the plan was made, is left to it (counted in `in_flight_elsewhere`)."""
+    owner = run_owner()
+    lease_s = 2 * pool_timeout_s(settings)
+    # Largest files first (longest-processing-time-first): a folder's run ends with its last
+    # page, and the other workers sit idle meanwhile, so the last pages should be short ones.
+    queue = iter(sorted(plan.todo, key=lambda page: page.size, reverse=True))
+    window = 2 * max(1, settings.workers)
+    in_flight: dict[Future[PageOutcome], PageTask] = {}
+    with worker_pool(settings.workers, settings.recycle_after,
+                     settings.worker_memory_mb) as pool:
+        while True:
+            while len(in_flight) < window:
+                page = next(queue, None)
+                if page is None:
+                    break
+                if not manifest.claim(partition_key, page.page_id, owner, lease_s,
+                                      expect_updated_at=plan.seen.get(page.page_id)):
+                    report.in_flight_elsewhere += 1
+                    continue
+                task = PageTask(partition_key, folder_name, page.page_id, str(page.path),
+                                page.frame, page.size, page.mtime_ns, outputs,
+                                output_name_for(page.page_id), settings)
+                future = pool.schedule(ocr_page, args=(task,), timeout=pool_timeout_s(settings))
+                in_flight[future] = task
+            if not in_flight:
+                break
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                task = in_flight.pop(future)
+                try:
+                    outcome = future.result()
+                except BaseException as exc:  # noqa: BLE001 - recorded as the page's failure
+                    outcome = _pool_failure(task, exc, settings)
+                manifest.record(partition_key, task.page_id, outcome)
+                report.processed += 1
+                report.ocr_ms.append(outcome.ms)
+                if on_page is not None:
+                    on_page(task.page_id, outcome)
+
+
+def _summarise(report: FolderReport, manifest: Manifest) -> None:
+    rows = manifest.pages(report.partition_key)
+    report.pages = len(rows)
+    by_status = [r.status for r in rows.values()]
+    report.done = by_status.count(DONE)
+    report.failed = by_status.count(FAILED)
+    report.pending = report.pages - report.done - report.failed
+    report.failures = sorted((r for r in rows.values() if r.status == FAILED),
+                             key=lambda r: r.page_id)
+    report.flagged = sorted((r for r in rows.values() if r.status == DONE and r.flags),
+                            key=lambda r: r.page_id)
+    confidences = [r.mean_confidence for r in rows.values()
+                   if r.status == DONE and r.mean_confidence is not None]
+    report.mean_confidence = statistics.fmean(confidences) if confidences else None

@@ -1,0 +1,458 @@
+"""The page manifest: one row per page, the source of truth for what is done.
+
+File counts lie (a half-written `.txt`, a page that failed, a page still running), so every
+decision is made from these rows: status `pending`, `running` (claimed under a lease), `done` or
+`failed`, with the error category and message, attempts, timing, and the input fingerprint and
+recipe (`OcrSettings.recipe_key`: language, psm, ...) the status belongs to. Rows are written
+as each page finishes, so a crash loses at most the pages in flight, and a lease that expires (a
+dead run) hands its page to the next run.
+
+`Manifest` is the interface. `SqlManifest` holds its queries, written once in the SQL that SQLite
+and PostgreSQL share; `SqliteManifest` is the embedded default (WAL mode, a busy timeout and
+`BEGIN IMMEDIATE`, so several runs on one machine share one file), and `PostgresManifest`
+(`manifest_postgres.py`, chosen by a `postgresql://` URL) the one for several machines.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import hashlib
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ocr_assets.engine.killpoints import kill_point
+
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+STATUSES = (PENDING, RUNNING, DONE, FAILED)
+
+
+@dataclass(frozen=True)
+class FolderRecord:
+    partition_key: str
+    folder_name: str
+    """The folder's name as on disk (display form: invalid UTF-8 bytes as `\\xNN`)."""
+    folder_name_raw: bytes
+    registered_at: float
+
+
+@dataclass(frozen=True)
+class FolderSummary:
+    """One folder's page counts and listing, from one aggregate query over every folder:
+    what the nightly reconciliation needs without reading any page row."""
+
+    counts: dict[str, int]
+    """Pages per status, every status present (zeros included)."""
+    listing_signature: str | None = None
+    """`registry.folder_signature` of the folder when its rows were last synced with its
+    pages on disk; None when never stored (rows written before `folder_listings` existed)."""
+    done_by_recipe: dict[str, int] = field(default_factory=dict)
+    """Done pages per recipe (`OcrSettings.recipe_key`); rows without one are not counted."""
+
+    @property
+    def unfinished(self) -> int:
+        return self.counts[PENDING] + self.counts[RUNNING]
+
+
+@dataclass(frozen=True)
+class StoredListing:
+    """What a folder looked like when its rows were last synced with its pages on disk."""
+
+    signature: str
+    """`registry.folder_signature`, taken before the pages were listed."""
+    pages_digest: str | None
+    """`page_ids_digest` of the page ids listed then; None when stored by a version before
+    it was kept."""
+
+
+def page_ids_digest(page_ids: Iterable[str]) -> str:
+    """A digest of a set of page ids, whatever their order: stored with a folder's listing,
+    and compared with the digest of its rows, it says whether the rows are still exactly the
+    pages that were listed (no row added, lost or tampered with since)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for page_id in sorted(page_ids):
+        digest.update(page_id.encode("utf-8", "surrogateescape") + b"\0")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    partition_key: str
+    page_id: str
+    status: str
+    fingerprint: str | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+    error_category: str | None = None
+    error_message: str | None = None
+    attempts: int = 0
+    ms: int | None = None
+    mean_confidence: float | None = None
+    words: int | None = None
+    chars: int | None = None
+    garbage_score: float | None = None
+    flags: str = ""
+    """Comma-separated quality flags (`empty`, `garbage`); empty for a good page."""
+    flag_reason: str = ""
+    output_name: str | None = None
+    engine: str | None = None
+    recipe: str | None = None
+    """`OcrSettings.recipe_key` of the settings the page was read with; None on a row written
+    before recipes were recorded (taken as the recipe in force, see `adopt_recipe`)."""
+    lease_owner: str | None = None
+    lease_until: float | None = None
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    """What one attempt at one page produced, as the manifest stores it."""
+
+    status: str
+    fingerprint: str | None
+    size: int
+    mtime_ns: int
+    ms: int
+    error_category: str | None = None
+    error_message: str | None = None
+    mean_confidence: float | None = None
+    words: int | None = None
+    chars: int | None = None
+    garbage_score: float | None = None
+    flags: str = ""
+    flag_reason: str = ""
+    output_name: str | None = None
+    engine: str | None = None
+    recipe: str | None = None
+    """`OcrSettings.recipe_key` of the folder's settings this attempt belongs to (for a retry
+    strategy, the folder's own, not the strategy's)."""
+
+
+class Manifest(Protocol):
+    """What the engine and the Dagster layer need from a manifest backend."""
+
+    def register_folder(self, partition_key: str, folder_name: str, raw: bytes) -> None: ...
+    def folders(self) -> list[FolderRecord]: ...
+    def folder(self, partition_key: str) -> FolderRecord | None: ...
+    def forget_folder(self, partition_key: str) -> None: ...
+    def pages(self, partition_key: str, status: str | None = None) -> dict[str, PageRecord]: ...
+    def sync_pages(self, partition_key: str, page_ids: Iterable[str],
+                   listing_signature: str | None = None) -> tuple[list[str], list[str]]: ...
+    def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float,
+              expect_updated_at: float | None = None) -> bool: ...
+    def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None: ...
+    def accept_unchanged(self, partition_key: str, page_id: str, size: int,
+                         mtime_ns: int) -> None: ...
+    def adopt_recipe(self, partition_key: str, recipe: str) -> int: ...
+    def release_expired(self, partition_key: str) -> int: ...
+    def release_owners(self, partition_key: str, owners: Iterable[str]) -> int: ...
+    def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]: ...
+    def finished_since(self, partition_key: str, since: float) -> int: ...
+    def folder_summaries(self) -> dict[str, FolderSummary]: ...
+    def stored_listing(self, partition_key: str) -> StoredListing | None: ...
+    def close(self) -> None: ...
+
+
+SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS folders (
+    partition_key TEXT PRIMARY KEY,
+    folder_name TEXT NOT NULL,
+    folder_name_raw BLOB NOT NULL,
+    registered_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pages (
+    partition_key TEXT NOT NULL,
+    page_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    fingerprint TEXT,
+    size INTEGER,
+    mtime_ns INTEGER,
+    error_category TEXT,
+    error_message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    ms INTEGER,
+    mean_confidence REAL,
+    words INTEGER,
+    chars INTEGER,
+    garbage_score REAL,
+    flags TEXT NOT NULL DEFAULT '',
+    flag_reason TEXT NOT NULL DEFAULT '',
+    output_name TEXT,
+    engine TEXT,
+    lease_owner TEXT,
+    lease_until REAL,
+    updated_at REAL,
+    PRIMARY KEY (partition_key, page_id)
+);
+CREATE INDEX IF NOT EXISTS pages_status ON pages (partition_key, status);
+CREATE TABLE IF NOT EXISTS folder_listings (
+    partition_key TEXT PRIMARY KEY,
+    signature TEXT NOT NULL,
+    listed_at REAL NOT NULL
+);
+"""
+"""The tables before the schema had a version number (every statement `IF NOT EXISTS`: a
+manifest of that time is at version 0 and has them, or all but `folder_listings`, already).
+`folder_listings` is a table of its own rather than a column of `folders`, so such a file gains
+it with no `ALTER`."""
+
+SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    tuple(statement.strip() for statement in SCHEMA_V1.split(";") if statement.strip()),
+    ("ALTER TABLE pages ADD COLUMN recipe TEXT",
+     # The nightly summary counts pages by status and recipe from the index alone.
+     "DROP INDEX pages_status",
+     "CREATE INDEX pages_status ON pages (partition_key, status, recipe)"),
+    # The page ids a listing found: the counts invariant trusts an unchanged folder's rows
+    # without listing its pages again only while they are still those ids.
+    ("ALTER TABLE folder_listings ADD COLUMN pages_digest TEXT",),
+)
+"""SQLite schema versions 1..n (kept in `PRAGMA user_version`), applied in order; a new
+version is appended, never edited."""
+
+PAGE_COLUMNS = tuple(PageRecord.__dataclass_fields__)
+
+
+class SqlConnection(Protocol):
+    """A DB-API connection in autocommit mode with sqlite3's shortcuts: `execute` and
+    `executemany` take `?` placeholders and return the cursor."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any: ...
+    def close(self) -> None: ...
+
+
+class SqlManifest(abc.ABC):
+    """The manifest's queries, shared by the SQL backends. A backend supplies a connection per
+    thread (`_connect`), the statement that opens a write transaction (`BEGIN`), and
+    `_lock_folder`, which serialises the writes that touch many rows of one folder."""
+
+    BEGIN = "BEGIN"
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @abc.abstractmethod
+    def _connect(self) -> SqlConnection:
+        """A new connection for the calling thread, in autocommit mode, schema ready."""
+
+    def _connection(self) -> SqlConnection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
+
+    @abc.abstractmethod
+    def _lock_folder(self, db: SqlConnection, partition_key: str) -> None:
+        """Hold the folder until the transaction ends, so two runs that sync or release the
+        same folder at once queue instead of deadlocking on its rows."""
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[SqlConnection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        db = self._connection()
+        db.execute(self.BEGIN)
+        try:
+            yield db
+            kill_point("manifest.commit")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def register_folder(self, partition_key: str, folder_name: str, raw: bytes) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO folders (partition_key, folder_name, folder_name_raw, registered_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (partition_key) DO NOTHING",
+                (partition_key, folder_name, raw, time.time()))
+
+    def folders(self) -> list[FolderRecord]:
+        rows = self._connection().execute(
+            "SELECT partition_key, folder_name, folder_name_raw, registered_at FROM folders "
+            "ORDER BY partition_key").fetchall()
+        return [FolderRecord(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    def folder(self, partition_key: str) -> FolderRecord | None:
+        row = self._connection().execute(
+            "SELECT partition_key, folder_name, folder_name_raw, registered_at FROM folders "
+            "WHERE partition_key = ?", (partition_key,)).fetchone()
+        return FolderRecord(row[0], row[1], bytes(row[2]), row[3]) if row else None
+
+    def forget_folder(self, partition_key: str) -> None:
+        with self._tx() as db:
+            self._lock_folder(db, partition_key)
+            db.execute("DELETE FROM pages WHERE partition_key = ?", (partition_key,))
+            db.execute("DELETE FROM folder_listings WHERE partition_key = ?", (partition_key,))
+            db.execute("DELETE FROM folders WHERE partition_key = ?", (partition_key,))
+
+    def pages(self, partition_key: str, status: str | None = None) -> dict[str, PageRecord]:
+        """The folder's rows by page id; with `status`, only the rows in that status."""
+        query = f"SELECT {', '.join(PAGE_COLUMNS)} FROM pages WHERE partition_key = ?"
+        args: tuple[str, ...] = (partition_key,)
+        if status is not None:
+            query += " AND status = ?"
+            args += (status,)
+        return {row[1]: PageRecord(*row) for row in self._connection().execute(query, args)}
+
+    def sync_pages(self, partition_key: str, page_ids: Iterable[str],
+                   listing_signature: str | None = None) -> tuple[list[str], list[str]]:
+        """Make the folder's rows match its pages: new pages become pending rows, rows of pages
+        no longer on disk are dropped. Returns the added and the removed page ids.
+
+        `listing_signature`, the folder's signature taken before its pages were listed, is
+        stored in the same transaction with the digest of the listed page ids: while the
+        folder's signature on disk still equals it, its rows are known to match its pages
+        without reading them (`folder_summaries`, `stored_listing`)."""
+        wanted = list(dict.fromkeys(page_ids))
+        with self._tx() as db:
+            self._lock_folder(db, partition_key)
+            existing = {r[0] for r in db.execute(
+                "SELECT page_id FROM pages WHERE partition_key = ?", (partition_key,))}
+            new = [p for p in wanted if p not in existing]
+            gone = sorted(existing.difference(wanted))
+            now = time.time()
+            db.executemany(
+                "INSERT INTO pages (partition_key, page_id, status, updated_at) "
+                "VALUES (?, ?, 'pending', ?) ON CONFLICT (partition_key, page_id) DO NOTHING",
+                [(partition_key, p, now) for p in new])
+            db.executemany("DELETE FROM pages WHERE partition_key = ? AND page_id = ?",
+                           [(partition_key, p) for p in gone])
+            if listing_signature is not None:
+                db.execute(
+                    "INSERT INTO folder_listings (partition_key, signature, listed_at, "
+                    "pages_digest) VALUES (?, ?, ?, ?) ON CONFLICT (partition_key) DO UPDATE "
+                    "SET signature = excluded.signature, listed_at = excluded.listed_at, "
+                    "pages_digest = excluded.pages_digest",
+                    (partition_key, listing_signature, now, page_ids_digest(wanted)))
+        return new, gone
+
+    def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float,
+              expect_updated_at: float | None = None) -> bool:
+        """Take a page for one attempt unless another live run holds it; counts the attempt.
+
+        With `expect_updated_at` (the row's `updated_at` when the caller decided the page needs
+        OCR) the claim also fails when the row changed since: another run on the same folder
+        finished the page in the meantime, and it must not be done twice."""
+        now = time.time()
+        condition = ("(status != 'running' OR lease_until IS NULL OR lease_until < ? "
+                     "OR lease_owner = ?)")
+        args: tuple[object, ...] = (owner, now + lease_s, now, partition_key, page_id, now, owner)
+        if expect_updated_at is not None:
+            condition += " AND updated_at = ?"
+            args += (expect_updated_at,)
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE pages SET status = 'running', lease_owner = ?, lease_until = ?, "
+                "attempts = attempts + 1, updated_at = ? "
+                f"WHERE partition_key = ? AND page_id = ? AND {condition}", args)
+            return cursor.rowcount == 1
+
+    def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE pages SET status = ?, fingerprint = ?, size = ?, mtime_ns = ?, ms = ?, "
+                "error_category = ?, error_message = ?, mean_confidence = ?, words = ?, "
+                "chars = ?, garbage_score = ?, flags = ?, flag_reason = ?, output_name = ?, "
+                "engine = ?, recipe = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? "
+                "WHERE partition_key = ? AND page_id = ?",
+                (outcome.status, outcome.fingerprint, outcome.size, outcome.mtime_ns, outcome.ms,
+                 outcome.error_category, outcome.error_message, outcome.mean_confidence,
+                 outcome.words, outcome.chars, outcome.garbage_score, outcome.flags,
+                 outcome.flag_reason, outcome.output_name, outcome.engine, outcome.recipe,
+                 time.time(), partition_key, page_id))
+
+    def accept_unchanged(self, partition_key: str, page_id: str, size: int,
+                         mtime_ns: int) -> None:
+        """A page whose bytes are unchanged but whose stat moved keeps its status."""
+        with self._tx() as db:
+            db.execute("UPDATE pages SET size = ?, mtime_ns = ? "
+                       "WHERE partition_key = ? AND page_id = ?",
+                       (size, mtime_ns, partition_key, page_id))
+
+    def adopt_recipe(self, partition_key: str, recipe: str) -> int:
+        """Give the folder's done rows that have no recipe (written before recipes were
+        recorded) this one, the recipe in force: an upgrade reads no page again, and a later
+        change of recipe is seen on them too. Returns how many rows were given it."""
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE pages SET recipe = ? WHERE partition_key = ? AND status = 'done' "
+                "AND recipe IS NULL", (recipe, partition_key)).rowcount
+
+    def release_expired(self, partition_key: str) -> int:
+        """Return pages whose run died mid-page (lease expired) to pending."""
+        now = time.time()
+        with self._tx() as db:
+            self._lock_folder(db, partition_key)
+            cursor = db.execute(
+                "UPDATE pages SET status = 'pending', lease_owner = NULL, lease_until = NULL, "
+                "updated_at = ? WHERE partition_key = ? AND status = 'running' "
+                "AND lease_until < ?", (now, partition_key, now))
+            return cursor.rowcount
+
+    def release_owners(self, partition_key: str, owners: Iterable[str]) -> int:
+        """Return the running pages of these (dead) lease owners to pending, lease or not."""
+        now = time.time()
+        released = 0
+        with self._tx() as db:
+            self._lock_folder(db, partition_key)
+            for owner in owners:
+                released += db.execute(
+                    "UPDATE pages SET status = 'pending', lease_owner = NULL, lease_until = NULL,"
+                    " updated_at = ? WHERE partition_key = ? AND status = 'running' "
+                    "AND lease_owner = ?", (now, partition_key, owner)).rowcount
+        return released
+
+    def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]:
+        """{partition_key: {status: count}} with every status present (zeros included)."""
+        query = "SELECT partition_key, status, COUNT(*) FROM pages"
+        args: tuple[str, ...] = ()
+        if partition_key is not None:
+            query += " WHERE partition_key = ?"
+            args = (partition_key,)
+        counts: dict[str, dict[str, int]] = {}
+        for key, status, n in self._connection().execute(query + " GROUP BY 1, 2", args):
+            counts.setdefault(key, dict.fromkeys(STATUSES, 0))[status] = n
+        return counts
+
+    def finished_since(self, partition_key: str, since: float) -> int:
+        """How many of the folder's pages became done or failed at or after `since` (a
+        `time.time()`): one count on the `(partition_key, status, ...)` index, no rows read into
+        Python, so a progress display can ask it twice a second."""
+        row = self._connection().execute(
+            "SELECT COUNT(*) FROM pages WHERE partition_key = ? AND status IN (?, ?) "
+            "AND updated_at >= ?", (partition_key, DONE, FAILED, since)).fetchone()
+        return int(row[0])
+
+    def stored_listing(self, partition_key: str) -> StoredListing | None:
+        """The folder's listing as stored by its last `sync_pages`; None if never stored."""
+        row = self._connection().execute(
+            "SELECT signature, pages_digest FROM folder_listings WHERE partition_key = ?",
+            (partition_key,)).fetchone()
+        return StoredListing(*row) if row else None
+
+    def folder_summaries(self) -> dict[str, FolderSummary]:
+        """{partition_key: FolderSummary} of every folder that has page rows, in one query:
+        the pages counted by status and recipe (on the `(partition_key, status, recipe)`
+        index), each folder's stored listing signature joined to its counts."""
+        rows = self._connection().execute(
+            "SELECT c.partition_key, c.status, c.recipe, c.n, l.signature FROM "
+            "(SELECT partition_key, status, recipe, COUNT(*) AS n FROM pages "
+            "GROUP BY partition_key, status, recipe) AS c "
+            "LEFT JOIN folder_listings AS l ON l.partition_key = c.partition_key")
+        summaries: dict[str, FolderSummary] = {}
+        for key, status, recipe, n, signature in rows:
+            summary = summaries.setdefault(
+                key, FolderSummary(dict.fromkeys(STATUSES, 0), signature))
+            summary.counts[status] += n
+            if status == DONE and recipe is not None:
+                summary.done_by_recipe[recipe] = n
+        return summaries

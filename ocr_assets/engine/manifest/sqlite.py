@@ -1,0 +1,64 @@
+"""The embedded default manifest: one SQLite file in WAL mode, with a busy timeout and
+`BEGIN IMMEDIATE`, so several runs on one machine share it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ocr_assets.engine.manifest.base import SQLITE_MIGRATIONS, SqlConnection, SqlManifest
+
+
+class SqliteManifest(SqlManifest):
+    """The embedded manifest: one SQLite file shared by every run on this machine."""
+
+    BEGIN = "BEGIN IMMEDIATE"
+    """Concurrent writers queue on the busy timeout instead of failing with 'database is
+    locked' at commit."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema to the newest version. Read without a lock first (the
+        usual case: nothing to do), then again under `BEGIN IMMEDIATE`, so two processes
+        opening an old manifest at once upgrade it once. A process killed midway leaves the
+        old version (SQLite's DDL is transactional), and the next one upgrades it. Not a
+        `manifest.commit` kill point: the crash tests count the commits of the manifest's
+        writes, and opening one must not shift that count."""
+        db = self._connection()
+        if self._version(db) == len(SQLITE_MIGRATIONS):
+            return
+        db.execute(self.BEGIN)
+        try:
+            current = self._version(db)
+            if current > len(SQLITE_MIGRATIONS):
+                raise RuntimeError(
+                    f"the manifest {self.path} is at schema version {current}, newer than this "
+                    f"ocr-assets knows ({len(SQLITE_MIGRATIONS)}): upgrade ocr-assets on this "
+                    "machine")
+            for statements in SQLITE_MIGRATIONS[current:]:
+                for statement in statements:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {len(SQLITE_MIGRATIONS)}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _version(db: SqlConnection) -> int:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=60000")
+        return db
+
+    def _lock_folder(self, db: SqlConnection, partition_key: str) -> None:
+        """Nothing to do: `BEGIN IMMEDIATE` already makes every write transaction exclusive."""

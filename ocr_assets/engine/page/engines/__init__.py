@@ -1,0 +1,1 @@
+"""OCR engines behind one interface (`base.OcrEngine`), chosen by `registry.get_engine`."""

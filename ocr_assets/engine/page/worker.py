@@ -1,0 +1,233 @@
+"""The OCR of one page, as it runs inside a pool worker process.
+
+Everything a worker needs arrives in a `PageTask` (picklable, no open handles), and everything it
+produced leaves as a `PageOutcome`: the worker writes the page's `.txt` and `.json` atomically
+into the partition's output store, and the parent process alone writes the manifest. A failure
+of any kind becomes an outcome with a category and a message; only a dead worker process is
+reported by the pool instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ocr_assets.engine.errors import FailureCategory, PageError
+from ocr_assets.engine.manifest import DONE, FAILED, PageOutcome
+from ocr_assets.engine.naming import display_name
+from ocr_assets.engine.page.decode import prepare_image
+from ocr_assets.engine.page.engines.base import EngineOutput, OcrEngine
+from ocr_assets.engine.page.engines.registry import get_engine
+from ocr_assets.engine.page.fingerprint import file_fingerprint
+from ocr_assets.engine.page.orientation import Orientation, doubt_about, upright_page
+from ocr_assets.engine.page.quality import PageQuality, score_page
+from ocr_assets.engine.page.wordlists import load_words
+from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.store.outputs import OutputStore, write_json, write_text
+
+
+@dataclass(frozen=True)
+class PageTask:
+    partition_key: str
+    folder_name: str
+    page_id: str
+    path: str
+    frame: int | None
+    size: int
+    mtime_ns: int
+    outputs: OutputStore
+    """The partition's output store (`<output root>/<partition>`)."""
+    output_name: str
+    settings: OcrSettings
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def init_worker(memory_mb: int, run_pid: int) -> None:
+    """Run once in each pool worker when it starts.
+
+    The worker dies with its run: on Linux the kernel sends it SIGKILL when the process that
+    started it dies, so a killed run leaves no orphan OCRing on. With `memory_mb` the worker's
+    address space (inherited by its Tesseract) is capped, so an oversized page raises
+    MemoryError in its own worker instead of the kernel killing some process on the machine.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != run_pid:  # the run died before the line above took effect
+            os._exit(1)
+    if memory_mb > 0:
+        limit = memory_mb * 1024 * 1024
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def output_keys(output_name: str) -> tuple[str, str]:
+    """The keys of the page's text and facts in its partition's output store."""
+    return f"{output_name}.txt", f"{output_name}.json"
+
+
+ARCHIVAL_SUFFIXES = {"hocr": ".hocr", "alto": ".alto.xml"}
+
+
+def archival_key(output_name: str, document: str) -> str:
+    """The key of the page's hOCR (`.hocr`) or ALTO (`.alto.xml`) document."""
+    return output_name + ARCHIVAL_SUFFIXES[document]
+
+
+def all_output_keys(output_name: str) -> tuple[str, ...]:
+    """Every key a page may have written: what goes when the page is removed."""
+    return (*output_keys(output_name),
+            *(archival_key(output_name, document) for document in ARCHIVAL_SUFFIXES))
+
+
+def _failed(task: PageTask, started: float, fingerprint: str | None,
+            category: FailureCategory, message: str) -> PageOutcome:
+    return PageOutcome(status=FAILED, fingerprint=fingerprint, size=task.size,
+                       mtime_ns=task.mtime_ns, ms=round((time.perf_counter() - started) * 1000),
+                       error_category=str(category),
+                       # A file name that is not UTF-8 must not make the message unstorable.
+                       error_message=display_name(message),
+                       engine=task.settings.engine, recipe=task.settings.recipe_key())
+
+
+def _time_left(settings: OcrSettings, started: float, path: Path, step: str) -> float:
+    """What is left of the page's timeout, which covers every pass over it together."""
+    left = settings.page_timeout_s - (time.perf_counter() - started)
+    if left <= 0:
+        raise PageError(FailureCategory.TIMEOUT,
+                        f"{path.name}: no time left for {step} within "
+                        f"{settings.page_timeout_s:g} s; raise page_timeout_s")
+    return left
+
+
+def _read(backend: OcrEngine, image_path: Path, work_dir: Path, settings: OcrSettings,
+          started: float, source: Path) -> tuple[EngineOutput, PageQuality]:
+    result = backend.recognise(image_path, work_dir, lang=settings.lang, psm=settings.psm,
+                               timeout_s=_time_left(settings, started, source, "OCR"),
+                               renderings=settings.archival_formats)
+    if not result.image_read:
+        raise PageError(FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
+                        f"{source.name}: Tesseract exited 0 without reading the image "
+                        "(Leptonica cannot decode it); this is not a blank page: the "
+                        "retry pass re-decodes it with Pillow")
+    return result, score_page(result.text, result.confidences, load_words(settings.lang))
+
+
+def read_upright(image_path: Path, work_dir: Path, backend: OcrEngine, settings: OcrSettings,
+                 started: float, source: Path) -> tuple[EngineOutput, PageQuality,
+                                                      Orientation | None]:
+    """The reading of `image_path` (the prepared image of the page file `source`) and its
+    quality, from the page turned upright where it needs it, and what orientation detection
+    said (None when it was not asked).
+
+    With `rotate_every_page`, OSD looks at every page before its OCR. Otherwise the page is
+    read as scanned and OSD is asked only when that reading is doubtful; the reading of the
+    turned page then replaces the first only when its garbage score is lower, so an OSD mistake
+    on an upright page costs time, never text."""
+    if not settings.auto_rotate:
+        return *_read(backend, image_path, work_dir, settings, started, source), None
+    if settings.rotate_every_page:
+        upright, orientation = upright_page(
+            image_path, work_dir, min_confidence=settings.rotate_min_confidence,
+            timeout_s=settings.page_timeout_s)
+        result, quality = _read(backend, upright, work_dir, settings, started, source)
+        return result, quality, replace(orientation, checked_because="every page")
+    result, quality = _read(backend, image_path, work_dir, settings, started, source)
+    doubt = doubt_about(quality)
+    if doubt is None:
+        return result, quality, None
+    upright, orientation = upright_page(
+        image_path, work_dir, min_confidence=settings.rotate_min_confidence,
+        timeout_s=_time_left(settings, started, source, "orientation detection"))
+    orientation = replace(orientation, checked_because=doubt)
+    if not orientation.applied:
+        return result, quality, orientation
+    turned, turned_quality = _read(backend, upright, work_dir, settings, started, source)
+    if turned_quality.garbage_score < quality.garbage_score:
+        return turned, turned_quality, orientation
+    return result, quality, replace(
+        orientation, applied=False,
+        note=f"the page turned by {orientation.rotate} degrees read no better (garbage score "
+             f"{turned_quality.garbage_score:.2f} against {quality.garbage_score:.2f}); the "
+             "reading as scanned is kept")
+
+
+def ocr_page(task: PageTask) -> PageOutcome:
+    """OCR one page and write its outputs; never raises for a bad page."""
+    started = time.perf_counter()
+    settings = task.settings
+    path = Path(task.path)
+    fingerprint: str | None = None
+    try:
+        fingerprint = file_fingerprint(path)
+        backend = get_engine(settings.engine)
+        with tempfile.TemporaryDirectory(prefix="ocr-assets-page-") as tmp:
+            work_dir = Path(tmp)
+            image = prepare_image(path, task.frame, work_dir,
+                                  max_megapixels=settings.max_megapixels,
+                                  max_side_px=settings.max_side_px, decode=settings.decode)
+            result, quality, orientation = read_upright(image.path, work_dir, backend,
+                                                        settings, started, path)
+        ms = round((time.perf_counter() - started) * 1000)
+        text_key, facts_key = output_keys(task.output_name)
+        for document, content in result.renderings.items():
+            write_text(task.outputs, archival_key(task.output_name, document), content)
+        write_text(task.outputs, text_key, result.text)
+        write_json(task.outputs, facts_key, {
+            "folder": display_name(task.folder_name),
+            "partition": task.partition_key,
+            "page": task.page_id,
+            "source": display_name(path.name),
+            "frame": None if task.frame is None else task.frame + 1,
+            "fingerprint": fingerprint,
+            "engine": settings.engine,
+            "engine_version": backend.version(),
+            "settings": settings.output_settings(),
+            "image": {"width": image.width, "height": image.height,
+                      "normalised": image.normalised, "steps": list(image.steps)},
+            "orientation": orientation.as_dict() if orientation else None,
+            "mean_confidence": quality.mean_confidence,
+            "words": quality.words,
+            "chars": quality.chars,
+            "garbage_score": quality.garbage_score,
+            "dictionary_word_share": quality.dictionary_word_share,
+            "garbage_token_share": quality.garbage_token_share,
+            "real_words": quality.real_words,
+            "flags": list(quality.flags),
+            "flag_reason": quality.reason,
+            "ms": ms,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        })
+    except PageError as exc:
+        return _failed(task, started, fingerprint, exc.category, exc.message)
+    except MemoryError:
+        limit = (f"the worker's limit of {settings.worker_memory_mb} MiB"
+                 if settings.worker_memory_mb else "the memory available")
+        return _failed(task, started, fingerprint, FailureCategory.OUT_OF_MEMORY,
+                       f"{path.name}: the page needs more than {limit}; raise "
+                       "worker_memory_mb, or lower max_side_px or max_megapixels")
+    except OSError as exc:
+        return _failed(task, started, fingerprint, FailureCategory.IO_ERROR,
+                       f"{path.name}: {exc}; check the file's permissions and the disk")
+    except Exception as exc:  # noqa: BLE001 - one bad page must never stop a batch
+        return _failed(task, started, fingerprint, FailureCategory.ENGINE_ERROR,
+                       f"{path.name}: unexpected {type(exc).__name__}: {exc}")
+    return PageOutcome(status=DONE, fingerprint=fingerprint, size=task.size,
+                       mtime_ns=task.mtime_ns, ms=ms,
+                       mean_confidence=quality.mean_confidence, words=quality.words,
+                       chars=quality.chars, garbage_score=quality.garbage_score,
+                       flags=",".join(quality.flags), flag_reason=quality.reason,
+                       output_name=task.output_name, engine=settings.engine,
+                       recipe=settings.recipe_key())

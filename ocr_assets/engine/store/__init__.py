@@ -1,0 +1,1 @@
+"""Where outputs live: a directory or an object store, every write atomic."""

@@ -1,0 +1,204 @@
+"""The corpus: Parquet, JSON Lines and SQLite FTS5, incremental, verified folders only; and
+full-text search in it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ocr_assets.engine.corpus.build import (
+    CORPUS_COLUMNS,
+    build_corpus,
+    expected_pages,
+    read_corpus,
+)
+from ocr_assets.engine.corpus.search import (
+    CorpusNotBuiltError,
+    count_indexed_pages,
+    search_corpus,
+)
+from ocr_assets.engine.folder.batch import process_folder
+from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
+from ocr_assets.engine.manifest import Manifest, open_manifest
+from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.store.outputs import LocalStore
+
+
+@dataclass
+class Corpus:
+    scans: Path
+    manifest: Manifest
+    ocr: LocalStore
+    corpus: LocalStore
+
+    def process(self, key: str) -> None:
+        process_folder(self.scans / key, key, key, manifest=self.manifest, out_root=self.ocr,
+                       settings=OcrSettings(workers=2), scans_root=self.scans)
+
+    def build(self):
+        register_folders(self.manifest, list_scan_folders(self.scans))
+        return build_corpus(self.manifest, self.ocr, self.corpus, scans_root=self.scans)
+
+
+@pytest.fixture(scope="module")
+def ocred(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
+    """Two folders OCRed once for the module; each test works on its own copy."""
+    root = tmp_path_factory.mktemp("corpus")
+    for key, page in (("alpha", "phototest.tif"), ("beta", "eurotext.tif")):
+        (root / "scans" / key).mkdir(parents=True)
+        shutil.copy(fixtures_dir / "pages" / page, root / "scans" / key / page)
+    corpus = Corpus(root / "scans", open_manifest(root / "manifest.sqlite"),
+                    LocalStore(root / "ocr"), LocalStore(root / "corpus"))
+    register_folders(corpus.manifest, list_scan_folders(corpus.scans))
+    corpus.process("alpha")
+    corpus.process("beta")
+    corpus.manifest.close()
+    return root
+
+
+@pytest.fixture
+def corpus(ocred: Path, tmp_path: Path) -> Corpus:
+    root = tmp_path / "copy"
+    shutil.copytree(ocred, root, symlinks=True)
+    return Corpus(root / "scans", open_manifest(root / "manifest.sqlite"),
+                  LocalStore(root / "ocr"), LocalStore(root / "corpus"))
+
+
+def test_every_format_holds_one_row_per_done_page(corpus: Corpus) -> None:
+    summary = corpus.build()
+    assert (summary.rows, summary.folders, summary.excluded) == (2, 2, {})
+    frame = read_corpus(corpus.corpus)
+    assert tuple(frame.columns) == CORPUS_COLUMNS
+    assert list(zip(frame["partition"], frame["page"], strict=True)) == [
+        ("alpha", "phototest.tif"), ("beta", "eurotext.tif")]
+    settings = json.loads(frame["settings"][0])
+    assert (settings["lang"], settings["psm"], settings["auto_rotate"]) == ("eng", 3, True)
+    assert frame["engine_version"][0].startswith("5.")
+    assert frame["fingerprint"].str.startswith("sha256:").all()
+    assert "quick brown dog" in frame["text"][0]
+
+    lines = corpus.corpus.path("pages.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["page"] for line in lines] == ["phototest.tif", "eurotext.tif"]
+    with sqlite3.connect(corpus.corpus.path("pages.sqlite")) as db:
+        assert db.execute("SELECT partition, page FROM pages ORDER BY id").fetchall() == [
+            ("alpha", "phototest.tif"), ("beta", "eurotext.tif")]
+    assert count_indexed_pages(corpus.corpus) == 2
+    assert expected_pages(corpus.manifest, corpus.ocr, scans_root=corpus.scans) == {
+        ("alpha", "phototest.tif"), ("beta", "eurotext.tif")}
+
+
+def test_an_unchanged_build_rereads_nothing_and_a_changed_folder_only_itself(
+        corpus: Corpus, fixtures_dir: Path) -> None:
+    corpus.build()
+    again = corpus.build()
+    assert (again.reread, sorted(again.reused)) == ([], ["alpha", "beta"])
+
+    # beta's text file changes behind the manifest's back: an unchanged folder is not re-read,
+    # so the corpus keeps what it had (the manifest, not the files, says what changed).
+    beta_text = corpus.ocr.path("beta/" + output_keys("eurotext.tif")[0])
+    beta_text.write_text("edited behind the manifest", encoding="utf-8")
+    # alpha gets a new page: only alpha is re-read.
+    shutil.copy(fixtures_dir / "pages" / "eurotext.tif", corpus.scans / "alpha" / "second.tif")
+    corpus.process("alpha")
+    changed = corpus.build()
+
+    assert (changed.reread, changed.reused) == (["alpha"], ["beta"])
+    frame = read_corpus(corpus.corpus)
+    assert len(frame) == 3
+    assert "edited" not in " ".join(frame["text"])
+    assert count_indexed_pages(corpus.corpus) == 3
+    assert sorted(h.page for h in search_corpus(corpus.corpus, "renard")) == [
+        "eurotext.tif", "second.tif"]
+
+
+def test_a_folder_whose_blocking_verdict_fails_is_left_out(corpus: Corpus,
+                                                           fixtures_dir: Path) -> None:
+    corpus.build()
+    shutil.copy(fixtures_dir / "pages" / "phototest.tif", corpus.scans / "beta" / "new.tif")
+    summary = corpus.build()
+    assert summary.excluded == {"beta": "blocking check failed: 1 on disk but not in the "
+                                        "manifest"}
+    assert (summary.removed, summary.rows) == (["beta"], 1)
+    assert list(read_corpus(corpus.corpus)["partition"]) == ["alpha"]
+    assert count_indexed_pages(corpus.corpus) == 1
+    assert not corpus.corpus.exists("parts/beta.parquet")
+
+    corpus.process("beta")
+    back = corpus.build()
+    assert (back.excluded, back.reread, back.rows) == ({}, ["beta"], 3)
+
+
+def test_a_lost_database_is_rebuilt_whole(corpus: Corpus) -> None:
+    corpus.build()
+    corpus.corpus.path("pages.sqlite").unlink()
+    summary = corpus.build()
+    assert summary.reread == []
+    assert count_indexed_pages(corpus.corpus) == 2
+
+
+def test_search_returns_folder_page_and_a_highlighted_snippet(corpus: Corpus) -> None:
+    corpus.build()
+    hits = search_corpus(corpus.corpus, "lazy fox")
+    assert {(h.folder, h.page) for h in hits} == {("alpha", "phototest.tif"),
+                                                  ("beta", "eurotext.tif")}
+    assert all("[lazy]" in h.snippet or "[fox]" in h.snippet for h in hits)
+    assert [h.page for h in search_corpus(corpus.corpus, '"brown dog"')] == ["phototest.tif"]
+    assert [h.page for h in search_corpus(corpus.corpus, "schnel*")] == ["eurotext.tif"]
+    assert search_corpus(corpus.corpus, "zebra") == []
+    # What people type is not always FTS5 syntax: it is searched as plain words then.
+    assert [h.page for h in search_corpus(corpus.corpus, 'dog" AND (')] == ["phototest.tif"]
+    assert len(search_corpus(corpus.corpus, "the", limit=1)) == 1
+    with pytest.raises(ValueError, match="empty"):
+        search_corpus(corpus.corpus, "  ")
+
+
+HOSTILE_QUERIES = [
+    "'; DROP TABLE pages; --", 'x" OR "1"="1', '"', "*", "\0quick", "fox\0dog", "-fox", "^quick",
+    "{folder}: fox", "rowid:1", "pages_fts:fox", "NEAR(quick dog, 2)", "(" * 500 + "fox",
+    "fox OR " * 100 + "fox", "%s ? :1 $1", "Füchse 狐 🦊", "fox\udcff", "\ud800",
+]
+"""SQL injection, FTS5 syntax abuse (column filters, special queries, unbalanced parentheses
+deep enough to overflow the parser), NUL characters, non-UTF-8 bytes from a command line."""
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES, ids=range(len(HOSTILE_QUERIES)))
+def test_a_hostile_query_returns_hits_or_nothing_and_changes_nothing(corpus: Corpus,
+                                                                     query: str) -> None:
+    corpus.build()
+    database = corpus.corpus.path("pages.sqlite")
+    before = database.read_bytes()
+
+    hits = search_corpus(corpus.corpus, query)
+
+    assert all(h.page in {"phototest.tif", "eurotext.tif"} for h in hits)
+    assert database.read_bytes() == before
+    assert count_indexed_pages(corpus.corpus) == 2
+    assert [h.page for h in search_corpus(corpus.corpus, '"brown dog"')] == ["phototest.tif"]
+
+
+def test_an_overlong_query_is_refused_with_the_limit(corpus: Corpus) -> None:
+    corpus.build()
+    with pytest.raises(ValueError, match="more than the 1000 allowed"):
+        search_corpus(corpus.corpus, "fox " * 20_000)
+
+
+def test_search_before_any_build_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(CorpusNotBuiltError, match="ocr-assets run"):
+        search_corpus(LocalStore(tmp_path), "anything")
+
+
+def test_an_empty_corpus_is_valid(tmp_path: Path) -> None:
+    manifest = open_manifest(tmp_path / "manifest.sqlite")
+    summary = build_corpus(manifest, tmp_path / "ocr", tmp_path / "corpus",
+                           scans_root=tmp_path / "scans")
+    assert summary.rows == 0
+    assert list(pd.read_parquet(tmp_path / "corpus" / "pages.parquet").columns) == list(
+        CORPUS_COLUMNS)
+    assert count_indexed_pages(tmp_path / "corpus") == 0

@@ -1,0 +1,73 @@
+"""Per-folder language (and psm) in `folder.toml`, and the error when a language is missing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ocr_assets.engine.folder.config import FolderConfigError, folder_settings
+from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.store.outputs import read_json
+from ocr_assets_tests.helpers import new_run
+
+
+def write_config(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "folder.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_without_a_file_the_settings_stay(tmp_path: Path) -> None:
+    settings = OcrSettings(lang="eng", psm=3)
+    assert folder_settings(tmp_path, settings) is settings
+
+
+def test_the_file_overrides_language_and_psm_only_for_its_folder(tmp_path: Path) -> None:
+    write_config(tmp_path / "german", 'lang = "deu+eng"\npsm = 4\n')
+    settings = OcrSettings(lang="eng", psm=3, workers=1)
+    overridden = folder_settings(tmp_path / "german", settings)
+    assert (overridden.lang, overridden.psm, overridden.workers) == ("deu+eng", 4, 1)
+    assert folder_settings(tmp_path / "other", settings) is settings
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("lang = deu", "not valid TOML"),
+    ('language = "deu"', "unknown keys ['language']"),
+    ("lang = 7", "'lang' must be a string"),
+    ('psm = "4"', "'psm' must be an integer"),
+    ('lang = "deu+"', "not a Tesseract language spec"),
+])
+def test_a_bad_file_is_refused_naming_it(tmp_path: Path, text: str, message: str) -> None:
+    path = write_config(tmp_path, text)
+    with pytest.raises(FolderConfigError) as error:
+        folder_settings(tmp_path, OcrSettings())
+    assert message in str(error.value) and str(path) in str(error.value)
+
+
+def test_a_folder_in_german_is_read_and_scored_in_german(tmp_path: Path,
+                                                         fixtures_dir: Path) -> None:
+    run = new_run(tmp_path)
+    shutil.copy(fixtures_dir / "pages" / "phototest.tif", run.folder)
+    write_config(run.folder, 'lang = "deu"\n')
+    report = run.process(workers=1, lang="eng")
+    assert report.done == 1
+    facts = read_json(run.outputs, output_keys("phototest.tif")[1])
+    assert isinstance(facts, dict) and facts["settings"]["lang"] == "deu"
+
+
+def test_a_missing_language_stops_the_folder_with_how_to_install_it(
+        tmp_path: Path, fixtures_dir: Path) -> None:
+    run = new_run(tmp_path)
+    shutil.copy(fixtures_dir / "pages" / "phototest.tif", run.folder)
+    config = write_config(run.folder, 'lang = "xyz"\n')
+    with pytest.raises(RuntimeError) as error:
+        run.process(workers=1)
+    message = str(error.value)
+    assert "no traineddata for language 'xyz'" in message
+    assert "apt-get install tesseract-ocr-xyz" in message
+    assert str(config) in message
+    assert run.manifest.pages(run.key) == {}, "no page is touched"

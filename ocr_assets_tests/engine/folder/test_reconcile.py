@@ -1,0 +1,170 @@
+"""What the nightly reconciliation finds: a folder's pages on disk against its manifest rows,
+and the failed pages a run can still help."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from ocr_assets.engine.folder.reconcile import (
+    folder_changes,
+    folders_needing_work,
+    retryable_failures,
+)
+from ocr_assets.engine.folder.registry import folder_signature
+from ocr_assets.engine.manifest import FAILED, Manifest, PageOutcome, PageRecord
+from ocr_assets.engine.settings import OcrSettings
+from ocr_assets_tests.helpers import FIXTURES, Run, new_run
+
+PAGE = FIXTURES / "pages" / "phototest.tif"
+
+
+def done_folder(tmp_path: Path) -> Run:
+    run = new_run(tmp_path)
+    shutil.copy(PAGE, run.folder / "page_1.tif")
+    shutil.copy(FIXTURES / "odd" / "multipage.tiff", run.folder / "frames.tiff")
+    (run.folder / "notes.txt").write_text("not a page")
+    run.process()
+    return run
+
+
+def test_an_ocred_folder_matches_its_manifest(tmp_path: Path) -> None:
+    run = done_folder(tmp_path)
+    assert any("#" in page for page in run.manifest.pages(run.key)), "frames are pages"
+    assert folder_changes(run.folder, run.manifest.pages(run.key)) is None
+
+
+def test_added_removed_and_replaced_pages_are_named(tmp_path: Path) -> None:
+    run = done_folder(tmp_path)
+    shutil.copy(PAGE, run.folder / "page_2.tif")
+    shutil.copy(PAGE, run.folder / "no_extension")  # a page by its first bytes
+    (run.folder / "more-notes.txt").write_text("still not a page")
+    assert folder_changes(run.folder, run.manifest.pages(run.key)) == "2 new pages"
+
+    (run.folder / "page_2.tif").unlink()
+    (run.folder / "no_extension").unlink()
+    (run.folder / "frames.tiff").unlink()
+    assert folder_changes(run.folder, run.manifest.pages(run.key)) == "1 removed pages"
+
+    shutil.copy(FIXTURES / "odd" / "multipage.tiff", run.folder / "frames.tiff")
+    stat = (run.folder / "page_1.tif").stat()
+    os.utime(run.folder / "page_1.tif", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert folder_changes(run.folder, run.manifest.pages(run.key)) == "2 changed pages"
+
+
+def test_only_failures_a_run_can_help_are_retryable(tmp_path: Path) -> None:
+    run = new_run(tmp_path)
+    (run.folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    run.process()
+    rows = run.manifest.pages(run.key).values()
+    reports = tmp_path / "reports"
+
+    assert retryable_failures(rows, reports, max_attempts=3) == ["broken.png"], \
+        "the retry pass has not tried it yet"
+    (reports / "retry_pass.json").parent.mkdir(parents=True)
+    from ocr_assets.engine.folder.retry import retry_failed_pages
+    retry_failed_pages(run.folder, run.key, run.folder.name, manifest=run.manifest,
+                       out_root=run.out_root, reports=reports,
+                       settings=OcrSettings(workers=1))
+    rows = run.manifest.pages(run.key).values()
+    assert retryable_failures(rows, reports, max_attempts=3) == [], \
+        "deterministic, and the retry pass already failed on this input"
+
+
+def test_folders_needing_work_say_why(tmp_path: Path) -> None:
+    run = done_folder(tmp_path)
+    fresh = tmp_path / "scans" / "fresh"
+    fresh.mkdir()
+    shutil.copy(PAGE, fresh / "a.tif")
+    folders = {run.key: run.folder.name, "fresh": "fresh"}
+
+    reasons = folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
+                                   folders, materialized={run.key}, settings=OcrSettings())
+    assert reasons == {"fresh": "never materialized"}
+    other_settings = folders_needing_work(run.manifest, tmp_path / "scans",
+                                          tmp_path / "reports", folders,
+                                          materialized={run.key}, settings=OcrSettings(psm=6))
+    assert other_settings == {"fresh": "never materialized",
+                              run.key: "4 pages read with other settings (language, psm, ...)"}
+    assert folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
+                                folders, materialized={run.key},
+                                settings=OcrSettings(workers=1, engine="tesserocr")) == reasons
+
+    run.manifest.sync_pages(run.key, [*run.manifest.pages(run.key), "late.tif"])
+    reasons = folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
+                                   folders, materialized={run.key, "fresh"},
+                                   settings=OcrSettings())
+    assert reasons == {run.key: "1 pages pending", "fresh": "1 new pages"}
+
+
+class RowReads:
+    """The manifest, with a note of every read of page rows (which folder, which status)."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.reads: list[tuple[str, str | None]] = []
+
+    def pages(self, partition_key: str, status: str | None = None) -> dict[str, PageRecord]:
+        self.reads.append((partition_key, status))
+        return self.manifest.pages(partition_key, status=status)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.manifest, name)
+
+
+def test_an_unchanged_folder_is_judged_by_its_summary_without_reading_rows(
+        tmp_path: Path) -> None:
+    run = done_folder(tmp_path)  # its run stored the folder's listing signature
+    broken = tmp_path / "scans" / "broken"
+    broken.mkdir()
+    shutil.copy(PAGE, broken / "huge.tif")
+    stat = (broken / "huge.tif").stat()
+    # As a run leaves a page refused for its size: failed for good, nothing a run can help.
+    run.manifest.sync_pages("broken", ["huge.tif"], listing_signature=folder_signature(broken))
+    run.manifest.record("broken", "huge.tif", PageOutcome(
+        FAILED, None, stat.st_size, stat.st_mtime_ns, 1, "too_large", "above max_megapixels"))
+    reports = tmp_path / "reports"
+    folders = {run.key: run.folder.name, "broken": "broken"}
+    manifest = RowReads(run.manifest)
+
+    def needing_work() -> dict[str, str]:
+        manifest.reads.clear()
+        return folders_needing_work(manifest, tmp_path / "scans", reports, folders,
+                                    materialized=set(folders), settings=OcrSettings())
+
+    assert needing_work() == {}
+    assert manifest.reads == [("broken", FAILED)], \
+        "no rows of the unchanged folder; only the failed rows of the other one"
+
+    (run.folder / "notes.txt").write_text("edited, and still not a page")
+    assert needing_work() == {}
+    assert sorted(manifest.reads) == [("broken", FAILED), (run.key, None)], \
+        "its files moved: its rows are compared, and no page changed"
+
+    shutil.copy(PAGE, run.folder / "page_2.tif")
+    assert needing_work() == {run.key: "1 new pages"}
+
+
+def test_the_folder_signature_is_its_documented_digest(tmp_path: Path) -> None:
+    """Sensor cursors and stored listings hold it: the same files must give the same digest
+    in every version (the SHA-1 of each file's relative path, size and mtime in walk order)."""
+    folder = tmp_path / "box"
+    for rel in ("b.tif", "a b.png", "sub/z.tif", "sub/deeper/x.jpg", "tiff/1.tif"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(rel.encode() * 3)
+    (folder / os.fsdecode(b"caf\xe9.png")).write_bytes(b"latin-1 name")
+    expected = hashlib.sha1(usedforsecurity=False)
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            stat = os.lstat(path)
+            expected.update(os.fsencode(os.path.relpath(path, folder)))
+            expected.update(f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+
+    assert folder_signature(folder) == expected.hexdigest()
+    before = folder_signature(folder)
+    (folder / "sub" / "z.tif").write_bytes(b"replaced")
+    assert folder_signature(folder) != before
