@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.machine import time_call
+from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.corpus.build import build_corpus
 from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.manifest import DONE, Manifest, PageOutcome, open_manifest
 from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.project import Project
 from ocr_assets.engine.store.outputs import LocalStore
 
 WORDS_PER_PAGE = 300
@@ -82,7 +84,7 @@ def measure_corpus(root: Path, *, pages: int, folders: int, seed: int = 6) -> Co
         shutil.rmtree(root)
     rng = random.Random(seed)
     manifest = open_manifest(root / "manifest.sqlite")
-    scans_root, ocr_root, corpus_root = root / "scans", root / "ocr", root / "corpus"
+    scans_root, ocr_root = root / "scans", root / "ocr"
     per_folder = pages // folders
     keys = [f"box_{number + 1:03d}" for number in range(folders)]
     try:
@@ -90,11 +92,11 @@ def measure_corpus(root: Path, *, pages: int, folders: int, seed: int = 6) -> Co
         for key in keys:
             manifest.register_folder(key, key, key.encode())
             text_bytes += _write_folder(manifest, scans_root, ocr_root, key, per_folder, rng)
-        full_s, full = time_call(
-            lambda: build_corpus(manifest, ocr_root, corpus_root, scans_root=scans_root))
+        project = Project(ProjectConfig(data_root=str(root), scans_root=str(scans_root)),
+                          manifest)
+        full_s, full = time_call(lambda: build_corpus(project))
         _write_folder(manifest, scans_root, ocr_root, keys[0], per_folder, rng)
-        incremental_s, incremental = time_call(
-            lambda: build_corpus(manifest, ocr_root, corpus_root, scans_root=scans_root))
+        incremental_s, incremental = time_call(lambda: build_corpus(project))
     finally:
         manifest.close()
     return CorpusResult(

@@ -20,12 +20,14 @@ from pathlib import Path
 from PIL import Image
 
 from benchmarks.machine import Timed, run_measured, time_call
+from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.folder.batch import plan_folder
 from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
 from ocr_assets.engine.manifest import DONE, PageOutcome, open_manifest
 from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.page.fingerprint import file_fingerprint
 from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.project import Project
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.store.outputs import LocalStore
 
@@ -109,15 +111,12 @@ def _attempts(data: Path) -> dict[tuple[str, str], int]:
 
 def _plan_all(scans: Path, data: Path) -> int:
     """Pages still to OCR after planning every folder (must be 0)."""
-    manifest = open_manifest(data / "manifest.sqlite")
+    project = Project(ProjectConfig(data_root=str(data), scans_root=str(scans)))
     try:
-        scan = list_scan_folders(scans)
-        return sum(len(plan_folder(scans / name, key, manifest=manifest,
-                                   out_root=data / "ocr", settings=OcrSettings(),
-                                   scans_root=scans).todo)
-                   for key, name in scan.folders.items())
+        return sum(len(plan_folder(project.folder(key), OcrSettings()).todo)
+                   for key in project.scan().folders)
     finally:
-        manifest.close()
+        project.close()
 
 
 def measure_rerun(root: Path, *, pages: int, folders: int) -> RerunResult:

@@ -10,7 +10,7 @@ dagster.yaml and a manifest, then times, in this process, the code the daemon ru
 1. the first tick (every folder new: registered, added as partitions, a run requested each);
 2. applying its 10,000 partition additions, as the daemon does after the tick;
 3. a tick with nothing changed; 4. a tick after 1 % of the folders got a page more;
-5. the manifest's summary query alone, then the nightly reconciliation (`folders_needing_work`)
+5. the manifest's summary query alone, then the nightly reconciliation (`folders_to_run`)
    with every folder's pages recorded done and its listing signature stored, as a run leaves
    them: that one aggregate query and one `stat` per file, no page row read; 6. the same after
    1 % of the folders got a page more (their rows are read and compared).
@@ -32,11 +32,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.defs.sensors import scan_folder_sensor
-from ocr_assets.engine.folder.reconcile import folders_needing_work
+from ocr_assets.defs.automation.sensors import evaluate_scan_folders
+from ocr_assets.engine.folder.planning import RUN_NEEDS, RunState, folders_to_run
 from ocr_assets.engine.folder.registry import folder_signature
-from ocr_assets.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.orchestration.resources import OcrConfig
 
 SENSOR_TIMEOUT_S = 60
 
@@ -55,7 +55,7 @@ def tick(instance: dg.DagsterInstance, ocr: OcrConfig, cursor: str | None
     started = time.perf_counter()
     with dg.build_sensor_context(instance=instance, cursor=cursor,
                                  resources={"ocr": ocr}) as context:
-        result = scan_folder_sensor(context)
+        result = evaluate_scan_folders(context, ocr)
     return time.perf_counter() - started, result
 
 
@@ -64,8 +64,8 @@ def record_done(ocr: OcrConfig, scans: Path) -> None:
     synced with its listing signature (what a run's plan stores), then every row marked done
     with its file's stat and the recipe in force, in one transaction (a run commits page by
     page, which would only make the set-up of 900,000 pages slow)."""
-    manifest = ocr.manifest()
-    recipe = ocr.settings.recipe_key()
+    manifest = ocr.project().manifest
+    recipe = ocr.project().settings.recipe_key()
     done = []
     for folder in sorted(scans.iterdir()):
         files = sorted(folder.iterdir())
@@ -128,20 +128,20 @@ def main() -> None:
             print(f"recorded every page done in {time.perf_counter() - started:.1f} s")
             folders = {p.name: p.name for p in scans.iterdir()}
             started = time.perf_counter()
-            summaries = ocr.manifest().folder_summaries()
+            summaries = ocr.project().manifest.folder_summaries()
             rows.append(("the manifest's summary query alone (one of its parts)",
                          time.perf_counter() - started, f"{len(summaries)} folders, "
                          f"{sum(sum(s.counts.values()) for s in summaries.values())} pages"))
             started = time.perf_counter()
-            reasons = folders_needing_work(ocr.manifest(), scans, ocr.reports_store, folders,
-                                           set(folders), ocr.settings)
+            reasons = folders_to_run(ocr.project(), folders,
+                                     RunState(materialized=frozenset(folders)), RUN_NEEDS)
             rows.append(("nightly reconciliation, every page done",
                          time.perf_counter() - started, f"{len(reasons)} folders need a run"))
             for folder in changed:
                 (folder / "page_extra.tif").write_bytes(b"II*\x00" + b"\0" * 60)
             started = time.perf_counter()
-            reasons = folders_needing_work(ocr.manifest(), scans, ocr.reports_store, folders,
-                                           set(folders), ocr.settings)
+            reasons = folders_to_run(ocr.project(), folders,
+                                     RunState(materialized=frozenset(folders)), RUN_NEEDS)
             rows.append(("nightly reconciliation, 1 % of the folders got a page",
                          time.perf_counter() - started, f"{len(reasons)} folders need a run"))
             cursor_kib = len(moved.cursor) / 1024

@@ -9,9 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.folder.batch import FolderReport, process_folder
 from ocr_assets.engine.manifest import Manifest, open_manifest
 from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.project import Project, ScanFolder
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.store.outputs import LocalStore, read_text
 
@@ -39,12 +41,24 @@ def copy_files(sources: Iterable[Path], folder: Path) -> list[Path]:
 
 @dataclass
 class Run:
-    """One scan folder, its manifest and output root, all under a test's tmp_path."""
+    """One scan folder, its manifest and output root, all under a test's tmp_path (the data
+    root): the folder is `<data>/scans/<name>`, its outputs `<data>/ocr/<key>/`."""
 
     folder: Path
     manifest: Manifest
     out_root: Path
     key: str = "folder"
+
+    @property
+    def project(self) -> Project:
+        """The project of the test's data root, sharing this run's manifest."""
+        return Project(ProjectConfig(data_root=str(self.out_root.parent),
+                                     scans_root=str(self.folder.parent)), self.manifest)
+
+    @property
+    def scan_folder(self) -> ScanFolder:
+        """The folder as the engine sees it (not registered: its key is the test's own)."""
+        return ScanFolder(self.project, self.key, self.folder.name, self.folder)
 
     @property
     def out_dir(self) -> Path:
@@ -58,8 +72,7 @@ class Run:
     def process(self, **settings: object) -> FolderReport:
         options: dict[str, object] = {"workers": 2}
         options.update(settings)
-        return process_folder(self.folder, self.key, self.folder.name, manifest=self.manifest,
-                              out_root=self.out_root, settings=OcrSettings(**options))
+        return process_folder(self.scan_folder, settings=OcrSettings(**options))
 
     def text(self, page_id: str) -> str:
         row = self.manifest.pages(self.key)[page_id]

@@ -3,13 +3,15 @@ count. (The command end to end is `e2e/test_cli.py`.)"""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pytest
 
-from ocr_assets.cli import _apply_flags, _Progress, build_parser
-from ocr_assets.defs.resources import OcrConfig
+from ocr_assets.cli.main import build_parser
+from ocr_assets.cli.options import project_config
+from ocr_assets.cli.progress import Progress
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, open_manifest
 
 
@@ -42,7 +44,7 @@ def test_the_progress_counts_pages_finished_in_this_command_reading_only_the_cur
     finish(manifest, "c", "p0")
     time.sleep(0.01)  # so the bar's start is strictly after those rows' updated_at
     counting = CountingManifest(manifest)
-    progress = _Progress(0, counting)
+    progress = Progress(0, counting)
 
     assert progress.finished_pages() == 0
     progress.watch("a")
@@ -62,24 +64,34 @@ def test_the_progress_counts_pages_finished_in_this_command_reading_only_the_cur
 
 def test_the_flags_override_the_environment_and_the_environment_the_defaults(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the assets read (`OcrConfig.from_env`) after the command applied its flags."""
+    """The configuration a command passes on, from its flags over the environment; nothing
+    is written back to the environment."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OCR_ASSETS_SCANS", str(tmp_path / "env-scans"))
     monkeypatch.setenv("OCR_ASSETS_DATA", str(tmp_path / "env-data"))
     monkeypatch.setenv("OCR_ASSETS_WORKERS", "7")
     monkeypatch.setenv("OCR_ASSETS_RECYCLE_AFTER", "5")
 
-    _apply_flags(build_parser().parse_args(["run"]))
-    from_env = OcrConfig.from_env()
+    from_env = project_config(build_parser().parse_args(["run"]))
     assert (from_env.scans_root, from_env.data_root) == (str(tmp_path / "env-scans"),
                                                          str(tmp_path / "env-data"))
-    assert (from_env.settings.workers, from_env.settings.recycle_after) == (7, 5)
+    assert (from_env.settings().workers, from_env.settings().recycle_after) == (7, 5)
 
-    data_root = _apply_flags(build_parser().parse_args(
+    environment = dict(os.environ)
+    flagged = project_config(build_parser().parse_args(
         ["run", "--scans", "flag-scans", "--data", "flag-data", "--workers", "3"]))
-    flagged = OcrConfig.from_env()
-    assert data_root == tmp_path / "flag-data"
     assert (flagged.scans_root, flagged.data_root) == (str(tmp_path / "flag-scans"),
                                                        str(tmp_path / "flag-data"))
-    assert flagged.settings.workers == 3
-    assert flagged.settings.recycle_after == 5  # no flag for it: the environment's
+    assert flagged.settings().workers == 3
+    assert flagged.settings().recycle_after == 5  # no flag for it: the environment's
+    assert dict(os.environ) == environment, "a command wrote to the environment"
+
+
+def test_without_flags_or_variables_the_data_root_is_data_under_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("OCR_ASSETS_")]:
+        monkeypatch.delenv(name)
+    config = project_config(build_parser().parse_args(["status"]))
+    assert (config.data_root, config.scans_root) == (str(tmp_path / "data"),
+                                                     str(tmp_path / "data" / "scans"))

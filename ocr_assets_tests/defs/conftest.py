@@ -12,8 +12,8 @@ import dagster as dg
 import pytest
 from PIL import Image
 
-from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
+from ocr_assets.orchestration.resources import OcrConfig
+from ocr_assets.orchestration.run_state import register_and_add_partitions
 
 FIXTURE_PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 
@@ -26,11 +26,8 @@ class Project:
     instance: dg.DagsterInstance
 
     def register(self) -> list[str]:
-        """What the sensor and the CLI do: map folders to keys and add the partitions."""
-        scan = list_scan_folders(self.scans)
-        register_folders(self.ocr.manifest(), scan)
-        self.instance.add_dynamic_partitions("scan_folders", sorted(scan.folders))
-        return sorted(scan.folders)
+        """What the CLI does: map folders to keys and add the partitions."""
+        return sorted(register_and_add_partitions(self.instance, self.ocr.project()).scan.folders)
 
 
 @pytest.fixture
@@ -48,4 +45,4 @@ def project(tmp_path: Path) -> Iterator[Project]:
     ocr = OcrConfig(scans_root=str(scans), data_root=str(data), workers=2)
     with dg.instance_for_test() as instance:
         yield Project(scans, data, ocr, instance)
-        ocr.manifest().close()
+        ocr.project().close()

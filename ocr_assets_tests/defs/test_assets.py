@@ -8,17 +8,18 @@ import sqlite3
 import dagster as dg
 import pandas as pd
 
-from ocr_assets.cli import PAGE_TEXTS_ASSET
-from ocr_assets.definitions import defs
-from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_accuracy, page_texts
-from ocr_assets.defs.checks import (
+from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
+from ocr_assets_tests.project_defs import (
     cer_within_limit,
     corpus_complete,
     counts_invariant,
     empty_pages,
+    failed_pages,
     garbage_pages,
+    ocr_corpus,
+    page_accuracy,
+    page_texts,
 )
-from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.shared_ocr import mirrored_page
 
 FOLDER_ASSETS = [page_texts, failed_pages, counts_invariant, empty_pages, garbage_pages]
@@ -45,18 +46,6 @@ def _run_check(project: Project, key: str, check: dg.AssetChecksDefinition
 
 def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
-
-
-def test_definitions_load_with_every_asset_check_and_job() -> None:
-    repo = defs.get_repository_def()
-    assert {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()} >= {
-        "page_texts", "failed_pages", "page_accuracy", "ocr_corpus"}
-    assert {"ocr_folder_job", "corpus_job"} <= {job.name for job in repo.get_all_jobs()}
-    check_names = {key.name for key in repo.asset_graph.asset_check_keys}
-    assert check_names == {"counts_invariant", "failure_share", "empty_pages", "garbage_pages",
-                           "cer_within_limit", "corpus_complete"}
-    # The command line names the asset without importing the definitions.
-    assert page_texts.key == dg.AssetKey(PAGE_TEXTS_ASSET)
 
 
 def test_a_good_folder_materializes_with_passing_invariant_and_named_empty_page(

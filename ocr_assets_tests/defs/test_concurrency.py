@@ -9,15 +9,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ocr_assets.defs.assets import failed_pages, page_texts
-from ocr_assets.defs.concurrency import (
+from ocr_assets.engine.config import ProjectConfig
+from ocr_assets.orchestration.concurrency import (
     OCR_POOL,
     ensure_pool_limit,
     pool_limit,
     workers_per_run,
 )
-from ocr_assets.defs.jobs import CORPUS_TAG, corpus_job
-from ocr_assets.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
+from ocr_assets_tests.project_defs import CORPUS_TAG, corpus_job, failed_pages, page_texts
 
 
 @pytest.fixture
@@ -64,14 +64,14 @@ def test_pool_limit_defaults_to_one_keeps_an_operators_choice_and_obeys_the_vari
     assert ensure_pool_limit(instance, cores=8) == 2
     assert workers_per_run(instance, 0, cores=8) == 4
 
-    monkeypatch.setenv("OCR_ASSETS_OCR_RUNS", "16")
-    assert ensure_pool_limit(instance, cores=8) == 8, "never more runs than cores"
+    assert ensure_pool_limit(instance, 16, cores=8) == 8, "never more runs than cores"
     assert workers_per_run(instance, 0, cores=8) == 1
     assert workers_per_run(instance, 3, cores=8) == 3, "OCR_ASSETS_WORKERS wins"
 
-    monkeypatch.setenv("OCR_ASSETS_OCR_RUNS", "none")
     with pytest.raises(ValueError, match="OCR_ASSETS_OCR_RUNS"):
-        ensure_pool_limit(instance)
+        ensure_pool_limit(instance, -1)
+    with pytest.raises(ValueError, match="OCR_ASSETS_OCR_RUNS"):
+        ProjectConfig.from_environ({"OCR_ASSETS_OCR_RUNS": "none"})
 
 
 def _tesseract_pool(instance: dg.DagsterInstance) -> tuple[int, bool] | None:
@@ -104,8 +104,7 @@ def test_a_configured_pool_default_is_kept_and_written_as_the_pools_limit(
 
         instance.event_log_storage.set_concurrency_slots(OCR_POOL, 6)  # set in the UI
         assert ensure_pool_limit(instance, cores=2) == 6, "an operator's limit beats the default"
-        monkeypatch.setenv("OCR_ASSETS_OCR_RUNS", "3")
-        assert ensure_pool_limit(instance, cores=8) == 3, "the variable beats both"
+        assert ensure_pool_limit(instance, 3, cores=8) == 3, "the setting beats both"
 
 
 def test_without_a_configured_default_the_pool_gets_one_slot(
@@ -117,13 +116,11 @@ def test_without_a_configured_default_the_pool_gets_one_slot(
         assert _tesseract_pool(instance) == (1, False)
 
 
-def test_runs_times_workers_never_exceed_the_cores(instance: dg.DagsterInstance,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runs_times_workers_never_exceed_the_cores(instance: dg.DagsterInstance) -> None:
     """Concurrent OCR runs are bounded by the pool and by max_concurrent_runs (10 here)."""
     for cores in (1, 2, 3, 8, 16, 64):
         for runs in range(1, cores + 3):
-            monkeypatch.setenv("OCR_ASSETS_OCR_RUNS", str(runs))
-            assert ensure_pool_limit(instance, cores=cores) <= cores
+            assert ensure_pool_limit(instance, runs, cores=cores) <= cores
             concurrent = pool_limit(instance)
             assert concurrent == min(runs, cores, 10)
             assert concurrent * workers_per_run(instance, 0, cores=cores) <= cores

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ocr_assets.defs.metadata import folder_metadata
 from ocr_assets.engine.folder.batch import FolderReport
+from ocr_assets.orchestration.metadata import folder_metadata
 
 
 def test_a_run_that_ocred_pages_reports_plottable_speed_confidence_and_failure_rate() -> None:

@@ -16,16 +16,15 @@ import dagster as dg
 import pandas as pd
 from PIL import Image
 
-from ocr_assets.defs.assets import failed_pages, page_texts
-from ocr_assets.defs.checks import counts_invariant, failure_share
-from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
 from ocr_assets.engine.folder.retry import RECORD_NAME
 from ocr_assets.engine.manifest import DONE, FAILED, open_manifest
-from ocr_assets.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.doubles.fault_engine import fault
 from ocr_assets_tests.helpers import importing_the_tests
+from ocr_assets_tests.project_defs import counts_invariant, failed_pages, failure_share, page_texts
 
 RETRY_EVENTS = (dg.DagsterEventType.STEP_UP_FOR_RETRY, dg.DagsterEventType.STEP_RESTARTED)
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -103,7 +102,7 @@ def test_failures_a_retry_cannot_help_are_not_retried(project: Project) -> None:
 
     bad_pages = run(broken, project.ocr)
     assert bad_pages.success, "a folder with bad pages is not a failure"
-    assert project.ocr.manifest().status_counts(broken)[broken][FAILED] == 1
+    assert project.ocr.project().manifest.status_counts(broken)[broken][FAILED] == 1
 
     missing_language = run("box-001", OcrConfig(scans_root=str(project.scans),
                                                 data_root=str(project.data), lang="xyz"))
@@ -140,7 +139,7 @@ def test_a_sideways_page_that_failed_is_recovered_by_turning_it_upright(
                                           dpi=page.info["dpi"])
     ocr = OcrConfig(scans_root=str(scans), data_root=str(data), workers=1,
                     engine=fault("base=tesseract,sideways=*"))
-    register_folders(ocr.manifest(), list_scan_folders(scans))
+    register_folders(ocr.project().manifest, list_scan_folders(scans))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("scan_folders", ["turned"])
         result = dg.materialize([page_texts, failed_pages], partition_key="turned",
@@ -165,4 +164,4 @@ def test_a_sideways_page_that_failed_is_recovered_by_turning_it_upright(
     assert facts["orientation"]["applied"] and facts["orientation"]["rotate"] == 90
     assert facts["orientation"]["checked_because"] == "every page", "rotate_osd's setting"
     assert "quick brown dog" in (data / "ocr" / "turned" / "phototest_90.png.txt").read_text()
-    ocr.manifest().close()
+    ocr.project().manifest.close()

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from ocr_assets.defs.schedules import TAG_REASON, nightly_ingestion
-from ocr_assets.defs.selection import retry_selection
+from ocr_assets.engine.folder.planning import RETRY_NEEDS
+from ocr_assets.orchestration.run_state import TAG_REASON, folders_needing_run
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.defs.test_assets import _materialize
+from ocr_assets_tests.project_defs import nightly_ingestion
 
 NIGHT = datetime(2026, 3, 14, 2, 0, tzinfo=UTC)
 
@@ -51,7 +52,7 @@ def test_nightly_requests_new_and_changed_folders_only(project: Project) -> None
 def test_nightly_retries_transient_failures_under_the_cap(project: Project) -> None:
     project.register()
     assert _materialize(project, "box-001").success
-    manifest = project.ocr.manifest()
+    manifest = project.ocr.project().manifest
     with manifest._tx() as db:  # a worker crash on page_1: transient, 1 attempt of 3
         db.execute("UPDATE pages SET status = 'failed', error_category = 'worker_crashed', "
                    "attempts = 1 WHERE page_id = 'page_1.tif'")
@@ -71,7 +72,8 @@ def test_retry_failed_selects_exactly_failed_runs_and_failed_pages(project: Proj
     assert not _materialize(project, "box-003").success
     hidden.rename(project.scans / "box-003")
 
-    selection = retry_selection(project.instance, project.ocr)
+    selection = {key: need.why for key, need in folders_needing_run(
+        project.instance, project.ocr.project(), RETRY_NEEDS).items()}
 
     assert selection == {broken: "1 failed pages",
                          "box-003": "last run failed (page_texts)"}, \

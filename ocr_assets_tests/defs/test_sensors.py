@@ -12,10 +12,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ocr_assets.defs.concurrency import OCR_POOL
-from ocr_assets.defs.resources import OcrConfig
-from ocr_assets.defs.sensors import corpus_sensor, decode_cursor, scan_folder_sensor
 from ocr_assets.engine.naming import partition_key_for
+from ocr_assets.orchestration.concurrency import OCR_POOL
+from ocr_assets.orchestration.resources import OcrConfig
+from ocr_assets_tests.project_defs import corpus_sensor, decode_cursor, scan_folder_sensor
 
 PAGE = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "phototest.tif"
 
@@ -65,7 +65,7 @@ def scans(tmp_path: Path) -> Iterator[Scans]:
     ocr = OcrConfig(scans_root=str(root), data_root=str(tmp_path / "data"))
     with dg.instance_for_test() as instance:
         yield Scans(root, ocr, instance)
-        ocr.manifest().close()
+        ocr.project().manifest.close()
 
 
 def test_new_folders_become_partitions_and_runs_in_the_same_tick(scans: Scans) -> None:
@@ -79,7 +79,8 @@ def test_new_folders_become_partitions_and_runs_in_the_same_tick(scans: Scans) -
     assert sorted(request.partition_keys) == ["box-001", "box-002"]
     assert set(run_keys(result)) == {"box-001", "box-002"}
     assert all(r.tags["ocr_assets/trigger"] == "sensor" for r in result.run_requests)
-    assert {f.partition_key for f in scans.ocr.manifest().folders()} == {"box-001", "box-002"}
+    registered = scans.ocr.project().manifest.folders()
+    assert {f.partition_key for f in registered} == {"box-001", "box-002"}
 
 
 def test_a_repeated_tick_is_idempotent(scans: Scans) -> None:
@@ -124,7 +125,7 @@ def test_a_removed_folder_is_reported_not_run_and_not_deleted(scans: Scans) -> N
     assert run_keys(result) == {}
     assert scans.partitions == ["box-001", "box-002"], "only `ocr-assets forget` deletes"
     assert set(decode_cursor(result.cursor)) == {"box-001"}
-    assert scans.ocr.manifest().folder("box-002") is not None
+    assert scans.ocr.project().manifest.folder("box-002") is not None
 
 
 def test_an_emptied_scans_root_is_a_skip_not_a_mass_removal(scans: Scans) -> None:
@@ -165,7 +166,7 @@ def test_hostile_folder_names_get_safe_distinct_keys_or_are_reported(scans: Scan
     for key in keys:
         assert partition_key_for(key) == key, f"{key!r} is not a safe key"
         assert "," not in key and ".." not in key and len(key) <= 64
-    stored = {f.partition_key: f.folder_name_raw for f in scans.ocr.manifest().folders()}
+    stored = {f.partition_key: f.folder_name_raw for f in scans.ocr.project().manifest.folders()}
     assert os.fsencode("latin1-\udce9t\udce9") in stored.values()
     assert scans.partitions == sorted(keys)
 
@@ -178,7 +179,7 @@ def test_a_folder_gone_from_disk_whose_partition_was_deleted_is_forgotten(scans:
     outputs = Path(scans.ocr.data_root) / "ocr" / "box-001"
     outputs.mkdir(parents=True)
     (outputs / "page_1.tif.txt").write_text("text")
-    manifest = scans.ocr.manifest()
+    manifest = scans.ocr.project().manifest
     manifest.sync_pages("box-001", ["page_1.tif"])
 
     scans.instance.delete_dynamic_partition("scan_folders", "box-001")  # the UI's "delete"

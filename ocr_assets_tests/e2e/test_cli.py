@@ -117,7 +117,7 @@ def test_accuracy_reports_are_written_for_folders_with_ground_truth(first_run) -
 
 REPORT_HEAVY_IMPORTS = """
 import sys
-from ocr_assets.cli import main
+from ocr_assets.cli.main import main
 code = main(sys.argv[1:])
 print("imported:", *sorted({"pandas", "pytesseract", "ocr_assets.definitions"} & set(sys.modules)))
 sys.exit(code)

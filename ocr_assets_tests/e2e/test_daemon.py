@@ -25,7 +25,7 @@ import pytest
 
 from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.settings import default_workers
-from ocr_assets.instance import PROJECT_INSTANCE_YAML, PROJECT_ROOT
+from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, PROJECT_ROOT
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 DEADLINE_S = 240

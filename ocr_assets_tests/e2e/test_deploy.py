@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from ocr_assets.defs.concurrency import ensure_pool_limit, pool_limit
+from ocr_assets.orchestration.concurrency import ensure_pool_limit, pool_limit
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PG_VARIABLES = {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"}

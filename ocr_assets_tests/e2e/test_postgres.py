@@ -28,15 +28,15 @@ import dagster as dg
 import pytest
 from PIL import Image
 
-from ocr_assets.defs.assets import OCR_POOL, ocr_corpus, page_texts
-from ocr_assets.defs.checks import corpus_complete
-from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.engine.corpus.build import expected_pages, read_corpus
-from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
 from ocr_assets.engine.manifest import open_manifest
+from ocr_assets.orchestration.concurrency import OCR_POOL
+from ocr_assets.orchestration.resources import OcrConfig
+from ocr_assets.orchestration.run_state import register_and_add_partitions
 from ocr_assets_tests.doubles.fake_tesseract import fake_text
 from ocr_assets_tests.doubles.fault_engine import fault
 from ocr_assets_tests.helpers import FIXTURES, importing_the_tests
+from ocr_assets_tests.project_defs import corpus_complete, ocr_corpus, page_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_YAML = ROOT / "deploy" / "dagster.yaml"
@@ -150,9 +150,9 @@ FOLDER_RUN = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
     import dagster as dg
-    from ocr_assets.definitions import defs
+    from ocr_assets.definitions import load_definitions
     key, start = sys.argv[1], Path(sys.argv[2])
-    job = defs.resolve_job_def("ocr_folder_job")
+    job = load_definitions().resolve_job_def("ocr_folder_job")
     with dg.DagsterInstance.get() as instance:
         (start / key).touch()
         while not (start / "go").exists():
@@ -192,9 +192,7 @@ def test_two_folder_runs_at_once_share_the_instance_and_manifest(production: dic
     ocr = OcrConfig(scans_root=env["OCR_ASSETS_SCANS"], data_root=env["OCR_ASSETS_DATA"],
                     manifest_url=env["OCR_ASSETS_MANIFEST_URL"], workers=1)
     with instance_at(home) as instance:  # creates Dagster's tables before the runs start
-        scan = list_scan_folders(ocr.scans_path)
-        register_folders(ocr.manifest(), scan)
-        instance.add_dynamic_partitions("scan_folders", sorted(scan.folders))
+        register_and_add_partitions(instance, ocr.project())
         # The deployment step of deploy/README.md for two OCR machines, as
         # `dagster instance concurrency set tesseract 2` does it.
         instance.event_log_storage.set_concurrency_slots(OCR_POOL, 2)
@@ -238,8 +236,8 @@ def test_two_folder_runs_at_once_share_the_instance_and_manifest(production: dic
         assert check_statuses(instance, "page_texts", "counts_invariant") == {
             key: "SUCCEEDED" for key in FOLDERS}
         assert len(instance.get_runs()) == len(FOLDERS) + 1
-    corpus = read_corpus(ocr.corpus_store)
-    expected = expected_pages(ocr.manifest(), ocr.ocr_store, scans_root=ocr.scans_path)
+    corpus = read_corpus(ocr.project().corpus_store)
+    expected = expected_pages(ocr.project())
     done = sorted((key, page) for key, pages in rows.items() for page, row in pages.items()
                   if row.status == "done")
     assert sorted(zip(corpus["partition"], corpus["page"], strict=True)) == sorted(
@@ -247,4 +245,4 @@ def test_two_folder_runs_at_once_share_the_instance_and_manifest(production: dic
     for key, page, text in zip(corpus["partition"], corpus["page"], corpus["text"],
                                strict=True):
         assert text.strip() == fake_text((scans / key / page).read_bytes()).strip(), page
-    ocr.manifest().close()
+    ocr.project().manifest.close()

@@ -29,11 +29,10 @@ import dagster as dg
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from ocr_assets.defs.assets import page_texts
-from ocr_assets.defs.partitions import scan_folders
-from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
-from ocr_assets.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.orchestration.partitions import scan_folders
+from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets.ui import dev_command
 from ocr_assets_tests.e2e.dagster_ui import (
     CHROMIUM_ARGS,
@@ -52,6 +51,7 @@ from ocr_assets_tests.e2e.dagster_ui import (
     unhealthy_daemons,
 )
 from ocr_assets_tests.helpers import FIXTURES
+from ocr_assets_tests.project_defs import page_texts
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -120,13 +120,13 @@ def prepare_partitions(scans: Path, data: Path, home: Path) -> None:
     scan = list_scan_folders(scans)
     scan.folders = {key: name for key, name in scan.folders.items()
                     if key in (CLEAN, DAMAGED, MOVED)}
-    register_folders(ocr.manifest(), scan)
+    register_folders(ocr.project().manifest, scan)
     shutil.rmtree(scans / MOVED)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions(scan_folders.name, sorted(scan.folders))
         result = dg.materialize([page_texts], partition_key=MOVED, instance=instance,
                                 resources={"ocr": ocr}, raise_on_error=False)
-    ocr.manifest().close()
+    ocr.project().manifest.close()
     assert not result.success, "the run of the removed folder should have failed"
 
 

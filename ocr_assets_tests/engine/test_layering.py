@@ -12,7 +12,7 @@ import ocr_assets.engine
 
 ENGINE = Path(ocr_assets.engine.__file__).resolve().parent
 DAGSTER_SIDE = ("dagster", "dagster_", "ocr_assets.defs", "ocr_assets.definitions",
-                "ocr_assets.cli", "ocr_assets.instance", "ocr_assets.ui")
+                "ocr_assets.cli", "ocr_assets.orchestration", "ocr_assets.ui")
 """Dagster and its integrations, and the project's modules that import them."""
 
 
@@ -40,7 +40,7 @@ def test_importing_the_engine_and_running_a_worker_module_loads_no_dagster() -> 
     """Indirect imports too (through a third-party module): checked in a fresh interpreter."""
     probe = ("import sys, ocr_assets.engine, ocr_assets.engine.page.worker, "
              "ocr_assets.engine.folder.batch, ocr_assets.engine.folder.retry, "
-             "ocr_assets.engine.corpus.build, ocr_assets.engine.folder.reconcile; "
+             "ocr_assets.engine.corpus.build, ocr_assets.engine.folder.planning; "
              "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('dagster')))")
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                            check=True, timeout=120, cwd=ENGINE.parents[1])

@@ -39,11 +39,13 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
+from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.folder.discovery import discover_pages
 from ocr_assets.engine.folder.invariants import check_counts
 from ocr_assets.engine.manifest import DONE, FAILED, open_manifest
 from ocr_assets.engine.page.fingerprint import file_fingerprint
 from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.project import Project
 from ocr_assets_tests.doubles.fake_tesseract import fake_text
 from ocr_assets_tests.doubles.fault_engine import fault
 from ocr_assets_tests.helpers import importing_the_tests
@@ -249,12 +251,12 @@ def check_complete(scans: Path, data: Path, returncode: int, pages: int,
     where = f"trial {result.mode}, after the resume"
     if returncode != 0:
         raise HarnessFailure(f"{where}: the resumed run exited {returncode}")
-    manifest = open_manifest(data / "manifest.sqlite")
+    project = Project(ProjectConfig(data_root=str(data), scans_root=str(scans)))
+    manifest = project.manifest
     try:
         seen = 0
         for folder in manifest.folders():
-            counts = check_counts(scans / folder.folder_name, folder.partition_key,
-                                  manifest=manifest, out_root=data / "ocr")
+            counts = check_counts(project.folder(folder.partition_key))
             if not counts.passed:
                 raise HarnessFailure(f"{where}: counts invariant of {folder.folder_name!r}: "
                                      f"{counts.problems()}")

@@ -79,8 +79,7 @@ def test_a_page_left_running_by_a_killed_run_is_recovered_by_the_next_run(
     row = run.manifest.pages(run.key)["slow.png"]
     assert (report.processed, row.status, row.attempts, row.lease_owner) == (1, DONE, 2, None)
     assert run.text("slow.png") == fake_text((run.folder / "slow.png").read_bytes())
-    assert check_counts(run.folder, run.key, manifest=run.manifest,
-                        out_root=run.out_root).passed
+    assert check_counts(run.scan_folder).passed
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -119,5 +118,4 @@ def test_two_runs_of_one_folder_at_once_do_every_page_once_and_lose_no_row(
     assert all(row.status == DONE and row.attempts == 1 for row in rows.values())
     for page in pages:
         assert run.text(page.name) == fake_text(page.read_bytes())
-    assert check_counts(run.folder, run.key, manifest=run.manifest,
-                        out_root=run.out_root).passed
+    assert check_counts(run.scan_folder).passed

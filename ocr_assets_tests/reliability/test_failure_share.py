@@ -12,12 +12,18 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from ocr_assets.defs.assets import failed_pages, ocr_corpus, page_texts
-from ocr_assets.defs.checks import corpus_complete, counts_invariant, failure_share
-from ocr_assets.defs.resources import OcrConfig
 from ocr_assets.engine.corpus.build import read_corpus
-from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
+from ocr_assets.orchestration.resources import OcrConfig
+from ocr_assets.orchestration.run_state import register_and_add_partitions
 from ocr_assets_tests.doubles.fault_engine import fault
+from ocr_assets_tests.project_defs import (
+    corpus_complete,
+    counts_invariant,
+    failed_pages,
+    failure_share,
+    ocr_corpus,
+    page_texts,
+)
 
 FOLDER_ASSETS = [page_texts, failed_pages, counts_invariant, failure_share]
 BAD = "fault-image-too-large"  # the fault engine fails these pages for good (too_large)
@@ -47,9 +53,7 @@ def setup_scans(tmp_path: Path) -> Path:
 
 def materialize_all(ocr: OcrConfig, instance: dg.DagsterInstance, only: str | None = None
                     ) -> dict[str, dict[str, dg.AssetCheckEvaluation]]:
-    scan = list_scan_folders(ocr.scans_path)
-    register_folders(ocr.manifest(), scan)
-    instance.add_dynamic_partitions("scan_folders", sorted(scan.folders))
+    scan = register_and_add_partitions(instance, ocr.project()).scan
     checks = {}
     for key in scan.folders if only is None else [only]:
         result = dg.materialize(FOLDER_ASSETS, partition_key=key, instance=instance,
@@ -80,7 +84,7 @@ def test_a_folder_above_the_failure_share_fails_its_check_and_stays_out_of_the_c
     assert checks["mostly-bad"]["counts_invariant"].passed  # the numbers add up; too many fail
     report = pd.read_csv(tmp_path / "data" / "reports" / "mostly-bad" / "failed_pages.csv")
     assert sorted(report["page"]) == [f"p1.{BAD}.png", f"p2.{BAD}.png"]
-    corpus = read_corpus(ocr.corpus_store)
+    corpus = read_corpus(ocr.project().corpus_store)
     assert set(corpus["partition"]) == {"good"}
 
     # Fixed: the two pages are rescanned; the folder passes and joins the corpus.
@@ -90,7 +94,8 @@ def test_a_folder_above_the_failure_share_fails_its_check_and_stays_out_of_the_c
     checks = materialize_all(ocr, instance)
 
     assert checks["mostly-bad"]["failure_share"].passed
-    assert sorted(read_corpus(ocr.corpus_store)["partition"]) == ["good"] * 3 + ["mostly-bad"] * 3
+    partitions = read_corpus(ocr.project().corpus_store)["partition"]
+    assert sorted(partitions) == ["good"] * 3 + ["mostly-bad"] * 3
 
 
 def test_the_share_is_configurable(tmp_path: Path, instance: dg.DagsterInstance) -> None:
@@ -101,4 +106,4 @@ def test_the_share_is_configurable(tmp_path: Path, instance: dg.DagsterInstance)
     checks = materialize_all(ocr, instance, only="mostly-bad")
 
     assert checks["mostly-bad"]["failure_share"].passed
-    assert set(read_corpus(ocr.corpus_store)["partition"]) == {"mostly-bad"}
+    assert set(read_corpus(ocr.project().corpus_store)["partition"]) == {"mostly-bad"}

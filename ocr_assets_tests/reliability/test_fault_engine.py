@@ -65,7 +65,7 @@ def test_every_fault_costs_only_its_page_and_the_batch_finishes(tmp_path: Path) 
     for page in good:  # done after the crashes and hangs: the pool recovered each time
         assert rows[page.name].status == DONE
         assert run.text(page.name) == fake_text(page.read_bytes())
-    counts = check_counts(run.folder, run.key, manifest=run.manifest, out_root=run.out_root)
+    counts = check_counts(run.scan_folder)
     assert counts.passed, counts.problems()
     assert not list(run.out_dir.glob("page.fault-*")), "a failed page left an output"
 

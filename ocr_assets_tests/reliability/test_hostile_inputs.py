@@ -82,7 +82,7 @@ def test_hostile_inputs_each_get_one_outcome_and_the_batch_finishes(
         assert category["locked.png"] == "io_error"
     assert "looping symlink" in report.refused["loop.png"]
     assert "not a regular file" in report.refused["fifo.png"]
-    counts = check_counts(folder, run.key, manifest=run.manifest, out_root=run.out_root)
+    counts = check_counts(run.scan_folder)
     assert counts.passed, counts.problems()
 
     again = run.process(engine=fault(), workers=2)  # deterministic failures are not redone

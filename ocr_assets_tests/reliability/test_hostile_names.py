@@ -21,15 +21,16 @@ import dagster as dg
 import pytest
 from PIL import Image
 
+from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.corpus.build import build_corpus, read_corpus
 from ocr_assets.engine.folder.batch import process_folder
 from ocr_assets.engine.folder.discovery import discover_pages
 from ocr_assets.engine.folder.invariants import check_counts
-from ocr_assets.engine.folder.registry import folder_path, list_scan_folders, register_folders
+from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
 from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.naming import display_name, output_name_for, raw_bytes
 from ocr_assets.engine.page.worker import output_keys
-from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.project import Project, ScanFolder
 from ocr_assets_tests.doubles.fake_tesseract import fake_text
 from ocr_assets_tests.doubles.fault_engine import fault
 
@@ -83,25 +84,25 @@ def test_hostile_names_are_registered_ocred_and_stay_inside_the_output_root(
         tmp_path: Path, hostile_scans: Path) -> None:
     data = tmp_path / "data"
     scans_before = tree(hostile_scans)
-    manifest = open_manifest(data / "manifest.sqlite")
+    project = Project(ProjectConfig(data_root=str(data), scans_root=str(hostile_scans),
+                                    engine=ENGINE, workers=1))
+    manifest = project.manifest
 
-    scan = list_scan_folders(hostile_scans)
-    register_folders(manifest, scan)
+    scan = project.scan()
+    project.register(scan)
 
     assert scan.problems == {}
     assert sorted(map(raw_bytes, scan.folders.values())) == sorted(map(raw_bytes,
                                                                        HOSTILE_FOLDERS))
     assert len(set(scan.folders)) == len(HOSTILE_FOLDERS)  # NFC and NFD stay two folders
     for key, name in scan.folders.items():
-        folder = folder_path(hostile_scans, manifest, key)
+        folder = project.folder(key).path
         assert raw_bytes(str(folder)) == raw_bytes(str(hostile_scans / name))
     expected_outputs = set()
     ocred = {key: name for key, name in scan.folders.items() if name in OCRED_FOLDERS}
     for key, name in ocred.items():
-        folder = folder_path(hostile_scans, manifest, key)
-        report = process_folder(folder, key, name, manifest=manifest, out_root=data / "ocr",
-                                settings=OcrSettings(engine=ENGINE, workers=1),
-                                scans_root=hostile_scans)
+        folder = project.folder(key).path
+        report = process_folder(project.folder(key))
         pages = len(files_of(name))
         assert (report.pages, report.done, report.failed) == (pages, pages, 0), (
             name, report.failures[:1])
@@ -116,10 +117,9 @@ def test_hostile_names_are_registered_ocred_and_stay_inside_the_output_root(
             assert facts["partition"] == key
             expected_outputs |= {os.fsencode(f"ocr/{key}/{text_key}"),
                                  os.fsencode(f"ocr/{key}/{facts_key}")}
-        counts = check_counts(folder, key, manifest=manifest, out_root=data / "ocr",
-                              scans_root=hostile_scans)
+        counts = check_counts(project.folder(key))
         assert counts.passed, (name, counts.problems())
-    summary = build_corpus(manifest, data / "ocr", data / "corpus", scans_root=hostile_scans)
+    summary = build_corpus(project)
 
     assert tree(hostile_scans) == scans_before, "the scans were modified"
     written = {p for p in tree(data) if not p.startswith((b"manifest.sqlite", b"corpus"))}
@@ -172,10 +172,10 @@ def test_symlinks_out_of_the_scans_root_are_refused_and_never_read(
     log = tmp_path / "attempts.log"
     monkeypatch.setenv("OCR_ASSETS_FAULT_LOG", str(log))
 
-    scan = list_scan_folders(scans)
-    report = process_folder(box, "box", "box", manifest=open_manifest(tmp_path / "m.sqlite"),
-                            out_root=tmp_path / "ocr",
-                            settings=OcrSettings(engine=ENGINE, workers=1), scans_root=scans)
+    project = Project(ProjectConfig(data_root=str(tmp_path), scans_root=str(scans),
+                                    engine=ENGINE, workers=1))
+    scan = project.scan()
+    report = process_folder(ScanFolder(project, "box", "box", box))
 
     assert list(scan.folders) == ["box"]
     assert "symlinked folders are not scanned" in scan.problems["linked-box"]

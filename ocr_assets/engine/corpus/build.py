@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -36,11 +37,13 @@ from ocr_assets.engine.corpus.layout import (
     SQLITE_KEY,
     STATE_KEY,
 )
-from ocr_assets.engine.folder.invariants import DEFAULT_MAX_FAILED_SHARE, folder_verdict
-from ocr_assets.engine.folder.registry import folder_path
+from ocr_assets.engine.folder.invariants import folder_verdict
 from ocr_assets.engine.manifest import DONE, Manifest, PageRecord
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.store.outputs import OutputStore, open_store, read_json, read_text
+
+if TYPE_CHECKING:
+    from ocr_assets.engine.project import Project
 
 STATE_VERSION = 1
 CORPUS_COLUMNS = ("folder", "partition", "page", "text", "mean_confidence", "garbage_score",
@@ -97,22 +100,16 @@ def partition_signature(rows: Iterable[PageRecord]) -> str:
     return digest.hexdigest()
 
 
-def included_partitions(manifest: Manifest, ocr_root: Path | str | OutputStore, *,
-                        scans_root: Path,
-                        max_failed_share: float = DEFAULT_MAX_FAILED_SHARE,
-                        ) -> tuple[dict[str, str], dict[str, str]]:
+def included_partitions(project: Project) -> tuple[dict[str, str], dict[str, str]]:
     """(partition key -> folder name of every folder whose blocking verdict passes,
     partition key -> why each other folder is left out)."""
-    pages_store = open_store(ocr_root)
     included: dict[str, str] = {}
     excluded: dict[str, str] = {}
-    for folder in manifest.folders():
-        key = folder.partition_key
-        verdict = folder_verdict(folder_path(scans_root, manifest, key), key,
-                                 manifest=manifest, out_root=pages_store, scans_root=scans_root,
-                                 max_failed_share=max_failed_share)
+    for record in project.manifest.folders():
+        key = record.partition_key
+        verdict = folder_verdict(project.folder(key))
         if verdict.passed:
-            included[key] = folder.folder_name
+            included[key] = record.folder_name
         else:
             excluded[key] = "blocking check failed: " + "; ".join(verdict.reasons())
     return included, excluded
@@ -195,15 +192,12 @@ def _update_sqlite(corpus: OutputStore, frames: dict[str, pd.DataFrame],
         corpus.write_bytes(SQLITE_KEY, path.read_bytes())
 
 
-def build_corpus(manifest: Manifest, ocr_root: Path | str | OutputStore,
-                 corpus_root: Path | str | OutputStore, *, scans_root: Path,
-                 max_failed_share: float = DEFAULT_MAX_FAILED_SHARE) -> CorpusSummary:
-    """Bring `pages.parquet`, `pages.jsonl` and `pages.sqlite` in the corpus store up to date,
-    re-reading only the folders that changed since the previous build."""
+def build_corpus(project: Project) -> CorpusSummary:
+    """Bring `pages.parquet`, `pages.jsonl` and `pages.sqlite` in the project's corpus store up
+    to date, re-reading only the folders that changed since the previous build."""
     summary = CorpusSummary()
-    pages_store, corpus = open_store(ocr_root), open_store(corpus_root)
-    included, summary.excluded = included_partitions(
-        manifest, pages_store, scans_root=scans_root, max_failed_share=max_failed_share)
+    manifest, pages_store, corpus = project.manifest, project.ocr_store, project.corpus_store
+    included, summary.excluded = included_partitions(project)
     previous = _read_state(corpus)
     parts = corpus.child(PARTS_PREFIX)
     signatures: dict[str, str] = {}
@@ -245,15 +239,12 @@ def build_corpus(manifest: Manifest, ocr_root: Path | str | OutputStore,
     return summary
 
 
-def expected_pages(manifest: Manifest, ocr_root: Path | str | OutputStore, *,
-                   scans_root: Path,
-                   max_failed_share: float = DEFAULT_MAX_FAILED_SHARE) -> set[tuple[str, str]]:
+def expected_pages(project: Project) -> set[tuple[str, str]]:
     """(partition, page) of every row the corpus must hold: the done pages of every folder whose
     blocking verdict passes. From the manifest alone: no page text is read."""
-    included, _ = included_partitions(manifest, ocr_root, scans_root=scans_root,
-                                      max_failed_share=max_failed_share)
+    included, _ = included_partitions(project)
     return {(key, page_id) for key in included
-            for page_id, row in manifest.pages(key).items() if row.status == DONE}
+            for page_id, row in project.manifest.pages(key).items() if row.status == DONE}
 
 
 def read_corpus(corpus_root: Path | str | OutputStore,

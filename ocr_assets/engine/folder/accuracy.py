@@ -15,14 +15,18 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jiwer
 import pandas as pd
 
 from ocr_assets.engine.folder.discovery import FRAME_SEPARATOR
-from ocr_assets.engine.manifest import DONE, Manifest
+from ocr_assets.engine.manifest import DONE
 from ocr_assets.engine.page.worker import output_keys
-from ocr_assets.engine.store.outputs import OutputStore, read_text
+from ocr_assets.engine.store.outputs import read_text
+
+if TYPE_CHECKING:
+    from ocr_assets.engine.project import ScanFolder
 
 GROUND_TRUTH_SUFFIX = ".gt.txt"
 NORMALISATION = ("Unicode NFC; every run of whitespace, line breaks included, counts as one "
@@ -113,20 +117,20 @@ def ground_truth_file(folder: Path, page_id: str, *, folder_name: str,
     return next((path for path in candidates if path.is_file()), None)
 
 
-def evaluate_folder(folder: Path, partition_key: str, *, manifest: Manifest,
-                    outputs: OutputStore, folder_name: str,
-                    gt_root: Path | None = None) -> FolderAccuracy:
-    """Score every done page of the folder that has ground truth; `outputs` is the folder's
-    page-output store. Only the texts of pages with ground truth are read."""
+def evaluate_folder(folder: ScanFolder) -> FolderAccuracy:
+    """Score every done page of the folder that has ground truth (beside it, or under the
+    project's ground-truth root). Only the texts of pages with ground truth are read."""
     result = FolderAccuracy()
-    for page_id, row in sorted(manifest.pages(partition_key).items()):
+    gt_root = folder.project.ground_truth_root
+    for page_id, row in sorted(folder.manifest.pages(folder.key).items()):
         if row.status != DONE or row.output_name is None:
             continue
-        gt_path = ground_truth_file(folder, page_id, folder_name=folder_name, gt_root=gt_root)
+        gt_path = ground_truth_file(folder.path, page_id, folder_name=folder.name,
+                                    gt_root=gt_root)
         if gt_path is None:
             result.without_ground_truth += 1
             continue
-        text = read_text(outputs, output_keys(row.output_name)[0])
+        text = read_text(folder.outputs, output_keys(row.output_name)[0])
         result.pages.append(score_text(gt_path.read_text(encoding="utf-8"), text, page_id))
     return result
 

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pebble import ProcessExpired
 
 from ocr_assets.engine.errors import FailureCategory
-from ocr_assets.engine.folder.config import FOLDER_CONFIG_NAME, folder_settings
+from ocr_assets.engine.folder.config import FOLDER_CONFIG_NAME
 from ocr_assets.engine.folder.discovery import FolderListing, Page, discover_pages
 from ocr_assets.engine.folder.pool import worker_pool
 from ocr_assets.engine.folder.registry import folder_signature
@@ -37,8 +38,11 @@ from ocr_assets.engine.naming import display_name, output_name_for
 from ocr_assets.engine.page.engines.registry import check_engine_ready
 from ocr_assets.engine.page.fingerprint import file_fingerprint
 from ocr_assets.engine.page.worker import PageTask, all_output_keys, ocr_page, output_keys
+
+if TYPE_CHECKING:
+    from ocr_assets.engine.project import ScanFolder
 from ocr_assets.engine.settings import OcrSettings
-from ocr_assets.engine.store.outputs import OutputStore, open_store
+from ocr_assets.engine.store.outputs import OutputStore
 
 # Failures that the same input and settings will reproduce: a plain re-run skips them (the
 # retry pass, or a changed scan, is what redoes them). Everything else is retried up to
@@ -156,24 +160,19 @@ class FolderPlan:
     its row did not change meanwhile (another run on the folder did not finish it)."""
 
 
-def plan_folder(folder: Path, partition_key: str, *, manifest: Manifest,
-                out_root: Path | str | OutputStore, settings: OcrSettings,
-                scans_root: Path | None = None,
+def plan_folder(folder: ScanFolder, settings: OcrSettings, *,
                 only_pages: set[str] | None = None) -> FolderPlan:
     """List the folder's pages, sync the manifest (new pages pending, vanished pages and their
     outputs dropped, leases of dead or expired runs released, the folder's listing signature
     stored) and decide which pages need OCR: new, changed or unfinished pages, and done pages
     read with another recipe than that of `settings`, which must be the folder's own
-    (`folder_settings` applied). Done rows from before recipes were recorded adopt the current
-    one.
-
-    `out_root` is the output store (or its directory or URL); the folder's outputs are under
-    its `<partition_key>/`."""
-    outputs = open_store(out_root).child(partition_key)
+    (`folder.settings()`). Done rows from before recipes were recorded adopt the current one.
+    Runs inside a folder's run only: it writes the manifest."""
+    manifest, partition_key, outputs = folder.manifest, folder.key, folder.outputs
     # Taken before the listing: a file that changes while the folder is listed makes the
     # stored signature stale (the nightly reconciliation then looks at the rows), never wrong.
-    signature = folder_signature(folder)
-    listing = discover_pages(folder, root=scans_root or folder)
+    signature = folder_signature(folder.path)
+    listing = discover_pages(folder.path, root=folder.project.scans_root)
     _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages],
                                   listing_signature=signature)
     for page_id in gone:
@@ -208,52 +207,55 @@ def _release_dead_runs(manifest: Manifest, partition_key: str) -> None:
         manifest.release_owners(partition_key, dead)
 
 
-def process_folder(folder: Path, partition_key: str, folder_name: str, *, manifest: Manifest,
-                   out_root: Path | str | OutputStore, settings: OcrSettings,
-                   scans_root: Path | None = None,
-                   only_pages: set[str] | None = None,
-                   on_page: Callable[[str, PageOutcome], None] | None = None) -> FolderReport:
-    """OCR every pending page of `folder` and return what happened.
-
-    `<partition_key>/` of the output store `out_root` (or its directory or URL) receives the
-    outputs. `only_pages` restricts the run to these
-    page ids (the retry pass). `on_page` is called in this process after each page is recorded.
-    A `folder.toml` in the folder overrides the language and psm of `settings` for it; a bad
-    one, or a language whose traineddata is missing, raises before any page is touched.
+def folder_settings_ready(folder: ScanFolder, settings: OcrSettings) -> OcrSettings:
+    """`settings` with the folder's `folder.toml` applied, once the engine has said it can read
+    them: a bad `folder.toml`, or a language whose traineddata is missing, raises before any
+    page is touched (`RuntimeError` or `ValueError`, naming the file where it set the language).
     """
-    started = time.perf_counter()
-    overridden = folder_settings(folder, settings)
+    overridden = folder.settings(settings)
     try:
         check_engine_ready(overridden.engine, overridden.lang, orientation=overridden.auto_rotate)
     except RuntimeError as exc:
         if overridden.lang != settings.lang:
             raise RuntimeError(f"{exc} (language '{overridden.lang}' set by "
-                               f"{folder / FOLDER_CONFIG_NAME})") from exc
+                               f"{folder.path / FOLDER_CONFIG_NAME})") from exc
         raise
-    settings = overridden
-    plan = plan_folder(folder, partition_key, manifest=manifest, out_root=out_root,
-                       settings=settings, scans_root=scans_root, only_pages=only_pages)
-    report = FolderReport(partition_key, folder_name, skipped=plan.skipped,
+    return overridden
+
+
+def process_folder(folder: ScanFolder, *, settings: OcrSettings | None = None,
+                   only_pages: set[str] | None = None,
+                   on_page: Callable[[str, PageOutcome], None] | None = None) -> FolderReport:
+    """OCR every pending page of `folder` and return what happened.
+
+    `settings` are the run's (the project's by default; the Dagster layer sizes its workers to
+    the OCR pool); the folder's `folder.toml` is applied on top. `only_pages` restricts the run
+    to these page ids (the retry pass). `on_page` is called in this process after each page is
+    recorded.
+    """
+    started = time.perf_counter()
+    settings = folder_settings_ready(folder, settings or folder.project.settings)
+    plan = plan_folder(folder, settings, only_pages=only_pages)
+    report = FolderReport(folder.key, folder.name, skipped=plan.skipped,
                           removed=len(plan.removed), ignored=plan.listing.ignored,
                           refused=plan.listing.refused)
     if plan.todo:
-        outputs = open_store(out_root).child(partition_key)
+        outputs = folder.outputs
         outputs.remove_partial_writes()
-        _run_pages(plan, partition_key, folder_name, outputs, manifest, settings, report,
-                   on_page)
+        _run_pages(plan, folder, settings, report, on_page)
         # Again once the pool is closed: a writer of a killed run that was still dying when
         # the first sweep looked (SIGKILL waits for a pending fsync) is surely gone by now.
         outputs.remove_partial_writes()
-    _summarise(report, manifest)
+    _summarise(report, folder.manifest)
     report.elapsed_s = time.perf_counter() - started
     return report
 
 
-def _run_pages(plan: FolderPlan, partition_key: str, folder_name: str, outputs: OutputStore,
-               manifest: Manifest, settings: OcrSettings, report: FolderReport,
-               on_page: Callable[[str, PageOutcome], None] | None) -> None:
+def _run_pages(plan: FolderPlan, folder: ScanFolder, settings: OcrSettings,
+               report: FolderReport, on_page: Callable[[str, PageOutcome], None] | None) -> None:
     """Claim and OCR the plan's pages in a worker pool. A page another live run holds, or
     finished since the plan was made, is left to it (counted in `in_flight_elsewhere`)."""
+    manifest, partition_key, outputs = folder.manifest, folder.key, folder.outputs
     owner = run_owner()
     lease_s = 2 * pool_timeout_s(settings)
     # Largest files first (longest-processing-time-first): a folder's run ends with its last
@@ -272,7 +274,7 @@ def _run_pages(plan: FolderPlan, partition_key: str, folder_name: str, outputs: 
                                       expect_updated_at=plan.seen.get(page.page_id)):
                     report.in_flight_elsewhere += 1
                     continue
-                task = PageTask(partition_key, folder_name, page.page_id, str(page.path),
+                task = PageTask(partition_key, folder.name, page.page_id, str(page.path),
                                 page.frame, page.size, page.mtime_ns, outputs,
                                 output_name_for(page.page_id), settings)
                 future = pool.schedule(ocr_page, args=(task,), timeout=pool_timeout_s(settings))

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ocr_assets.engine.folder.reports import ACCURACY_REPORT_KEYS, REPORT_KEYS
 from ocr_assets.engine.folder.retry import RECORD_NAME
-from ocr_assets.engine.manifest import Manifest
 from ocr_assets.engine.naming import UnmappableNameError, output_name_for, partition_key_for
 from ocr_assets.engine.page.worker import all_output_keys
-from ocr_assets.engine.store.outputs import LocalStore, OutputStore, open_store
+from ocr_assets.engine.store.outputs import LocalStore, OutputStore
+
+if TYPE_CHECKING:
+    from ocr_assets.engine.project import Project
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,7 @@ def _delete(store: OutputStore, keys: list[str]) -> int:
     return removed
 
 
-def forget_folder_data(manifest: Manifest, partition_key: str, *,
-                       out_root: Path | str | OutputStore,
-                       reports_root: Path | str | OutputStore) -> Forgotten:
+def forget_folder_data(project: Project, partition_key: str) -> Forgotten:
     """Remove the partition's outputs, reports and manifest rows (in that order: a crash
     midway leaves rows without outputs, which the next run redoes or the next forget
     finishes, never outputs that nothing points to). Works through the output stores, so a
@@ -56,11 +56,12 @@ def forget_folder_data(manifest: Manifest, partition_key: str, *,
     if not safe:
         raise ValueError(f"'{partition_key}' is not a partition key (keys are ASCII letters, "
                          "digits and ._-); nothing was removed")
+    manifest = project.manifest
     rows = manifest.pages(partition_key)
     outputs = [key for page_id, row in rows.items()
                for key in all_output_keys(row.output_name or output_name_for(page_id))]
-    files = _delete(open_store(out_root).child(partition_key), outputs)
-    files += _delete(open_store(reports_root).child(partition_key),
+    files = _delete(project.ocr_store.child(partition_key), outputs)
+    files += _delete(project.reports_store.child(partition_key),
                      [*REPORT_KEYS, *ACCURACY_REPORT_KEYS, RECORD_NAME])
     manifest.forget_folder(partition_key)
     return Forgotten(partition_key, len(rows), files)

@@ -21,15 +21,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ocr_assets.engine.config import DEFAULT_MAX_FAILED_SHARE
 from ocr_assets.engine.folder.discovery import discover_pages
 from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.manifest.base import DONE, FAILED, Manifest, PageRecord, page_ids_digest
 from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.page.worker import output_keys
-from ocr_assets.engine.store.outputs import OutputStore, open_store
 
-DEFAULT_MAX_FAILED_SHARE = 0.5
+if TYPE_CHECKING:
+    from ocr_assets.engine.project import ScanFolder
+
 """More than half of a folder's pages failed: look for the cause before trusting the rest."""
 
 
@@ -58,17 +61,16 @@ class CountsInvariant:
         return {what: pages for what, pages in named.items() if pages}
 
 
-def check_counts(folder: Path, partition_key: str, *, manifest: Manifest,
-                 out_root: Path | str | OutputStore,
-                 scans_root: Path | None = None) -> CountsInvariant:
-    """The invariant of one folder; `out_root` is the output store (or its directory or URL)."""
+def check_counts(folder: ScanFolder) -> CountsInvariant:
+    """The invariant of one folder, from its pages on disk, its rows and its outputs."""
     result = CountsInvariant()
-    outputs = open_store(out_root).child(partition_key)
+    manifest, partition_key, outputs = folder.manifest, folder.key, folder.outputs
     rows = manifest.pages(partition_key)
-    if rows_match_folder(folder, partition_key, rows, manifest):
+    if rows_match_folder(folder.path, partition_key, rows, manifest):
         on_disk = set(rows)
     else:
-        on_disk = {p.page_id for p in discover_pages(folder, root=scans_root or folder).pages}
+        on_disk = {p.page_id for p in discover_pages(
+            folder.path, root=folder.project.scans_root).pages}
     result.pages_on_disk = len(on_disk)
     result.without_row = sorted(on_disk - rows.keys())
     result.row_without_page = sorted(rows.keys() - on_disk)
@@ -143,13 +145,12 @@ class FolderVerdict:
         return reasons
 
 
-def folder_verdict(folder: Path, partition_key: str, *, manifest: Manifest,
-                   out_root: Path | str | OutputStore, scans_root: Path | None = None,
-                   max_failed_share: float = DEFAULT_MAX_FAILED_SHARE) -> FolderVerdict:
-    """The counts invariant and the failure ratio of one folder, as its blocking checks
-    (`counts_invariant`, `failure_share`) compute them. The ratio comes from the counts, which
-    classed every row (done, failed or not terminal), so the rows are read once."""
-    counts = check_counts(folder, partition_key, manifest=manifest, out_root=out_root,
-                          scans_root=scans_root)
+def folder_verdict(folder: ScanFolder) -> FolderVerdict:
+    """The counts invariant and the failure ratio of one folder (against the project's
+    `max_failed_share`), as its blocking checks (`counts_invariant`, `failure_share`) compute
+    them. The ratio comes from the counts, which classed every row (done, failed or not
+    terminal), so the rows are read once."""
+    counts = check_counts(folder)
     rows = counts.done + counts.failed + len(counts.not_terminal)
-    return FolderVerdict(counts, FailureRatio(rows, counts.failed, max_failed_share))
+    return FolderVerdict(counts, FailureRatio(rows, counts.failed,
+                                              folder.project.config.max_failed_share))

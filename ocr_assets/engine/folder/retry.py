@@ -22,10 +22,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ocr_assets.engine.errors import FailureCategory
 from ocr_assets.engine.folder.batch import POOL_GRACE_S, _pool_failure, run_owner
-from ocr_assets.engine.folder.config import folder_settings
 from ocr_assets.engine.folder.discovery import Page, discover_pages
 from ocr_assets.engine.folder.pool import worker_pool
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, PageRecord
@@ -34,6 +34,9 @@ from ocr_assets.engine.page.engines.registry import check_engine_ready
 from ocr_assets.engine.page.worker import PageTask, all_output_keys, ocr_page
 from ocr_assets.engine.settings import DEFAULT_MIN_CONFIDENCE, OcrSettings
 from ocr_assets.engine.store.outputs import OutputStore, open_store, read_json, write_json
+
+if TYPE_CHECKING:
+    from ocr_assets.engine.project import ScanFolder
 
 RECORD_NAME = "retry_pass.json"
 RECOVERED, STILL_FAILING, NOT_RETRIED = "recovered", "still_failing", "not_retried"
@@ -216,45 +219,41 @@ def _select(rows: dict[str, PageRecord], record: dict[str, PageRetry],
     return todo
 
 
-def retry_failed_pages(folder: Path, partition_key: str, folder_name: str, *,
-                       manifest: Manifest, out_root: Path | str | OutputStore,
-                       reports: Path | str | OutputStore,
-                       settings: OcrSettings, scans_root: Path | None = None,
+def retry_failed_pages(folder: ScanFolder, *, settings: OcrSettings | None = None,
                        on_page: Callable[[str, PageRetry], None] | None = None
                        ) -> RetryPassReport:
     """Retry the failed pages of one folder with other settings, and record the outcome.
 
     Only pages whose row is `failed` are touched; each attempt is claimed under a lease and
-    counted in the row's attempts, like any other attempt. `out_root` is the output store
-    (the folder's outputs are under `<partition_key>/`), `reports` the folder's report store.
-    The folder's `folder.toml` applies, as in the main pass."""
+    counted in the row's attempts, like any other attempt. `settings` are the run's (the
+    project's by default); the folder's `folder.toml` applies, as in the main pass. What was
+    tried is kept beside the folder's reports."""
     started = time.perf_counter()
-    settings = folder_settings(folder, settings)
+    manifest, partition_key = folder.manifest, folder.key
+    settings = folder.settings(settings)
     report = RetryPassReport(partition_key)
     rows = manifest.pages(partition_key)
-    reports = open_store(reports)
-    record = {k: v for k, v in load_record(reports).items() if k in rows}
+    record = {k: v for k, v in load_record(folder.reports).items() if k in rows}
     todo = _select(rows, record, report)
-    pages = {p.page_id: p for p in discover_pages(folder, root=scans_root or folder).pages
+    pages = {p.page_id: p for p in discover_pages(folder.path,
+                                                  root=folder.project.scans_root).pages
              if p.page_id in todo}
     if pages:
         rotates = {s.settings(settings).auto_rotate for ss in todo.values() for s in ss}
         check_engine_ready(settings.engine, settings.lang, orientation=True in rotates)
-        _run_retries(pages, todo, rows, partition_key, folder_name,
-                     open_store(out_root).child(partition_key), manifest, settings, record,
-                     report, on_page)
-    save_record(reports, record)
+        _run_retries(pages, todo, rows, folder, settings, record, report, on_page)
+    save_record(folder.reports, record)
     report.elapsed_s = time.perf_counter() - started
     return report
 
 
 def _run_retries(pages: dict[str, Page], todo: dict[str, tuple[Strategy, ...]],
-                 rows: dict[str, PageRecord], partition_key: str, folder_name: str,
-                 outputs: OutputStore, manifest: Manifest, settings: OcrSettings,
+                 rows: dict[str, PageRecord], folder: ScanFolder, settings: OcrSettings,
                  record: dict[str, PageRetry], report: RetryPassReport,
                  on_page: Callable[[str, PageRetry], None] | None) -> None:
     """Like the main pass: at most two pages per worker in flight, each claimed only when it is
     submitted, so a page waiting its turn never outlives its lease."""
+    manifest, partition_key, outputs = folder.manifest, folder.key, folder.outputs
     owner = run_owner()
     per_strategy_s = settings.page_timeout_s + POOL_GRACE_S
     queue = iter(pages.items())
@@ -270,7 +269,7 @@ def _run_retries(pages: dict[str, Page], todo: dict[str, tuple[Strategy, ...]],
                 if not manifest.claim(partition_key, page_id, owner,
                                       lease_s=2 * per_strategy_s * len(strategies)):
                     continue
-                task = PageTask(partition_key, folder_name, page_id, str(page.path), page.frame,
+                task = PageTask(partition_key, folder.name, page_id, str(page.path), page.frame,
                                 page.size, page.mtime_ns, outputs, output_name_for(page_id),
                                 settings)
                 future = pool.schedule(retry_page, args=(task, strategies),

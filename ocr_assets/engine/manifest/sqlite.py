@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from ocr_assets.engine.manifest.base import SQLITE_MIGRATIONS, SqlConnection, SqlManifest
+
+BUSY_TIMEOUT_S = 60.0
+"""How long a writer waits for another one before it gives up."""
 
 
 class SqliteManifest(SqlManifest):
@@ -54,11 +58,28 @@ class SqliteManifest(SqlManifest):
         return int(db.execute("PRAGMA user_version").fetchone()[0])
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        self._use_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=60000")
         return db
+
+    def _use_wal(self, db: sqlite3.Connection) -> None:
+        """Switch a file to write-ahead logging (a no-op once it is). The switch needs the file
+        to itself, and SQLite answers "database is locked" at once, without its busy handler,
+        while another process reads it: so several processes opening a file still in rollback
+        mode (a new or an old manifest) take turns here."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise sqlite3.OperationalError(
+                        f"{self.path}: {exc}; another process held the manifest for "
+                        f"{BUSY_TIMEOUT_S:g} s") from exc
+                time.sleep(0.01)
 
     def _lock_folder(self, db: SqlConnection, partition_key: str) -> None:
         """Nothing to do: `BEGIN IMMEDIATE` already makes every write transaction exclusive."""

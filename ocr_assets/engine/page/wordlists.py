@@ -14,8 +14,13 @@ import unicodedata
 from functools import cache
 from pathlib import Path
 
-DICT_DIR = Path(os.environ.get("OCR_ASSETS_DICT_DIR", "/usr/share/dict"))
-"""Where the word lists are; `OCR_ASSETS_DICT_DIR` points elsewhere (one word a line, UTF-8)."""
+SYSTEM_DICT_DIR = Path("/usr/share/dict")
+
+
+def dict_dir() -> Path:
+    """Where the word lists are: `/usr/share/dict`, or where `OCR_ASSETS_DICT_DIR` points (one
+    word a line, UTF-8); read when a list is looked up, in the process that looks."""
+    return Path(os.environ.get("OCR_ASSETS_DICT_DIR") or SYSTEM_DICT_DIR)
 
 WORD_LISTS: dict[str, tuple[tuple[str, str], ...]] = {
     # Tesseract language code -> (file under DICT_DIR, Debian package that installs it), ...
@@ -44,8 +49,9 @@ def word_key(word: str) -> str:
 
 def word_list_files(lang: str) -> list[Path]:
     """The installed list files for a Tesseract language spec such as `deu+eng`."""
-    return [DICT_DIR / name for code in lang.split("+") for name, _ in WORD_LISTS.get(code, ())
-            if (DICT_DIR / name).is_file()]
+    folder = dict_dir()
+    return [folder / name for code in lang.split("+") for name, _ in WORD_LISTS.get(code, ())
+            if (folder / name).is_file()]
 
 
 def missing_word_lists(lang: str) -> list[str]:
@@ -53,7 +59,7 @@ def missing_word_lists(lang: str) -> list[str]:
     missing = []
     for code in lang.split("+"):
         options = WORD_LISTS.get(code, ())
-        if options and not any((DICT_DIR / name).is_file() for name, _ in options):
+        if options and not any((dict_dir() / name).is_file() for name, _ in options):
             missing.append(options[0][1])
     return missing
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.corpus.build import (
     CORPUS_COLUMNS,
     build_corpus,
@@ -24,27 +25,45 @@ from ocr_assets.engine.corpus.search import (
     search_corpus,
 )
 from ocr_assets.engine.folder.batch import process_folder
-from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
-from ocr_assets.engine.manifest import Manifest, open_manifest
+from ocr_assets.engine.manifest import Manifest
 from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.project import Project
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.store.outputs import LocalStore
 
 
 @dataclass
 class Corpus:
-    scans: Path
-    manifest: Manifest
-    ocr: LocalStore
-    corpus: LocalStore
+    """A project with two scan folders under a test's data root."""
+
+    project: Project
+
+    @property
+    def scans(self) -> Path:
+        return self.project.scans_root
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.project.manifest
+
+    @property
+    def ocr(self) -> LocalStore:
+        return self.project.ocr_store
+
+    @property
+    def corpus(self) -> LocalStore:
+        return self.project.corpus_store
 
     def process(self, key: str) -> None:
-        process_folder(self.scans / key, key, key, manifest=self.manifest, out_root=self.ocr,
-                       settings=OcrSettings(workers=2), scans_root=self.scans)
+        process_folder(self.project.folder(key), settings=OcrSettings(workers=2))
 
     def build(self):
-        register_folders(self.manifest, list_scan_folders(self.scans))
-        return build_corpus(self.manifest, self.ocr, self.corpus, scans_root=self.scans)
+        self.project.register(self.project.scan())
+        return build_corpus(self.project)
+
+
+def project_at(root: Path) -> Project:
+    return Project(ProjectConfig(data_root=str(root)))
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +73,8 @@ def ocred(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
     for key, page in (("alpha", "phototest.tif"), ("beta", "eurotext.tif")):
         (root / "scans" / key).mkdir(parents=True)
         shutil.copy(fixtures_dir / "pages" / page, root / "scans" / key / page)
-    corpus = Corpus(root / "scans", open_manifest(root / "manifest.sqlite"),
-                    LocalStore(root / "ocr"), LocalStore(root / "corpus"))
-    register_folders(corpus.manifest, list_scan_folders(corpus.scans))
+    corpus = Corpus(project_at(root))
+    corpus.project.register(corpus.project.scan())
     corpus.process("alpha")
     corpus.process("beta")
     corpus.manifest.close()
@@ -67,8 +85,7 @@ def ocred(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
 def corpus(ocred: Path, tmp_path: Path) -> Corpus:
     root = tmp_path / "copy"
     shutil.copytree(ocred, root, symlinks=True)
-    return Corpus(root / "scans", open_manifest(root / "manifest.sqlite"),
-                  LocalStore(root / "ocr"), LocalStore(root / "corpus"))
+    return Corpus(project_at(root))
 
 
 def test_every_format_holds_one_row_per_done_page(corpus: Corpus) -> None:
@@ -90,7 +107,7 @@ def test_every_format_holds_one_row_per_done_page(corpus: Corpus) -> None:
         assert db.execute("SELECT partition, page FROM pages ORDER BY id").fetchall() == [
             ("alpha", "phototest.tif"), ("beta", "eurotext.tif")]
     assert count_indexed_pages(corpus.corpus) == 2
-    assert expected_pages(corpus.manifest, corpus.ocr, scans_root=corpus.scans) == {
+    assert expected_pages(corpus.project) == {
         ("alpha", "phototest.tif"), ("beta", "eurotext.tif")}
 
 
@@ -195,9 +212,7 @@ def test_search_before_any_build_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_an_empty_corpus_is_valid(tmp_path: Path) -> None:
-    manifest = open_manifest(tmp_path / "manifest.sqlite")
-    summary = build_corpus(manifest, tmp_path / "ocr", tmp_path / "corpus",
-                           scans_root=tmp_path / "scans")
+    summary = build_corpus(project_at(tmp_path))
     assert summary.rows == 0
     assert list(pd.read_parquet(tmp_path / "corpus" / "pages.parquet").columns) == list(
         CORPUS_COLUMNS)

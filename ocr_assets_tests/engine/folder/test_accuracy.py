@@ -154,8 +154,7 @@ def test_a_folder_is_scored_over_its_pages_with_ground_truth(
     for name in ("phototest.tif", "phototest.gt.txt", "eurotext.tif"):
         shutil.copy(fixtures_dir / "pages" / name, run.folder / name)
     run.process(workers=2)
-    result = evaluate_folder(run.folder, run.key, manifest=run.manifest, outputs=run.outputs,
-                             folder_name=run.folder.name)
+    result = evaluate_folder(run.scan_folder)
     assert [p.page for p in result.pages] == ["phototest.tif"]
     assert result.without_ground_truth == 1
     assert result.cer == result.pages[0].cer < MAX_CER

@@ -30,7 +30,7 @@ def rows_snapshot(run: Run) -> dict[str, tuple]:
 
 
 def assert_counts_hold(run: Run) -> None:
-    counts = check_counts(run.folder, run.key, manifest=run.manifest, out_root=run.out_root)
+    counts = check_counts(run.scan_folder)
     assert counts.passed, counts.problems()
 
 
@@ -154,8 +154,7 @@ def test_a_page_leased_by_another_live_run_is_left_to_it(tmp_path: Path,
     assert (report.processed, report.in_flight_elsewhere) == (0, 1)
     assert report.pending == 1
     assert run.manifest.pages(run.key)["phototest.tif"].status != DONE
-    assert not check_counts(run.folder, run.key, manifest=run.manifest,
-                            out_root=run.out_root).passed
+    assert not check_counts(run.scan_folder).passed
 
 
 def test_a_page_of_a_dead_run_is_taken_over_once_its_lease_expired(
@@ -216,8 +215,7 @@ def test_the_largest_pages_are_scheduled_first(tmp_path: Path) -> None:
         Image.effect_noise((side, side), 64).save(run.folder / name)
     shutil.copy(run.folder / "p1.png", run.folder / "p3.png")
     finished: list[str] = []
-    process_folder(run.folder, run.key, run.folder.name, manifest=run.manifest,
-                   out_root=run.out_root, on_page=lambda page, _: finished.append(page),
+    process_folder(run.scan_folder, on_page=lambda page, _: finished.append(page),
                    settings=OcrSettings(workers=1, engine=fault(), auto_rotate=False))
 
     assert finished == ["p4.png", "p2.png", "p5.png", "p1.png", "p3.png"]

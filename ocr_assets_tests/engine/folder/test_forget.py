@@ -27,12 +27,10 @@ def test_forget_removes_rows_outputs_and_reports_and_the_corpus_drops_the_pages(
         run.manifest.register_folder(run.key, run.key, run.key.encode())
         (tmp_path / "reports" / run.key).mkdir(parents=True)
         (tmp_path / "reports" / run.key / "failed_pages.csv").write_text("page\n")
-    corpus = tmp_path / "corpus"
-    assert build_corpus(keep.manifest, tmp_path / "ocr", corpus,
-                        scans_root=tmp_path / "scans").rows == 2
+    project = keep.project
+    assert build_corpus(project).rows == 2
 
-    forgotten = forget_folder_data(keep.manifest, "gone", out_root=tmp_path / "ocr",
-                                   reports_root=tmp_path / "reports")
+    forgotten = forget_folder_data(project, "gone")
 
     assert (forgotten.pages, forgotten.files) == (1, 3)  # .txt, .json, report
     assert keep.manifest.folder("gone") is None and keep.manifest.pages("gone") == {}
@@ -40,8 +38,7 @@ def test_forget_removes_rows_outputs_and_reports_and_the_corpus_drops_the_pages(
     assert not (tmp_path / "reports" / "gone").exists()
     assert (gone.folder / "p.tif").is_file(), "the scans are never touched"
     assert (tmp_path / "ocr" / "keep" / "p.tif.txt").is_file()
-    assert build_corpus(keep.manifest, tmp_path / "ocr", corpus,
-                        scans_root=tmp_path / "scans").rows == 1
+    assert build_corpus(project).rows == 1
 
 
 @pytest.mark.parametrize("key", ["..", "../outside", "a/b", "", ".hidden"])
@@ -49,6 +46,5 @@ def test_forget_refuses_what_is_not_a_partition_key(tmp_path: Path, key: str) ->
     run = new_run(tmp_path)
     (tmp_path / "outside").mkdir()
     with pytest.raises(ValueError, match="not a partition key"):
-        forget_folder_data(run.manifest, key, out_root=tmp_path / "ocr",
-                           reports_root=tmp_path / "reports")
+        forget_folder_data(run.project, key)
     assert (tmp_path / "outside").is_dir()

@@ -41,7 +41,7 @@ def listings(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 
 def counts(run: Run) -> invariants.CountsInvariant:
-    return check_counts(run.folder, run.key, manifest=run.manifest, out_root=run.out_root)
+    return check_counts(run.scan_folder)
 
 
 def test_an_unchanged_folder_is_checked_without_listing_its_pages(

@@ -21,14 +21,15 @@ import psycopg2
 import psycopg2.sql
 import pytest
 
+from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.folder.batch import plan_folder, process_folder
-from ocr_assets.engine.folder.config import folder_settings
-from ocr_assets.engine.folder.reconcile import pages_with_other_recipe
+from ocr_assets.engine.folder.planning import pages_with_other_recipe
 from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.manifest.base import DONE, SCHEMA_V1, SQLITE_MIGRATIONS
 from ocr_assets.engine.manifest.postgres import MIGRATIONS, split_manifest_url
 from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.page.worker import output_keys
+from ocr_assets.engine.project import Project, ScanFolder
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.store.outputs import LocalStore, read_json, read_text, write_json, write_text
 from ocr_assets_tests.helpers import FIXTURES, Run
@@ -188,8 +189,9 @@ def test_a_manifest_from_before_recipes_upgrades_and_its_done_pages_stay_done(
     assert (row.status, row.recipe, row.attempts) == (DONE, None, 1)
 
     settings = OcrSettings(workers=1)
-    report = process_folder(folder, KEY, KEY, manifest=manifest, out_root=tmp_path / "ocr",
-                            settings=settings)
+    scan_folder = ScanFolder(Project(ProjectConfig(data_root=str(tmp_path)), manifest), KEY, KEY,
+                             folder)
+    report = process_folder(scan_folder, settings=settings)
     assert (report.processed, report.skipped, report.done) == (0, 1, 1)
     assert read_text(outputs, text_key) == "the text read before the upgrade"
     adopted = manifest.pages(KEY)["page.tif"]
@@ -206,8 +208,9 @@ def test_a_manifest_from_before_recipes_upgrades_and_its_done_pages_stay_done(
         raise AssertionError(f"{path} was read to decide")
 
     monkeypatch.setattr("ocr_assets.engine.folder.batch.file_fingerprint", no_reading)
-    plan = plan_folder(folder, KEY, manifest=again, out_root=tmp_path / "ocr",
-                       settings=folder_settings(folder, settings))
+    scan_folder = ScanFolder(Project(ProjectConfig(data_root=str(tmp_path)), again), KEY, KEY,
+                             folder)
+    plan = plan_folder(scan_folder, scan_folder.settings(settings))
     assert [p.page_id for p in plan.todo] == ["page.tif"]
     again.close()
 

@@ -35,9 +35,7 @@ def truncated_page_with_text(path: Path) -> None:
 def retry(run: Run, **settings: object):
     options: dict[str, object] = {"workers": 2}
     options.update(settings)
-    return retry_failed_pages(run.folder, run.key, run.folder.name, manifest=run.manifest,
-                              out_root=run.out_root, reports=run.out_root.parent / "reports",
-                              settings=OcrSettings(**options))
+    return retry_failed_pages(run.scan_folder, settings=OcrSettings(**options))
 
 
 @pytest.fixture
@@ -75,7 +73,7 @@ def test_a_truncated_page_is_recovered_and_the_hopeless_ones_say_why(damaged: Ru
     assert rows["good.png"].attempts == 1, "done pages are never touched"
 
     frame = failed_pages_frame(damaged.manifest, damaged.key,
-                               load_record(damaged.out_root.parent / "reports"))
+                               load_record(damaged.out_root.parent / "reports" / damaged.key))
     outcome = dict(zip(frame["page"], frame["retry_outcome"], strict=True))
     assert outcome == {"cut.png": "recovered", "stub.tif": "still_failing",
                        "not_an_image.png": "still_failing"}
@@ -87,11 +85,11 @@ def test_a_truncated_page_is_recovered_and_the_hopeless_ones_say_why(damaged: Ru
 
 def test_a_second_pass_tries_nothing_until_the_scan_changes(damaged: Run) -> None:
     retry(damaged)
-    record = (damaged.out_root.parent / "reports" / RECORD_NAME).read_text()
+    record = (damaged.out_root.parent / "reports" / damaged.key / RECORD_NAME).read_text()
 
     again = retry(damaged)
     assert (again.tried, again.already_tried) == (0, 2)
-    assert (damaged.out_root.parent / "reports" / RECORD_NAME).read_text() == record
+    assert (damaged.out_root.parent / "reports" / damaged.key / RECORD_NAME).read_text() == record
 
     truncated_page_with_text(damaged.folder / "stub.tif")  # rescanned: readable this time
     damaged.process()  # the plain run sees the new input first and fails it again (truncated)

@@ -25,7 +25,7 @@ def confident(text: str, confidence: float = 92.0) -> tuple[float, ...]:
 
 def test_the_system_word_lists_are_installed() -> None:
     assert ENGLISH is not None and GERMAN is not None, (
-        f"no word lists in {wordlists.DICT_DIR}: run scripts/setup.sh (apt-get install "
+        f"no word lists in {wordlists.dict_dir()}: run scripts/setup.sh (apt-get install "
         f"{' '.join(missing_word_lists('eng+deu'))})")
     assert {"house", "running", "lately"} <= ENGLISH
     assert {"geschichte", "menschheit", "über"} <= GERMAN
@@ -40,7 +40,7 @@ def test_word_keys_fold_case_ligatures_and_long_s() -> None:
 def test_a_language_without_a_list_has_none(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_words("xyz") is None
-    monkeypatch.setattr(wordlists, "DICT_DIR", tmp_path)
+    monkeypatch.setenv("OCR_ASSETS_DICT_DIR", str(tmp_path))
     assert missing_word_lists("deu+eng+xyz") == ["wngerman", "wamerican"]
 
 

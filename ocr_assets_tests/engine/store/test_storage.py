@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.corpus.build import build_corpus, read_corpus
 from ocr_assets.engine.folder.batch import process_folder
 from ocr_assets.engine.folder.invariants import check_counts
-from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.page.worker import output_keys
-from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.project import Project
 from ocr_assets.engine.store.outputs import (
     FsspecStore,
     LocalStore,
@@ -131,21 +131,23 @@ def test_a_folder_ocred_into_a_non_local_store_counts_and_builds_its_corpus(
     folder = tmp_path / "scans" / "box"
     folder.mkdir(parents=True)
     shutil.copy(fixtures_dir / "pages" / "phototest.tif", folder / "page_1.tif")
-    manifest = open_manifest(tmp_path / "manifest.sqlite")
-    outputs = FsspecStore(f"local://{tmp_path}/bucket" if backend == "fsspec-file"
-                          else f"{request.getfixturevalue('s3_url')}/{tmp_path.name}")
-    manifest.register_folder("box", "box", b"box")
+    output_url = (f"local://{tmp_path}/bucket" if backend == "fsspec-file"
+                  else f"{request.getfixturevalue('s3_url')}/{tmp_path.name}")
+    project = Project(ProjectConfig(data_root=str(tmp_path / "data"), output_url=output_url,
+                                    scans_root=str(tmp_path / "scans"), workers=1))
+    outputs = project.outputs
+    assert isinstance(outputs, FsspecStore)
+    project.register(project.scan())
 
-    report = process_folder(folder, "box", "box", manifest=manifest,
-                            out_root=outputs.child("ocr"), settings=OcrSettings(workers=1))
-    summary = build_corpus(manifest, outputs.child("ocr"), outputs.child("corpus"),
-                           scans_root=tmp_path / "scans")
+    report = process_folder(project.folder("box"))
+    summary = build_corpus(project)
 
     assert (report.done, report.failed) == (1, 0)
-    assert check_counts(folder, "box", manifest=manifest, out_root=outputs.child("ocr")).passed
+    assert check_counts(project.folder("box")).passed
     assert "quick brown dog" in read_text(outputs, "ocr/box/" + output_keys("page_1.tif")[0])
     corpus = read_corpus(outputs.child("corpus"))
     assert list(corpus["page"]) == ["page_1.tif"]
     assert summary.parquet == outputs.uri("corpus/pages.parquet")
-    assert not (tmp_path / "data").exists()
-    manifest.close()
+    assert not [p.name for p in (tmp_path / "data").iterdir()
+                if not p.name.startswith("manifest.sqlite")], "outputs landed in the data root"
+    project.close()

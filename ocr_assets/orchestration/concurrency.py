@@ -10,8 +10,9 @@ Tesseract is CPU-bound (one single-threaded process per page), so the invariant 
 
 The pool limit itself is written into the instance (`set_concurrency_slots`, what
 `dagster instance concurrency set tesseract N` does) by the project's commands and by the
-sensor on each tick: `OCR_ASSETS_OCR_RUNS` when set; otherwise a limit an operator set (in the
-UI under Deployment > Concurrency, or with the command above) is kept; otherwise the instance's
+sensor on each tick: the project's `ocr_runs` (`OCR_ASSETS_OCR_RUNS`) when set; otherwise a
+limit an operator set (in the UI under Deployment > Concurrency, or with the command above) is
+kept; otherwise the instance's
 `concurrency: pools: default_limit` (a cluster's dagster.yaml, or the Helm chart's
 `concurrency.pools.defaultLimit`); otherwise `DEFAULT_OCR_RUNS`.
 
@@ -22,8 +23,6 @@ runs which initialise it at the same moment, or after the default changed
 """
 
 from __future__ import annotations
-
-import os
 
 import dagster as dg
 
@@ -38,25 +37,12 @@ a big machine, more concurrent runs (`OCR_ASSETS_OCR_RUNS=4`: 4 runs x cores/4 w
 the cores busier at the tail of each folder."""
 
 
-def configured_ocr_runs() -> int | None:
-    """`OCR_ASSETS_OCR_RUNS`, validated; None when unset."""
-    value = os.environ.get("OCR_ASSETS_OCR_RUNS", "").strip()
-    if not value:
-        return None
-    try:
-        runs = int(value)
-    except ValueError:
-        raise ValueError(f"OCR_ASSETS_OCR_RUNS={value!r} is not a whole number; set it to how "
-                         "many folders may OCR at once") from None
-    if runs < 1:
-        raise ValueError(f"OCR_ASSETS_OCR_RUNS={runs} must be at least 1")
-    return runs
-
-
-def ensure_pool_limit(instance: dg.DagsterInstance, cores: int | None = None) -> int:
+def ensure_pool_limit(instance: dg.DagsterInstance, ocr_runs: int = 0,
+                      cores: int | None = None) -> int:
     """Give the `tesseract` pool its limit and return the limit in force.
 
-    `OCR_ASSETS_OCR_RUNS` always wins (at most the cores); otherwise a limit an operator set is
+    `ocr_runs` (the project's `OCR_ASSETS_OCR_RUNS`), when above 0, always wins (at most the
+    cores); otherwise a limit an operator set is
     kept; a pool with no limit of its own, or only one Dagster took from the default, gets the
     instance's configured default limit, and `DEFAULT_OCR_RUNS` where none is configured.
 
@@ -64,7 +50,9 @@ def ensure_pool_limit(instance: dg.DagsterInstance, cores: int | None = None) ->
     OCR steps on all the OCR nodes, and this process (a code server) may run on none of them.
     Once written, the limit counts as set: a later change of the default takes effect through
     `dagster instance concurrency set tesseract N` (or `OCR_ASSETS_OCR_RUNS`)."""
-    wanted = configured_ocr_runs()
+    if ocr_runs < 0:
+        raise ValueError(f"OCR_ASSETS_OCR_RUNS={ocr_runs} must be at least 1 (or 0: not set)")
+    wanted = ocr_runs or None
     storage = instance.event_log_storage
     limits = {pool.name: pool for pool in storage.get_pool_limits()}
     current = limits.get(OCR_POOL)

@@ -8,13 +8,20 @@ import os
 import shutil
 from pathlib import Path
 
-from ocr_assets.engine.folder.reconcile import (
+from ocr_assets.engine.config import ProjectConfig
+from ocr_assets.engine.folder.planning import (
+    RETRY_NEEDS,
+    RUN_NEEDS,
+    SENSOR_NEEDS,
+    Need,
+    RunState,
     folder_changes,
-    folders_needing_work,
+    folders_to_run,
     retryable_failures,
 )
 from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.manifest import FAILED, Manifest, PageOutcome, PageRecord
+from ocr_assets.engine.project import Project
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets_tests.helpers import FIXTURES, Run, new_run
 
@@ -59,18 +66,24 @@ def test_only_failures_a_run_can_help_are_retryable(tmp_path: Path) -> None:
     (run.folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     run.process()
     rows = run.manifest.pages(run.key).values()
-    reports = tmp_path / "reports"
+    reports = tmp_path / "reports" / run.key
 
     assert retryable_failures(rows, reports, max_attempts=3) == ["broken.png"], \
         "the retry pass has not tried it yet"
-    (reports / "retry_pass.json").parent.mkdir(parents=True)
     from ocr_assets.engine.folder.retry import retry_failed_pages
-    retry_failed_pages(run.folder, run.key, run.folder.name, manifest=run.manifest,
-                       out_root=run.out_root, reports=reports,
-                       settings=OcrSettings(workers=1))
+    retry_failed_pages(run.scan_folder, settings=OcrSettings(workers=1))
     rows = run.manifest.pages(run.key).values()
     assert retryable_failures(rows, reports, max_attempts=3) == [], \
         "deterministic, and the retry pass already failed on this input"
+
+
+def needing(tmp_path: Path, manifest: Manifest, folders: dict[str, str],
+            materialized: set[str], **settings: object) -> dict[str, str]:
+    """Why each folder needs a plain run, for a project of `tmp_path` with `settings`."""
+    project = Project(ProjectConfig(data_root=str(tmp_path), **settings), manifest)
+    runs = RunState(materialized=frozenset(materialized))
+    return {key: need.why
+            for key, need in folders_to_run(project, folders, runs, RUN_NEEDS).items()}
 
 
 def test_folders_needing_work_say_why(tmp_path: Path) -> None:
@@ -80,22 +93,16 @@ def test_folders_needing_work_say_why(tmp_path: Path) -> None:
     shutil.copy(PAGE, fresh / "a.tif")
     folders = {run.key: run.folder.name, "fresh": "fresh"}
 
-    reasons = folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
-                                   folders, materialized={run.key}, settings=OcrSettings())
+    reasons = needing(tmp_path, run.manifest, folders, {run.key})
     assert reasons == {"fresh": "never materialized"}
-    other_settings = folders_needing_work(run.manifest, tmp_path / "scans",
-                                          tmp_path / "reports", folders,
-                                          materialized={run.key}, settings=OcrSettings(psm=6))
+    other_settings = needing(tmp_path, run.manifest, folders, {run.key}, psm=6)
     assert other_settings == {"fresh": "never materialized",
                               run.key: "4 pages read with other settings (language, psm, ...)"}
-    assert folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
-                                folders, materialized={run.key},
-                                settings=OcrSettings(workers=1, engine="tesserocr")) == reasons
+    assert needing(tmp_path, run.manifest, folders, {run.key}, workers=1,
+                   engine="tesserocr") == reasons
 
     run.manifest.sync_pages(run.key, [*run.manifest.pages(run.key), "late.tif"])
-    reasons = folders_needing_work(run.manifest, tmp_path / "scans", tmp_path / "reports",
-                                   folders, materialized={run.key, "fresh"},
-                                   settings=OcrSettings())
+    reasons = needing(tmp_path, run.manifest, folders, {run.key, "fresh"})
     assert reasons == {run.key: "1 pages pending", "fresh": "1 new pages"}
 
 
@@ -125,14 +132,12 @@ def test_an_unchanged_folder_is_judged_by_its_summary_without_reading_rows(
     run.manifest.sync_pages("broken", ["huge.tif"], listing_signature=folder_signature(broken))
     run.manifest.record("broken", "huge.tif", PageOutcome(
         FAILED, None, stat.st_size, stat.st_mtime_ns, 1, "too_large", "above max_megapixels"))
-    reports = tmp_path / "reports"
     folders = {run.key: run.folder.name, "broken": "broken"}
     manifest = RowReads(run.manifest)
 
     def needing_work() -> dict[str, str]:
         manifest.reads.clear()
-        return folders_needing_work(manifest, tmp_path / "scans", reports, folders,
-                                    materialized=set(folders), settings=OcrSettings())
+        return needing(tmp_path, manifest, folders, set(folders))  # type: ignore[arg-type]
 
     assert needing_work() == {}
     assert manifest.reads == [("broken", FAILED)], \
@@ -168,3 +173,53 @@ def test_the_folder_signature_is_its_documented_digest(tmp_path: Path) -> None:
     before = folder_signature(folder)
     (folder / "sub" / "z.tif").write_bytes(b"replaced")
     assert folder_signature(folder) != before
+
+
+def test_each_caller_gets_the_first_need_it_acts_on(tmp_path: Path) -> None:
+    """The one answer, asked for the sensor's, a plain run's and `retry-failed`'s needs."""
+    run = done_folder(tmp_path)
+    broken = tmp_path / "scans" / "broken"
+    broken.mkdir()
+    (broken / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    broken_run = Run(broken, run.manifest, run.out_root, key="broken")
+    broken_run.process()
+    fresh = tmp_path / "scans" / "fresh"
+    fresh.mkdir()
+    shutil.copy(PAGE, fresh / "a.tif")
+    shutil.copy(PAGE, fresh / "b.tif")
+    folders = {run.key: run.folder.name, "broken": "broken", "fresh": "fresh"}
+    project = Project(ProjectConfig(data_root=str(tmp_path)), run.manifest)
+
+    def whys(runs: RunState, wanted: frozenset[Need]) -> dict[str, str]:
+        return {key: need.why for key, need in folders_to_run(project, folders, runs,
+                                                              wanted).items()}
+
+    materialized = RunState(materialized=frozenset({run.key, "broken"}))
+    assert whys(materialized, SENSOR_NEEDS) == {"fresh": "never materialized"}, \
+        "the sensor leaves failed pages to the night and to retry-failed"
+    assert whys(materialized, RUN_NEEDS) == {"fresh": "never materialized",
+                                             "broken": "1 failed pages to retry"}
+    assert whys(materialized, RETRY_NEEDS) == {"broken": "1 failed pages"}
+
+    failed_run = RunState(materialized=frozenset({run.key, "broken"}),
+                          failed={run.key: "page_texts"})
+    assert whys(failed_run, RETRY_NEEDS) == {run.key: "last run failed (page_texts)",
+                                             "broken": "1 failed pages"}
+    busy = RunState(materialized=frozenset({run.key, "broken"}),
+                    in_progress=frozenset({"fresh", "broken"}))
+    assert whys(busy, RUN_NEEDS) == {}, "a folder with a run in progress is left to that run"
+
+    counted = folders_to_run(project, folders, materialized, RUN_NEEDS, count_new=True)
+    assert (counted["fresh"].need, counted["fresh"].pages) == (Need.NEW, 2)
+    assert folders_to_run(project, folders, materialized, RUN_NEEDS)["fresh"].pages == 0
+
+
+def test_a_folder_toml_that_cannot_be_read_needs_a_run_that_says_what_to_fix(
+        tmp_path: Path) -> None:
+    run = done_folder(tmp_path)
+    (run.folder / "folder.toml").write_text("lang = [not toml", encoding="utf-8")
+    project = Project(ProjectConfig(data_root=str(tmp_path)), run.manifest)
+    needs = folders_to_run(project, {run.key: run.folder.name},
+                           RunState(materialized=frozenset({run.key})), SENSOR_NEEDS)
+    assert needs[run.key].need == Need.RECIPE
+    assert "folder.toml: not valid TOML" in needs[run.key].why

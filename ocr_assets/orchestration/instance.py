@@ -1,14 +1,16 @@
 """The persistent Dagster instance every project command uses (never a temporary home).
 
-Unless `DAGSTER_HOME` is set by the user (a production instance, e.g. `deploy/`), it is
+Unless the user names one (`DAGSTER_HOME`: a production instance, e.g. `deploy/`), it is
 `<data root>/dagster_home`, and the project's `dagster.yaml` is copied there, so the CLI, the UI
-and the daemon share one instance, its runs, partitions and check results.
+and the daemon share one instance, its runs, partitions and check results. The home is passed
+as a value (`DagsterInstance.from_config`, or the environment of the processes `dagster dev`
+starts), never written to this process's environment.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,28 +19,35 @@ from ocr_assets.engine.manifest.leases import owner_is_dead, process_id
 if TYPE_CHECKING:
     import dagster as dg
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_INSTANCE_YAML = PROJECT_ROOT / "dagster.yaml"
 PROCESS_TAG = "ocr_assets/process"
 """Run tag: the `leases.process_id` of the process executing an in-process (CLI) run."""
 
 
-def prepare_dagster_home(data_root: Path) -> Path:
-    """Set `DAGSTER_HOME` (if unset) to `<data_root>/dagster_home` with the project's
-    `dagster.yaml`, and return it."""
-    if os.environ.get("DAGSTER_HOME"):
-        home = Path(os.environ["DAGSTER_HOME"])
+def dagster_home(data_root: Path, environ: Mapping[str, str]) -> Path:
+    """The instance's home: `DAGSTER_HOME` when the user set one, else `<data_root>/dagster_home`
+    with the project's `dagster.yaml` (or the file `OCR_ASSETS_INSTANCE_YAML` names) copied in.
+    Created when missing."""
+    if environ.get("DAGSTER_HOME"):
+        home = Path(environ["DAGSTER_HOME"])
         home.mkdir(parents=True, exist_ok=True)
         return home
     home = (data_root / "dagster_home").absolute()
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
-    source = Path(os.environ.get("OCR_ASSETS_INSTANCE_YAML", PROJECT_INSTANCE_YAML))
+    source = Path(environ.get("OCR_ASSETS_INSTANCE_YAML") or PROJECT_INSTANCE_YAML)
     if source.is_file() and (not target.is_file()
                              or target.read_bytes() != source.read_bytes()):
         shutil.copyfile(source, target)
-    os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def open_instance(home: Path) -> dg.DagsterInstance:
+    """The instance of `home`."""
+    import dagster as dg
+
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def in_process_run_tags() -> dict[str, str]:

@@ -1,0 +1,131 @@
+"""The commands that run things through Dagster: `run`, `retry-failed` and `forget`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ocr_assets.cli.exits import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, Refused
+from ocr_assets.cli.options import project_config
+from ocr_assets.cli.runs import (
+    Outcome,
+    engine_ready,
+    execute_corpus,
+    execute_folders,
+    open_project_instance,
+    summarise,
+)
+from ocr_assets.engine.corpus.layout import PARQUET_KEY
+from ocr_assets.engine.folder.planning import RETRY_NEEDS, RUN_NEEDS
+from ocr_assets.engine.project import Project
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Register every folder, run each one that needs it, then the corpus."""
+    project = Project(project_config(args))
+    instance = open_project_instance(project)
+    from ocr_assets.orchestration.run_state import (
+        folders_needing_run,
+        register_and_add_partitions,
+    )
+
+    scan = register_and_add_partitions(instance, project).scan
+    for name, reason in scan.problems.items():
+        print(f"skipped folder {name!r}: {reason}", file=sys.stderr)
+    if not scan.folders:
+        print(f"no scan folders under {project.scans_root}: put each box or volume of page "
+              "images in a folder of its own there", file=sys.stderr)
+    needs = folders_needing_run(instance, project, RUN_NEEDS, scan, count_new=True)
+    pages_to_do = sum(need.pages for need in needs.values())
+    print(f"{len(scan.folders)} folders, {len(needs)} to run, {pages_to_do} pages to OCR, "
+          f"{project.settings.workers} workers; Dagster home {instance.root_directory}",
+          file=sys.stderr)
+    # Only now, so that a re-run with nothing to OCR never loads the engine (pytesseract
+    # imports pandas): the check is for pages that are about to be read.
+    if pages_to_do and not engine_ready(project):
+        return EXIT_RUN_FAILED
+    outcome = execute_folders(instance, project, {k: n.why for k, n in needs.items()},
+                              pages_to_do, trigger="cli")
+    if needs or not project.corpus_store.exists(PARQUET_KEY):
+        execute_corpus(instance, project, outcome, trigger="cli")
+    return summarise(project, outcome)
+
+
+def cmd_retry_failed(args: argparse.Namespace) -> int:
+    """Run exactly the partitions whose last run failed or that have failed pages."""
+    project = Project(project_config(args))
+    instance = open_project_instance(project)
+    from ocr_assets.orchestration.run_state import folders_needing_run
+
+    needs = folders_needing_run(instance, project, RETRY_NEEDS)
+    for key, need in needs.items():
+        print(f"{key}: {need.why}", file=sys.stderr)
+    if not needs:
+        print("nothing to retry: no partition's last run failed, and no page failed",
+              file=sys.stderr)
+        return EXIT_OK
+    if args.dry_run:
+        print(f"{len(needs)} partitions would be run (--dry-run: nothing was launched)",
+              file=sys.stderr)
+        return EXIT_OK
+    if not engine_ready(project):
+        return EXIT_RUN_FAILED
+    counts = project.manifest.status_counts()
+    failed_pages = sum(counts.get(key, {}).get("failed", 0) for key in needs)
+    print(f"retrying {len(needs)} partitions ({failed_pages} failed pages)", file=sys.stderr)
+    outcome = execute_folders(instance, project, {k: n.why for k, n in needs.items()},
+                              failed_pages, trigger="retry-failed")
+    execute_corpus(instance, project, outcome, trigger="retry-failed")
+    return summarise(project, outcome)
+
+
+def _resolve_partition(name: str, project: Project, partitions: set[str]) -> str | None:
+    """A partition key given as itself or as its folder's name."""
+    manifest = project.manifest
+    if name in partitions or manifest.folder(name) is not None:
+        return name
+    matches = [r.partition_key for r in manifest.folders() if r.folder_name == name]
+    return matches[0] if len(matches) == 1 else None
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Delete partitions whose folders were removed: the partition, its outputs, its reports
+    and its manifest rows; then rebuild the corpus without their pages."""
+    project = Project(project_config(args))
+    instance = open_project_instance(project)
+    import dagster as dg
+
+    from ocr_assets.engine.folder.forget import forget_folder_data
+    from ocr_assets.orchestration.partitions import scan_folders
+
+    partitions = set(instance.get_dynamic_partitions(scan_folders.name))
+    on_disk = project.scan().folders
+    keys: list[str] = []
+    for name in args.folders:
+        key = _resolve_partition(name, project, partitions)
+        if key is None:
+            raise Refused(f"{name!r} is neither a partition nor a registered folder; "
+                          "`ocr-assets status` lists them", EXIT_USAGE)
+        if key in on_disk and not args.keep_scans:
+            raise Refused(f"the folder of '{key}' ({project.scans_root / on_disk[key]}) is "
+                          "still in the scans root, and the sensor would add it again: move it "
+                          "away first, or pass --keep-scans to forget its results anyway",
+                          EXIT_USAGE)
+        active = instance.get_run_ids(dg.RunsFilter(
+            tags={"dagster/partition": key}, statuses=[
+                dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1)
+        if active:
+            raise Refused(f"partition '{key}' has a run queued or in progress ({active[0]}); "
+                          "wait for it or terminate it in the UI, then forget it", EXIT_USAGE)
+        keys.append(key)
+    for key in keys:
+        if key in partitions:
+            instance.delete_dynamic_partition(scan_folders.name, key)
+        forgotten = forget_folder_data(project, key)
+        print(f"forgot '{key}': partition deleted, {forgotten.pages} manifest rows and "
+              f"{forgotten.files} output and report files removed", file=sys.stderr)
+    outcome = Outcome()
+    if not args.no_corpus:
+        execute_corpus(instance, project, outcome, trigger="forget")
+    return summarise(project, outcome)

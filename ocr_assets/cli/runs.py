@@ -1,0 +1,152 @@
+"""Dagster runs executed in this process, against the project's persistent instance: one per
+folder (`ocr_folder_job`) and the corpus (`corpus_job`), each with this command's configuration
+as its run config, so the UI shows what every run used."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ocr_assets.cli.exits import EXIT_BLOCKING_CHECK_FAILED, EXIT_OK, EXIT_RUN_FAILED, Refused
+from ocr_assets.cli.progress import Progress
+from ocr_assets.cli.reading import folder_statuses
+from ocr_assets.engine.project import Project
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class Outcome:
+    """What went wrong in the runs of one command, for its summary and exit code."""
+
+    blocking_failed: list[str] = field(default_factory=list)
+    run_failed: list[str] = field(default_factory=list)
+
+
+def open_project_instance(project: Project) -> dg.DagsterInstance:
+    """The persistent instance, dead in-process runs marked failed, the OCR pool's limit in
+    force."""
+    import warnings
+
+    import dagster as dg
+
+    from ocr_assets.orchestration.concurrency import ensure_pool_limit
+    from ocr_assets.orchestration.instance import (
+        dagster_home,
+        fail_dead_in_process_runs,
+        open_instance,
+    )
+
+    # Partitioned asset checks are "preview" in Dagster 1.13; the CLI's users need not see that.
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    instance = open_instance(dagster_home(project.data_root, os.environ))
+    for run_id in fail_dead_in_process_runs(instance):
+        print(f"run {run_id} was left unfinished by a process that died: marked failed, its "
+              "pool slot freed", file=sys.stderr)
+    try:
+        ensure_pool_limit(instance, project.config.ocr_runs)
+    except ValueError as exc:
+        raise Refused(f"cannot run: {exc}", EXIT_RUN_FAILED) from exc
+    return instance
+
+
+def _run_config(project: Project) -> dict[str, Any]:
+    from ocr_assets.orchestration.resources import run_config
+
+    return {**QUIET_LOGGING, **run_config(project.config)}
+
+
+def _tags(trigger: str, reason: str | None = None) -> dict[str, str]:
+    from ocr_assets.orchestration.instance import in_process_run_tags
+    from ocr_assets.orchestration.run_state import TAG_REASON, TAG_TRIGGER
+
+    tags = {TAG_TRIGGER: trigger, **in_process_run_tags()}
+    if reason:
+        tags[TAG_REASON] = reason
+    return tags
+
+
+def _failure_reason(result: Any) -> str:
+    """The first step failure's message of an in-process run, for the terminal."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error is not None:
+            return f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+    return f"run {result.run_id} failed; see its logs in the Dagster UI"
+
+
+def execute_folders(instance: dg.DagsterInstance, project: Project,
+                    reasons: dict[str, str], pages_to_do: int, *, trigger: str) -> Outcome:
+    """One in-process run of `ocr_folder_job` per partition of `reasons` (key -> why), with
+    the progress bar. With no partition to run, the definitions (and pandas, which the corpus
+    asset imports) are not even loaded."""
+    outcome = Outcome()
+    if not reasons:
+        return outcome
+    import dagster as dg
+
+    from ocr_assets.definitions import load_definitions
+
+    folder_job = load_definitions().resolve_job_def("ocr_folder_job")
+    with Progress(pages_to_do, project.manifest) as progress:
+        for key, why in reasons.items():
+            progress.watch(key)
+            result = folder_job.execute_in_process(
+                partition_key=key, instance=instance, raise_on_error=False,
+                run_config=_run_config(project), tags=_tags(trigger, why))
+            failed_checks = [e.check_name for e in result.get_asset_check_evaluations()
+                             if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+            if failed_checks:
+                outcome.blocking_failed.append(f"{key}: {', '.join(failed_checks)}")
+            elif not result.success:
+                outcome.run_failed.append(f"{key}: {_failure_reason(result)}")
+    return outcome
+
+
+def execute_corpus(instance: dg.DagsterInstance, project: Project, outcome: Outcome, *,
+                   trigger: str) -> None:
+    from ocr_assets.definitions import load_definitions
+
+    result = load_definitions().resolve_job_def("corpus_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=_run_config(project),
+        tags=_tags(trigger))
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            outcome.blocking_failed.append(f"corpus: {evaluation.check_name}")
+    if not result.success and not outcome.blocking_failed:
+        outcome.run_failed.append(f"corpus: {_failure_reason(result)}")
+
+
+def summarise(project: Project, outcome: Outcome) -> int:
+    """The closing lines of a command that ran things, and its exit code."""
+    from ocr_assets.engine.corpus.layout import PARQUET_KEY
+
+    document = folder_statuses(project)
+    totals = document["totals"]
+    print(f"done: {totals['done']} pages, failed: {totals['failed']}, pending: "
+          f"{totals['pending']}, in {len(document['folders'])} folders; corpus: "
+          f"{project.corpus_store.uri(PARQUET_KEY)}")
+    for line in outcome.blocking_failed:
+        print(f"blocking check failed: {line}", file=sys.stderr)
+    for line in outcome.run_failed:
+        print(f"run failed: {line}", file=sys.stderr)
+    if outcome.blocking_failed:
+        return EXIT_BLOCKING_CHECK_FAILED
+    return EXIT_RUN_FAILED if outcome.run_failed else EXIT_OK
+
+
+def engine_ready(project: Project) -> bool:
+    """Whether the engine can read pages; says what to install when it cannot."""
+    from ocr_assets.engine.page.engines.registry import check_engine_ready
+
+    settings = project.settings
+    try:
+        check_engine_ready(settings.engine, settings.lang, orientation=settings.auto_rotate)
+    except (RuntimeError, ValueError) as exc:
+        print(f"cannot OCR: {exc}", file=sys.stderr)
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""What runs on its own: the sensors and the nightly schedule."""

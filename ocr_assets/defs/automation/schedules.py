@@ -1,0 +1,51 @@
+"""Nightly ingestion: a cron schedule beside the sensor.
+
+The sensor reacts to changes it sees between two ticks; it cannot see what happened while it
+was stopped or the daemon was down, and it never retries on its own. Each night this schedule
+asks the one answer to "which folders need a run" (`folders_needing_run`) for every registered
+folder, and requests a run for each one that is new, changed, read with other settings, or has
+pending or still-helpable failed pages, at an hour when the machine is free. Schedules cannot
+add partitions: registering folders is the sensor's (and the CLI's) job.
+"""
+
+import os
+
+import dagster as dg
+
+from ocr_assets.engine.folder.planning import RUN_NEEDS
+from ocr_assets.orchestration.automation import AutomationConfig
+from ocr_assets.orchestration.resources import OcrConfig
+from ocr_assets.orchestration.run_state import TAG_REASON, TAG_TRIGGER, folders_needing_run
+
+
+def evaluate_nightly(context: dg.ScheduleEvaluationContext, ocr: OcrConfig):
+    """The night's run requests, one per folder that needs a run, with why as a tag."""
+    date = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    needs = folders_needing_run(context.instance, ocr.project(), RUN_NEEDS)
+    if not needs:
+        return dg.SkipReason("every registered folder is up to date: nothing new, changed, "
+                             "pending or retryable")
+    return [dg.RunRequest(partition_key=key, run_key=f"nightly:{date}:{key}",
+                          tags={TAG_TRIGGER: "nightly", TAG_REASON: need.why})
+            for key, need in needs.items()]
+
+
+def nightly_schedule(automation: AutomationConfig) -> dg.ScheduleDefinition:
+    """The nightly ingestion at the cron and timezone of `automation`."""
+
+    @dg.schedule(job_name="ocr_folder_job", cron_schedule=automation.nightly_cron,
+                 execution_timezone=automation.timezone,
+                 default_status=dg.DefaultScheduleStatus.RUNNING,
+                 description="Each night, a run for every folder that is new, changed, read "
+                             "with other settings, or has pending or retryable failed pages "
+                             "(cron `OCR_ASSETS_NIGHTLY_CRON`, timezone `OCR_ASSETS_TIMEZONE`).")
+    def nightly_ingestion(context: dg.ScheduleEvaluationContext, ocr: OcrConfig):
+        return evaluate_nightly(context, ocr)
+
+    return nightly_ingestion
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The nightly schedule at the deployment's cron and timezone."""
+    return dg.Definitions(schedules=[nightly_schedule(AutomationConfig.from_environ(os.environ))])

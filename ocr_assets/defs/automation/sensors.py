@@ -1,0 +1,191 @@
+"""Sensors: new or changed scan folders become partitions and runs in one tick; a changed set of
+finished folders rebuilds the corpus.
+
+`scan_folder_sensor` asks the one answer to "which folders need a run" (`folders_to_run`) for
+new, changed and recipe-changed folders: a folder whose files' signature (names, sizes,
+modification times: one `stat` per file, no image read) is not the one its last run stored in
+the manifest, or that was never materialized. Run keys are `<partition>:<signature>:<recipe>`;
+the cursor keeps the last run key requested for each folder it saw, so a repeated tick requests
+nothing again (and a tick evaluated twice requests the same keys, which Dagster launches once),
+while a folder changed again, or read with new settings, gets a new run. The cursor also tells
+which folders were there at the last tick: a folder that is gone is warned about once, and a
+scans root that is suddenly empty (an unmounted share) is not taken for a mass removal.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import time
+import zlib
+
+import dagster as dg
+
+from ocr_assets.engine.folder.forget import forget_folder_data
+from ocr_assets.engine.folder.planning import SENSOR_NEEDS, RunState, folders_to_run
+from ocr_assets.engine.folder.registry import folder_signature
+from ocr_assets.engine.project import Project
+from ocr_assets.orchestration.automation import AutomationConfig
+from ocr_assets.orchestration.concurrency import ensure_pool_limit
+from ocr_assets.orchestration.partitions import scan_folders
+from ocr_assets.orchestration.resources import OcrConfig
+from ocr_assets.orchestration.run_state import (
+    FOLDER_ASSETS,
+    PAGE_TEXTS,
+    TAG_REASON,
+    TAG_TRIGGER,
+    register_scan_folders,
+)
+
+SIGNATURE_CHARS = 16
+"""64 bits of the folder fingerprint: enough to tell one state of a folder from the next."""
+
+
+def encode_cursor(requested: dict[str, str]) -> str:
+    """partition -> the last run key requested for it (empty: none yet), as compact JSON,
+    zlib-compressed and base64-encoded (10,000 folders take a few hundred kB)."""
+    raw = json.dumps(requested, sort_keys=True, separators=(",", ":")).encode()
+    return "z2:" + base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, str]:
+    """The cursor of the last tick. An earlier version's (`z1:` or plain JSON, partition ->
+    fingerprint) gives its partitions with a run key that no request has, so each folder
+    that needs a run is requested once more (Dagster launches a run key once)."""
+    if not cursor:
+        return {}
+    raw = (zlib.decompress(base64.b64decode(cursor[3:])) if cursor.startswith(("z1:", "z2:"))
+           else cursor.encode())
+    decoded = json.loads(raw)
+    return decoded if cursor.startswith("z2:") else dict.fromkeys(decoded, "")
+
+
+def _forget_orphans(context: dg.SensorEvaluationContext, project: Project, on_disk: set[str],
+                    partitions: set[str]) -> None:
+    """A folder gone from disk whose partition was deleted (in the UI) is forgotten: both say
+    it is gone for good. Either alone is not enough (an unmounted disk, a slip in the UI)."""
+    for record in project.manifest.folders():
+        key = record.partition_key
+        if key in on_disk or key in partitions:
+            continue
+        forgotten = forget_folder_data(project, key)
+        context.log.info(f"forgot folder {record.folder_name!r} (partition '{key}' deleted, "
+                         f"folder gone): {forgotten.pages} manifest rows, {forgotten.files} "
+                         "files")
+
+
+def evaluate_scan_folders(context: dg.SensorEvaluationContext,
+                          ocr: OcrConfig) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the folder sensor."""
+    project = ocr.project()
+    ensure_pool_limit(context.instance, project.config.ocr_runs)
+    if not project.scans_root.is_dir():
+        return dg.SkipReason(f"the scans root {project.scans_root} does not exist; create it "
+                             "or set OCR_ASSETS_SCANS")
+    requested = decode_cursor(context.cursor)
+    registration = register_scan_folders(context.instance, project)
+    scan = registration.scan
+    if not scan.folders and requested:
+        return dg.SkipReason(f"the scans root {project.scans_root} is empty, but "
+                             f"{len(requested)} "
+                             "folders were there at the last tick: is its storage mounted? "
+                             "Nothing is requested or forgotten until they are back (remove "
+                             "folders for good with `ocr-assets forget`)")
+    for name, reason in scan.problems.items():
+        context.log.warning(f"scan folder {name!r} skipped: {reason}")
+    for key in sorted(requested.keys() - scan.folders.keys()):
+        context.log.warning(f"the folder of partition '{key}' is gone from the scans root; "
+                            f"`ocr-assets forget {key}` deletes its partition, outputs and "
+                            "manifest rows")
+    partitions = set(context.instance.get_dynamic_partitions(scan_folders.name))
+    _forget_orphans(context, project, set(scan.folders),
+                    partitions | set(registration.new_partitions))
+
+    runs = RunState(materialized=frozenset(
+        context.instance.get_materialized_partitions(PAGE_TEXTS)))
+    needs = folders_to_run(project, scan.folders, runs, SENSOR_NEEDS)
+    recipe = project.settings.recipe_key()
+    now = {key: requested.get(key, "") for key in scan.folders}
+    run_requests = []
+    for key, need in needs.items():
+        signature = folder_signature(project.scans_root / scan.folders[key])[:SIGNATURE_CHARS]
+        run_key = f"{key}:{signature}:{recipe}"
+        if run_key == requested.get(key):
+            continue  # requested at an earlier tick: that run does the work
+        now[key] = run_key
+        run_requests.append(dg.RunRequest(partition_key=key, run_key=run_key,
+                                          tags={TAG_TRIGGER: "sensor", TAG_REASON: need.why}))
+    new = registration.new_partitions
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[scan_folders.build_add_request(new)] if new else [],
+        cursor=encode_cursor(now),
+    )
+
+
+def _latest_folder_event(instance: dg.DagsterInstance) -> int:
+    """Storage id of the newest materialization of either folder asset (0 when none)."""
+    newest = 0
+    for asset in FOLDER_ASSETS:
+        records = instance.fetch_materializations(asset, limit=1).records
+        if records:
+            newest = max(newest, records[0].storage_id)
+    return newest
+
+
+def _runs_in_progress(instance: dg.DagsterInstance, job_name: str) -> bool:
+    return bool(instance.get_run_ids(dg.RunsFilter(
+        job_name=job_name, statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+                                     dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]),
+        limit=1))
+
+
+def evaluate_corpus(context: dg.SensorEvaluationContext,
+                    max_age_s: float) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the corpus sensor: a run when folders were materialized or partitions
+    deleted since the last build, once no folder run is going on or `max_age_s` after the
+    last request."""
+    instance = context.instance
+    partitions = sorted(instance.get_dynamic_partitions(scan_folders.name))
+    digest = hashlib.sha1("\n".join(partitions).encode(), usedforsecurity=False).hexdigest()[:12]
+    state = f"{_latest_folder_event(instance)}:{digest}"
+    previous = json.loads(context.cursor) if context.cursor else {}
+    if previous.get("state") == state:
+        return dg.SkipReason("the corpus is up to date with every folder materialization")
+    if _runs_in_progress(instance, "corpus_job"):
+        return dg.SkipReason("a corpus run is queued or in progress")
+    if (_runs_in_progress(instance, "ocr_folder_job")
+            and time.time() - previous.get("requested_at", 0) < max_age_s):
+        return dg.SkipReason("folder runs are in progress; the corpus is rebuilt when they are "
+                             f"done, or {max_age_s:g} s after its last build")
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"corpus:{state}", tags={TAG_TRIGGER: "sensor"})],
+        cursor=json.dumps({"state": state, "requested_at": time.time()}))
+
+
+def sensors(automation: AutomationConfig) -> list[dg.SensorDefinition]:
+    """The folder sensor and the corpus sensor, at the intervals of `automation`."""
+
+    @dg.sensor(job_name="ocr_folder_job", minimum_interval_seconds=automation.sensor_interval_s,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Registers every new folder under the scans root as a partition and "
+                           "requests a run for each new, changed or recipe-changed folder (run "
+                           "key: partition + fingerprint of its files + recipe), in one tick.")
+    def scan_folder_sensor(context: dg.SensorEvaluationContext, ocr: OcrConfig):
+        return evaluate_scan_folders(context, ocr)
+
+    @dg.sensor(job_name="corpus_job", minimum_interval_seconds=automation.corpus_interval_s,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Rebuilds the corpus when folders were materialized or partitions "
+                           "deleted since its last build: once the folder runs are done, or "
+                           "every OCR_ASSETS_CORPUS_MAX_AGE_S seconds while they go on.")
+    def corpus_sensor(context: dg.SensorEvaluationContext):
+        return evaluate_corpus(context, automation.corpus_max_age_s)
+
+    return [scan_folder_sensor, corpus_sensor]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The sensors at the deployment's intervals."""
+    return dg.Definitions(sensors=sensors(AutomationConfig.from_environ(os.environ)))

@@ -1,0 +1,1 @@
+"""The corpus across folders, its check and its job."""

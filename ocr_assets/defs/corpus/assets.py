@@ -1,0 +1,34 @@
+"""The corpus across folders: every done page of every folder whose blocking checks pass."""
+
+import dagster as dg
+
+from ocr_assets.engine.corpus.build import build_corpus
+from ocr_assets.orchestration.metadata import TABLE_ROWS, markdown_table
+from ocr_assets.orchestration.resources import OcrConfig
+
+
+@dg.asset(deps=["page_texts"], group_name="corpus", kinds={"pandas", "parquet", "sqlite"},
+          description="Every done page of every folder whose blocking checks pass: "
+                      "`<data>/corpus/pages.parquet`, `pages.jsonl` and `pages.sqlite` (FTS5 "
+                      "full-text index). Incremental: only changed folders are re-read.")
+def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
+    summary = build_corpus(ocr.project())
+    if summary.excluded:
+        context.log.warning(f"folders left out of the corpus: {summary.excluded}")
+    context.log.info(f"corpus: {summary.rows} pages from {summary.folders} folders; re-read "
+                     f"{len(summary.reread)}, reused {len(summary.reused)}, removed "
+                     f"{len(summary.removed)}")
+    return dg.MaterializeResult(metadata={
+        "rows": dg.MetadataValue.int(summary.rows),
+        "folders": dg.MetadataValue.int(summary.folders),
+        "reread_folders": dg.MetadataValue.int(len(summary.reread)),
+        "reused_folders": dg.MetadataValue.int(len(summary.reused)),
+        "reread": dg.MetadataValue.json(summary.reread[:TABLE_ROWS]),
+        "removed": dg.MetadataValue.json(summary.removed[:TABLE_ROWS]),
+        "excluded": dg.MetadataValue.md(
+            markdown_table(("partition", "why"), summary.excluded.items())
+            if summary.excluded else "None."),
+        "parquet": dg.MetadataValue.path(str(summary.parquet)),
+        "jsonl": dg.MetadataValue.path(str(summary.jsonl)),
+        "sqlite": dg.MetadataValue.path(str(summary.sqlite)),
+    })

@@ -1,0 +1,47 @@
+"""When Dagster runs things on its own: the sensors' intervals, the nightly cron, the OCR steps'
+retry policy. Read from `OCR_ASSETS_*` variables when the definitions load (never at import),
+since Dagster fixes them on the definitions themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import dagster as dg
+
+from ocr_assets.engine.config import read_environ, setting
+
+
+@dataclass(frozen=True)
+class AutomationConfig:
+    sensor_interval_s: int = setting(30, "SENSOR_INTERVAL_S", "Seconds between two ticks of "
+                                     "the folder sensor.")
+    corpus_interval_s: int = setting(60, "CORPUS_INTERVAL_S", "Seconds between two ticks of "
+                                     "the corpus sensor.")
+    corpus_max_age_s: int = setting(900, "CORPUS_MAX_AGE_S", "While folder runs go on, the "
+                                    "corpus is rebuilt at most this long after its last build.")
+    nightly_cron: str = setting("0 2 * * *", "NIGHTLY_CRON", "When the nightly ingestion runs.")
+    timezone: str = setting("UTC", "TIMEZONE", "The nightly cron's timezone.")
+    step_retries: int = setting(2, "STEP_RETRIES", "Retries of an OCR step that failed for a "
+                                "transient cause.")
+    step_retry_delay_s: float = setting(10.0, "STEP_RETRY_DELAY_S", "The first retry's delay; "
+                                        "each next one doubles it, plus or minus the delay.")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> AutomationConfig:
+        return read_environ(cls, environ)
+
+    def step_retry_policy(self) -> dg.RetryPolicy:
+        """For an OCR step as a whole, against transient failures: whatever escapes the step is
+        one, an `OSError` above all (a disk full or unreachable for a moment, an engine or
+        worker pool that could not start a process) or a database error of the manifest (a
+        connection dropped mid-statement). Retry n waits `(2^n - 1) * delay`, plus or minus
+        `delay` (0-20 s, then 20-40 s by default).
+
+        Never retried: bad pages (they never raise; they are recorded failed and reported), a
+        configuration or installation problem (the engine raises `RuntimeError` or `ValueError`:
+        a missing Tesseract, language or package, a bad `folder.toml`; it becomes
+        `dg.Failure(allow_retries=False)`), a missing scan folder, and a failed blocking check
+        (checks have no retry policy)."""
+        return dg.RetryPolicy(max_retries=self.step_retries, delay=self.step_retry_delay_s,
+                              backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)

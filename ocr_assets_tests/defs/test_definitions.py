@@ -1,0 +1,117 @@
+"""The definitions as a deployment loads them (`ocr_assets.definitions`, the `defs/` folder
+through `dg.load_from_defs_folder`), and as `dg` sees them from a clean checkout: the asset
+graph, its checks, partitions, jobs, sensors and schedules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ocr_assets.definitions import load_definitions
+from ocr_assets.orchestration.run_state import FAILED_PAGES, PAGE_TEXTS
+from ocr_assets_tests.helpers import REPO
+from ocr_assets_tests.project_defs import page_texts
+
+DG = Path(sys.executable).parent / "dg"
+"""The project's own `dg` (dagster-dg-cli, in the test extra)."""
+
+
+@pytest.fixture(scope="module")
+def repo() -> dg.RepositoryDefinition:
+    return load_definitions().get_repository_def()
+
+
+def test_the_asset_graph_has_its_assets_dependencies_and_partitions(
+        repo: dg.RepositoryDefinition) -> None:
+    graph = repo.asset_graph
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == {"page_texts", "failed_pages", "page_accuracy", "ocr_corpus"}
+    parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+               for key in graph.get_all_asset_keys()}
+    assert parents == {"page_texts": set(), "failed_pages": {"page_texts"},
+                       "page_accuracy": {"page_texts"}, "ocr_corpus": {"page_texts"}}
+    for name in ("page_texts", "failed_pages", "page_accuracy"):
+        partitions = graph.get(dg.AssetKey(name)).partitions_def
+        assert isinstance(partitions, dg.DynamicPartitionsDefinition), name
+        assert partitions.name == "scan_folders"
+    assert graph.get(dg.AssetKey("ocr_corpus")).partitions_def is None
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == {"page_texts": "ocr", "failed_pages": "ocr", "page_accuracy": "quality",
+                      "ocr_corpus": "corpus"}
+    for name in ("page_texts", "failed_pages"):
+        node = graph.get(dg.AssetKey(name))
+        assert node.pools == {"tesseract"}, f"{name} runs Tesseract: it claims the OCR pool"
+    # The command line and the sensor name the folder assets without loading the definitions.
+    assert page_texts.key == PAGE_TEXTS
+    assert dg.AssetKey("failed_pages") == FAILED_PAGES
+
+
+def test_every_check_is_on_its_asset_with_its_severity(repo: dg.RepositoryDefinition) -> None:
+    checks = {(key.asset_key.to_user_string(), key.name)
+              for key in repo.asset_graph.asset_check_keys}
+    assert checks == {("page_texts", "counts_invariant"), ("failed_pages", "failure_share"),
+                      ("page_texts", "empty_pages"), ("page_texts", "garbage_pages"),
+                      ("page_accuracy", "cer_within_limit"), ("ocr_corpus", "corpus_complete")}
+    blocking = {key.name for key in repo.asset_graph.asset_check_keys
+                if repo.asset_graph.get_check_spec(key).blocking}
+    assert blocking == {"counts_invariant", "failure_share", "corpus_complete"}
+
+
+def test_jobs_sensors_and_schedules(repo: dg.RepositoryDefinition) -> None:
+    jobs = {job.name: job for job in repo.get_all_jobs()}
+    assert {"ocr_folder_job", "corpus_job"} <= set(jobs)
+    folder_job = jobs["ocr_folder_job"]
+    assert {key.to_user_string() for key in folder_job.asset_layer.executable_asset_keys} == {
+        "page_texts", "failed_pages", "page_accuracy"}
+    assert jobs["corpus_job"].tags == {"ocr_assets/job": "corpus"}
+    sensors = {sensor.name: sensor for sensor in repo.sensor_defs}
+    assert set(sensors) == {"scan_folder_sensor", "corpus_sensor"}
+    assert sensors["scan_folder_sensor"].job_name == "ocr_folder_job"
+    assert sensors["corpus_sensor"].job_name == "corpus_job"
+    assert sensors["scan_folder_sensor"].minimum_interval_seconds == 30
+    [schedule] = repo.schedule_defs
+    assert (schedule.name, schedule.job_name, schedule.cron_schedule) == (
+        "nightly_ingestion", "ocr_folder_job", "0 2 * * *")
+    assert set(repo.get_top_level_resources()) == {"ocr"}
+
+
+def test_the_deployment_environment_reaches_the_definitions_when_they_load(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Read when the definitions load, never at import: the same modules give other values."""
+    monkeypatch.setenv("OCR_ASSETS_SENSOR_INTERVAL_S", "5")
+    monkeypatch.setenv("OCR_ASSETS_NIGHTLY_CRON", "30 3 * * *")
+    monkeypatch.setenv("OCR_ASSETS_STEP_RETRIES", "4")
+    monkeypatch.setenv("OCR_ASSETS_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("OCR_ASSETS_LANG", "deu")
+    definitions = load_definitions()
+    repo = definitions.get_repository_def()
+    sensors = {sensor.name: sensor for sensor in repo.sensor_defs}
+    assert sensors["scan_folder_sensor"].minimum_interval_seconds == 5
+    assert repo.schedule_defs[0].cron_schedule == "30 3 * * *"
+    policy = definitions.get_assets_def("page_texts").op.retry_policy
+    assert policy is not None and policy.max_retries == 4
+    ocr = definitions.resources["ocr"]
+    assert (ocr.data_root, ocr.scans_root, ocr.lang) == (
+        str(tmp_path / "data"), str(tmp_path / "data" / "scans"), "deu")
+
+
+def test_dg_checks_and_lists_the_definitions_from_the_checkout() -> None:
+    """`dg check defs` and `dg list defs`, as a user runs them in a clean checkout (no
+    OCR_ASSETS_* variables, no DAGSTER_HOME)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("OCR_ASSETS_") and k != "DAGSTER_HOME"}
+    check = subprocess.run([str(DG), "check", "defs"], cwd=REPO, env=env, capture_output=True,
+                           text=True, timeout=300, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "All definitions loaded successfully" in check.stdout + check.stderr
+    listing = subprocess.run([str(DG), "list", "defs", "--json"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300, check=False)
+    assert listing.returncode == 0, listing.stderr
+    for name in ("page_texts", "failed_pages", "page_accuracy", "ocr_corpus",
+                 "scan_folder_sensor", "nightly_ingestion", "ocr_folder_job"):
+        assert name in listing.stdout, name
