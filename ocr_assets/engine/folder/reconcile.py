@@ -15,7 +15,7 @@ A folder whose signature on disk is still that one matches its rows; only a fold
 signature moved has its rows compared file by file (to say what changed, or to find that only
 files that are not pages did), and only a folder with failed pages has its failed rows read.
 Besides, each folder's `folder.toml` is read (for its recipe). So a night costs one query plus
-one `stat` per file, the cost of a sensor tick (BENCHMARKS.md, "Sensor tick").
+one `stat` per file, the cost of a sensor tick (docs/benchmarks.md, "Sensor tick").
 """
 
 from __future__ import annotations
