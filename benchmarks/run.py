@@ -1,4 +1,4 @@
-"""One command for every benchmark: `.venv/bin/python -m benchmarks.run` (see BENCHMARKS.md).
+"""One command for every benchmark: `.venv/bin/python -m benchmarks.run` (see docs/benchmarks.md).
 
 In one run, on one batch built from the shared test set's pages:
 1. the bare Tesseract CLI (`xargs -P <workers>`, `OMP_THREAD_LIMIT=1`), and

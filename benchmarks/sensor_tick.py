@@ -16,7 +16,7 @@ dagster.yaml and a manifest, then times, in this process, the code the daemon ru
    1 % of the folders got a page more (their rows are read and compared).
 
 The daemon evaluates the sensor in the code server and ships the result over gRPC, which this
-leaves out. Prints a markdown table for BENCHMARKS.md.
+leaves out. Prints a markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations

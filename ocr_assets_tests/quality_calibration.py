@@ -17,7 +17,7 @@ The whole set is read once, with the other tests that need the same pages
 quality flags are not empty; precision and recall are those of "flagged" against "labelled
 empty or garbage".
 
-`python -m ocr_assets_tests.quality_calibration [TESTDATA]` prints the table of the README.
+`python -m ocr_assets_tests.quality_calibration [TESTDATA]` prints the table of docs/quality.md.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def calibrate(files: Iterable[LabelledFile], work: Path, *, workers: int = 2) ->
 
 
 def markdown(result: Calibration) -> str:
-    """The README's table: counts, precision, recall, and every page the detector got wrong."""
+    """The table of docs/quality.md: counts, precision, recall, every page it got wrong."""
     labelled = [v for v in result.verdicts if v.label is not None]
     counts = {label: sum(v.label == label for v in labelled) for label in (TEXT, EMPTY, GARBAGE)}
     lines = [

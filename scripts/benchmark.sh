@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmarks (BENCHMARKS.md): set up, then measure the pipeline against the bare Tesseract
+# The benchmarks (docs/benchmarks.md): set up, then measure the pipeline against the bare Tesseract
 # CLI on the shared test set's pages. Takes 15-25 minutes on 2 cores with the defaults; extra
 # arguments go to `python -m benchmarks.run` (e.g. --folders 2 --reps 1 for a quick look).
 set -euo pipefail

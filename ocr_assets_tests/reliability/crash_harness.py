@@ -331,7 +331,7 @@ def run_trial(root: Path, mode: str, rng: random.Random, delay_s: float = 0.1) -
 
 def run_harness(root: Path, trials: int, seed: int, delay_s: float = 0.1,
                 modes: tuple[str, ...] = KILL_MODES) -> dict[str, object]:
-    """`trials` trials cycling through `modes`; returns the figures for RELIABILITY.md."""
+    """`trials` trials cycling through `modes`; returns the figures for docs/reliability.md."""
     rng = random.Random(seed)
     results = []
     for index in range(trials):

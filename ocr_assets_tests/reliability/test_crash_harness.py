@@ -5,7 +5,7 @@ The default suite runs three trials: the run's main process killed from outside 
 inside a manifest transaction, and a kill half-way through a page write. The full harness
 (every way to die, `OCR_ASSETS_CRASH_TRIALS` trials, 21 by default) runs with
 `OCR_ASSETS_CRASH_HARNESS=1`; with `OCR_ASSETS_CRASH_REPORT=<file>` it writes its figures there
-as JSON (the source of the table in docs/RELIABILITY.md).
+as JSON (the source of the table in docs/reliability.md).
 """
 
 from __future__ import annotations

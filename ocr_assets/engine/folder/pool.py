@@ -1,7 +1,7 @@
 """The OCR worker pool, kept for the life of the process and shared by every folder's batch.
 
 Starting a pool costs every worker a Python start, the engine's imports and, with a kept-loaded
-engine, the language model: 0.5-1 s per folder on 2 cores (BENCHMARKS.md), during which no page
+engine, the language model: 0.5-1 s per folder on 2 cores (docs/benchmarks.md), during which no page
 is read. A process that runs many folders (`ocr-assets run` runs one in-process Dagster run per
 folder) pays that once, and a kept-loaded engine stays loaded from one folder to the next.
 

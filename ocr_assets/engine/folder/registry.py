@@ -84,7 +84,7 @@ def folder_signature(folder: Path) -> str:
     for dirpath, dirnames, filenames in os.walk(top):
         dirnames.sort()
         # The relative path once per directory, not per file: `os.path.relpath` per file was
-        # half the time of a sensor tick (BENCHMARKS.md, "Sensor tick").
+        # half the time of a sensor tick (docs/benchmarks.md, "Sensor tick").
         prefix = b"" if dirpath == top else raw_bytes(os.path.relpath(dirpath, top)) + b"/"
         for name in sorted(filenames):
             try:

@@ -6,7 +6,7 @@ turned only when OSD is confident (`min_confidence`), and an upright page is nev
 its file goes to Tesseract unchanged, so its text stays identical to the bare CLI's.
 
 OSD is a Tesseract pass of its own (its own layout analysis and model): run on every page it
-cost 84 % more CPU than the OCR (BENCHMARKS.md). So the worker reads a page as scanned first
+cost 84 % more CPU than the OCR (docs/benchmarks.md). So the worker reads a page as scanned first
 and asks OSD only when that reading is doubtful (`doubt_about`): a turned page reads as
 garbage, an upright one almost never does. `upright_page` is the one call for both the worker
 and the retry pass; `detect_orientation` alone only asks. Neither ever raises for a page OSD

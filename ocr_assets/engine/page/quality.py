@@ -14,7 +14,7 @@ clipped to 0..1. A page is `empty` when it has fewer than `min_alnum_chars` lett
 or fewer than `min_real_words` real words in fewer than `near_blank_max_chars` printed
 characters (blank and near-blank pages: a cover, an endpaper with a library label), else
 `garbage` when its score is above `garbage_score`. The weights and
-both limits were calibrated on labelled pages (README "Quality"; recomputed by
+both limits were calibrated on labelled pages (docs/quality.md; recomputed by
 `ocr_assets_tests/quality_calibration.py`).
 """
 
@@ -37,7 +37,7 @@ MIN_DICTIONARY_WORD_LETTERS = 3
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    """Limits above or below which a page is flagged; calibrated, see README "Quality"."""
+    """Limits above or below which a page is flagged; calibrated, see docs/quality.md."""
 
     min_alnum_chars: int = 10
     """Fewer letters and digits than this is an empty page (blank pages OCR to a few specks)."""

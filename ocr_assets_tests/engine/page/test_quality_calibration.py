@@ -2,7 +2,7 @@
 
 Without the shared set, a quick few: the shipped text pages, a generated scribble page, a
 mirrored page and a blank one, every one classified right. With it, the whole labelled set,
-whose precision and recall the README reports, from the session's one reading of the shared
+whose precision and recall docs/quality.md reports, from the session's one reading of the shared
 set (`shared_ocr`, which the CLI-parity, accuracy and bad-inputs tests read too): precision
 and recall at least 0.95, and its hardest pages (a 1548 Fraktur page, a Latin and German title
 page, a one-line page, the blank and near-blank inputs) each classified right.

@@ -3,7 +3,7 @@ default engine, whose text is the installed `tesseract`'s page for page.
 
 pytesseract is imported on first use (`pytesseract_module`), not with this module: it imports
 pandas (about half a second of CPU), which a command that plans a batch and finds nothing to
-OCR never needs (BENCHMARKS.md, the all-done re-run).
+OCR never needs (docs/benchmarks.md, the all-done re-run).
 """
 
 from __future__ import annotations
