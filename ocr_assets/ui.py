@@ -15,7 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ocr_assets.engine.config import ProjectConfig
-from ocr_assets.orchestration.instance import PROJECT_ROOT, dagster_home
+from ocr_assets.orchestration.instance import (
+    PROJECT_ROOT,
+    InstanceOpenError,
+    dagster_home,
+    open_instance,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
@@ -40,6 +45,14 @@ def dev_environment(environ: Mapping[str, str]) -> tuple[dict[str, str], Path]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     environment, home = dev_environment(os.environ)
+    # Created (or repaired) here, under the instance lock, before the webserver and the daemon
+    # open it at the same moment, and beside any `ocr-assets run` started with them.
+    try:
+        open_instance(home, on_repair=lambda line: print(
+            f"repaired the Dagster instance: {line}", file=sys.stderr)).dispose()
+    except InstanceOpenError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
     command = dev_command(sys.argv[1:] if argv is None else argv)
     print(f"Dagster UI: data {environment['OCR_ASSETS_DATA']}, scans "
           f"{environment['OCR_ASSETS_SCANS']}, Dagster home {home}", file=sys.stderr)

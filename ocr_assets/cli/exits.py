@@ -5,7 +5,8 @@ EXIT_BLOCKING_CHECK_FAILED = 1
 """A blocking check failed: a folder's counts invariant or failure share, or the corpus's
 completeness."""
 EXIT_RUN_FAILED = 2
-"""A run, the instance or the manifest failed for another reason; the message says what."""
+"""A run failed for another reason than a blocking check, or the Dagster instance or the
+manifest cannot be opened; the message says what, where, and what to do."""
 EXIT_USAGE = 64
 
 

@@ -8,8 +8,10 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from ocr_assets.cli.exits import Refused
+from ocr_assets.cli.exits import EXIT_RUN_FAILED, Refused
 from ocr_assets.cli.options import add_data_flag, add_scans_flag
+from ocr_assets.engine.manifest.base import ManifestOpenError
+from ocr_assets.orchestration.instance import InstanceOpenError
 
 DESCRIPTION = "the headless way in, through the same Dagster assets and the same instance"
 
@@ -81,3 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Refused as exc:
         print(exc, file=sys.stderr)
         return exc.code
+    except (ManifestOpenError, InstanceOpenError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_RUN_FAILED

@@ -44,7 +44,9 @@ def open_project_instance(project: Project) -> dg.DagsterInstance:
 
     # Partitioned asset checks are "preview" in Dagster 1.13; the CLI's users need not see that.
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    instance = open_instance(dagster_home(project.data_root, os.environ))
+    home = dagster_home(project.data_root, os.environ)
+    instance = open_instance(home, on_repair=lambda line: print(
+        f"repaired the Dagster instance: {line}", file=sys.stderr))
     for run_id in fail_dead_in_process_runs(instance):
         print(f"run {run_id} was left unfinished by a process that died: marked failed, its "
               "pool slot freed", file=sys.stderr)

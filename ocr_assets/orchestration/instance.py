@@ -9,12 +9,16 @@ starts), never written to this process's environment.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Mapping
+import contextlib
+import fcntl
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ocr_assets.engine.manifest.leases import owner_is_dead, process_id
+from ocr_assets.engine.store.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -25,29 +29,127 @@ PROCESS_TAG = "ocr_assets/process"
 """Run tag: the `leases.process_id` of the process executing an in-process (CLI) run."""
 
 
+LOCK_NAME = ".ocr-assets-instance.lock"
+"""In the instance's home: held while a process creates, repairs or first opens the instance."""
+SQLITE_DATABASES = {
+    Path("history/runs.db"): "dagster._core.storage.runs.sqlite.sqlite_run_storage",
+    Path("history/runs/index.db"): "dagster._core.storage.event_log.sqlite.sqlite_event_log",
+    Path("schedules/schedules.db"):
+        "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
+}
+"""The embedded instance's SQLite databases that every process opens, and the module whose
+migrations (alembic) they follow."""
+
+
+class InstanceOpenError(Exception):
+    """The Dagster instance cannot be opened; the message names it and says what to do."""
+
+
 def dagster_home(data_root: Path, environ: Mapping[str, str]) -> Path:
     """The instance's home: `DAGSTER_HOME` when the user set one, else `<data_root>/dagster_home`
-    with the project's `dagster.yaml` (or the file `OCR_ASSETS_INSTANCE_YAML` names) copied in.
-    Created when missing."""
+    with the project's `dagster.yaml` (or the file `OCR_ASSETS_INSTANCE_YAML` names) copied in,
+    atomically and under the instance lock. Created when missing."""
     if environ.get("DAGSTER_HOME"):
         home = Path(environ["DAGSTER_HOME"])
         home.mkdir(parents=True, exist_ok=True)
         return home
     home = (data_root / "dagster_home").absolute()
     home.mkdir(parents=True, exist_ok=True)
-    target = home / "dagster.yaml"
     source = Path(environ.get("OCR_ASSETS_INSTANCE_YAML") or PROJECT_INSTANCE_YAML)
+    target = home / "dagster.yaml"
     if source.is_file() and (not target.is_file()
                              or target.read_bytes() != source.read_bytes()):
-        shutil.copyfile(source, target)
+        with instance_lock(home):
+            write_bytes_atomic(target, source.read_bytes())
     return home
 
 
-def open_instance(home: Path) -> dg.DagsterInstance:
-    """The instance of `home`."""
+@contextmanager
+def instance_lock(home: Path) -> Iterator[None]:
+    """Hold the instance's lock: one process at a time creates, migrates or repairs it.
+
+    Dagster's SQLite storages look for their tables and then create them, unlocked: two
+    processes that start on a new home at once can both stamp a schema version, which leaves
+    the instance unopenable (dagster-io/dagster#27390). Every project command and the UI open
+    the instance through `open_instance`, which holds this lock while it does."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / LOCK_NAME, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def repair_double_stamps(home: Path) -> list[str]:
+    """Repair the damage two simultaneous first opens did: a database of the embedded instance
+    whose `alembic_version` holds the current head and an older revision (its tables were
+    created at the head by one process, the other stamped an older revision). The older rows
+    go; what was repaired comes back as one line each, for the caller to say. A database with
+    several revisions but not the head is left alone and raises `InstanceOpenError`."""
+    repaired = []
+    for relative, module in SQLITE_DATABASES.items():
+        path = home / relative
+        if not path.is_file():
+            continue
+        with contextlib.closing(sqlite3.connect(path, timeout=60)) as db:
+            try:
+                stamps = [row[0] for row in db.execute("SELECT version_num FROM alembic_version")]
+            except sqlite3.OperationalError:
+                continue  # no version table yet: Dagster creates and stamps it
+            if len(stamps) < 2:
+                continue
+            head = _alembic_head(module)
+            if head not in stamps:
+                raise InstanceOpenError(
+                    f"the Dagster instance database {path} holds the schema versions {stamps} "
+                    f"and not this Dagster's {head}; restore it from a backup or move "
+                    f"{home} away to start a new instance")
+            with db:
+                db.execute("DELETE FROM alembic_version WHERE version_num != ?", (head,))
+            repaired.append(f"{path}: schema versions {sorted(stamps)} (two processes created "
+                            f"it at once), kept {head}")
+    return repaired
+
+
+def _alembic_head(module_name: str) -> str:
+    import importlib
+
+    from alembic.script import ScriptDirectory
+    from dagster._core.storage.sql import get_alembic_config
+
+    module = importlib.import_module(module_name)
+    head = ScriptDirectory.from_config(get_alembic_config(module.__file__)).get_current_head()
+    assert head is not None, module_name
+    return head
+
+
+def open_instance(home: Path, on_repair: Callable[[str], None] | None = None
+                  ) -> dg.DagsterInstance:
+    """The instance of `home`, created (its databases and their schema stamps) and repaired
+    under the instance lock, so processes that start at once never damage it. `on_repair`
+    hears each repair (`repair_double_stamps`); a home that cannot be opened raises
+    `InstanceOpenError` naming it and what to do."""
     import dagster as dg
 
-    return dg.DagsterInstance.from_config(str(home))
+    with instance_lock(home):
+        try:
+            for line in repair_double_stamps(home):
+                if on_repair is not None:
+                    on_repair(line)
+            instance = dg.DagsterInstance.from_config(str(home))
+            # Every storage made now, inside the lock: some are only built on first use.
+            instance.get_run_records(limit=1)
+            instance.get_dynamic_partitions("scan_folders")
+            instance.all_instigator_state()
+        except InstanceOpenError:
+            raise
+        except Exception as exc:  # every cause becomes one message with what to do
+            raise InstanceOpenError(
+                f"cannot open the Dagster instance in {home}: {type(exc).__name__}: "
+                f"{str(exc).strip()[:500]}; check {home / 'dagster.yaml'} (and the database it "
+                "names), or move the home away to start a new instance") from exc
+    return instance
 
 
 def in_process_run_tags() -> dict[str, str]:

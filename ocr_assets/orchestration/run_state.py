@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dagster as dg
+from sqlalchemy.exc import IntegrityError
 
 from ocr_assets.engine.folder.planning import FolderNeed, Need, RunState, folders_to_run
 from ocr_assets.engine.folder.registry import ScanFolders
@@ -52,7 +53,12 @@ def register_and_add_partitions(instance: dg.DagsterInstance,
     """Register the scans root's folders and add the new ones as partitions at once (the
     command line's way; the sensor returns them as a request instead)."""
     registration = register_scan_folders(instance, project)
-    instance.add_dynamic_partitions(scan_folders.name, registration.new_partitions)
+    try:
+        instance.add_dynamic_partitions(scan_folders.name, registration.new_partitions)
+    except IntegrityError:  # another command added some of them meanwhile
+        known = set(instance.get_dynamic_partitions(scan_folders.name))
+        instance.add_dynamic_partitions(scan_folders.name,
+                                        [k for k in registration.new_partitions if k not in known])
     return registration
 
 
@@ -77,8 +83,7 @@ def run_state(instance: dg.DagsterInstance, keys: list[str]) -> RunState:
                 in_progress.add(key)
             elif status == dg.AssetPartitionStatus.FAILED:
                 failed.setdefault(key, asset.to_user_string())
-    materialized = {key for key, status in statuses[PAGE_TEXTS].items()
-                    if status == dg.AssetPartitionStatus.MATERIALIZED}
+    materialized = instance.get_materialized_partitions(PAGE_TEXTS) & set(keys)
     return RunState(frozenset(materialized), failed, frozenset(in_progress))
 
 

@@ -162,8 +162,11 @@ class Need(StrEnum):
 SENSOR_NEEDS = frozenset({Need.NEW, Need.CHANGED, Need.RECIPE})
 """What the folder sensor requests runs for: what changed (a failed run is not requested again
 until its folder changes; "Failed and missing" in the UI and `retry-failed` are for that)."""
-RUN_NEEDS = frozenset({Need.NEW, Need.PENDING, Need.CHANGED, Need.RECIPE, Need.RETRYABLE})
-"""What `ocr-assets run` and the nightly schedule run: everything a plain run can still do."""
+RUN_NEEDS = frozenset({Need.RUN_FAILED, Need.NEW, Need.PENDING, Need.CHANGED, Need.RECIPE,
+                       Need.RETRYABLE})
+"""What `ocr-assets run` and the nightly schedule run: everything a plain run can still do,
+and a folder whose last run failed (its run says again why, or succeeds once the cause is
+gone: a folder back in place, a language installed)."""
 RETRY_NEEDS = frozenset({Need.RUN_FAILED, Need.FAILED_PAGES})
 """What `ocr-assets retry-failed` runs: exactly the failed runs and the folders with failed
 pages."""
@@ -174,7 +177,7 @@ class RunState:
     """What Dagster knows of the folders' partitions, as plain values."""
 
     materialized: frozenset[str] = frozenset()
-    """Partitions of `page_texts` with a materialization."""
+    """Partitions of `page_texts` with a materialization (at any time)."""
     failed: Mapping[str, str] = field(default_factory=dict)
     """Partition -> the asset whose last run failed."""
     in_progress: frozenset[str] = frozenset()
@@ -221,8 +224,8 @@ def _first_need(project: Project, key: str, folder: Path, summary: FolderSummary
         return FolderNeed(Need.RUN_FAILED, f"last run failed ({runs.failed[key]})",
                           summary.unfinished + summary.counts[FAILED])
     if Need.NEW in wanted and key not in runs.materialized:
-        pages = sum(summary.counts.values())
-        if not pages and count_new:
+        pages = summary.unfinished
+        if not sum(summary.counts.values()) and count_new:
             pages = len(discover_pages(folder, root=project.scans_root).pages)
         return FolderNeed(Need.NEW, "never materialized", pages)
     if Need.PENDING in wanted and summary.unfinished:

@@ -14,6 +14,7 @@ from ocr_assets.engine.manifest.base import (
     FolderRecord,
     FolderSummary,
     Manifest,
+    ManifestOpenError,
     PageOutcome,
     PageRecord,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "FolderRecord",
     "FolderSummary",
     "Manifest",
+    "ManifestOpenError",
     "PageOutcome",
     "PageRecord",
     "SqliteManifest",

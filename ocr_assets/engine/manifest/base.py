@@ -27,6 +27,13 @@ from typing import Any, Protocol
 from ocr_assets.engine.killpoints import kill_point
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+
+
+class ManifestOpenError(RuntimeError):
+    """The manifest cannot be opened (a server that does not answer, a file that is no
+    database, a schema newer than this code); the message names it and says what to do."""
+
+
 STATUSES = (PENDING, RUNNING, DONE, FAILED)
 
 

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg2
 import psycopg2.sql
 
-from ocr_assets.engine.manifest.base import SqlConnection, SqlManifest
+from ocr_assets.engine.manifest.base import ManifestOpenError, SqlConnection, SqlManifest
 
 DEFAULT_SCHEMA = "ocr_assets"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -158,7 +158,7 @@ class PostgresManifest(SqlManifest):
             raw = psycopg2.connect(self._dsn, connect_timeout=self._connect_timeout_s,
                                    application_name="ocr-assets manifest")
         except psycopg2.OperationalError as exc:
-            raise RuntimeError(
+            raise ManifestOpenError(
                 f"cannot connect to the PostgreSQL manifest at {redacted(self._dsn)}: "
                 f"{' '.join(str(exc).split())}; check OCR_ASSETS_MANIFEST_URL and that the "
                 "server runs") from exc
@@ -200,7 +200,7 @@ class PostgresManifest(SqlManifest):
                 "SELECT COALESCE(MAX(version), 0) FROM {}.schema_version").format(schema))
             current = cursor.fetchone()[0]
             if current > len(MIGRATIONS):
-                raise RuntimeError(
+                raise ManifestOpenError(
                     f"the manifest schema {self.schema!r} at {redacted(self._dsn)} is at version "
                     f"{current}, newer than this ocr-assets knows ({len(MIGRATIONS)}): upgrade "
                     "ocr-assets on this machine")

@@ -7,7 +7,12 @@ import sqlite3
 import time
 from pathlib import Path
 
-from ocr_assets.engine.manifest.base import SQLITE_MIGRATIONS, SqlConnection, SqlManifest
+from ocr_assets.engine.manifest.base import (
+    SQLITE_MIGRATIONS,
+    ManifestOpenError,
+    SqlConnection,
+    SqlManifest,
+)
 
 BUSY_TIMEOUT_S = 60.0
 """How long a writer waits for another one before it gives up."""
@@ -23,8 +28,14 @@ class SqliteManifest(SqlManifest):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise ManifestOpenError(
+                f"cannot open the manifest {self.path}: {exc}; if the file is damaged, restore "
+                "it from a backup or move it away (the next run rebuilds it and OCRs every page "
+                "again)") from exc
 
     def _migrate(self) -> None:
         """Create or upgrade the schema to the newest version. Read without a lock first (the
@@ -40,7 +51,7 @@ class SqliteManifest(SqlManifest):
         try:
             current = self._version(db)
             if current > len(SQLITE_MIGRATIONS):
-                raise RuntimeError(
+                raise ManifestOpenError(
                     f"the manifest {self.path} is at schema version {current}, newer than this "
                     f"ocr-assets knows ({len(SQLITE_MIGRATIONS)}): upgrade ocr-assets on this "
                     "machine")
