@@ -4,6 +4,8 @@ count. (The command end to end is `e2e/test_cli.py`.)"""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -95,3 +97,25 @@ def test_without_flags_or_variables_the_data_root_is_data_under_the_working_dire
     config = project_config(build_parser().parse_args(["status"]))
     assert (config.data_root, config.scans_root) == (str(tmp_path / "data"),
                                                      str(tmp_path / "data" / "scans"))
+
+
+READING_IMPORTS = """
+import sys
+from ocr_assets.cli.main import main
+code = main(sys.argv[1:])
+print(sorted({m.split('.')[0] for m in sys.modules} & {"dagster", "pandas", "pytesseract"}))
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("command", [["status", "--json"], ["search", "fox"]])
+def test_the_reading_commands_import_no_dagster(tmp_path: Path, command: list[str]) -> None:
+    """What keeps them at a tenth of a CPU-second (docs/benchmarks.md, "Reading commands"),
+    so a user may poll them beside running work."""
+    manifest = open_manifest(tmp_path / "data" / "manifest.sqlite")
+    manifest.register_folder("box", "box", b"box")
+    manifest.close()
+    result = subprocess.run([sys.executable, "-c", READING_IMPORTS, *command,
+                             "--data", str(tmp_path / "data")], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
