@@ -101,7 +101,7 @@ def _verify(batch: Batch, data_root: Path, engine: str) -> None:
         done = sum(counts["done"] for counts in manifest.status_counts().values())
     finally:
         manifest.close()
-    rows = len(read_corpus(data_root / "corpus", columns=["page"]))
+    rows = len(read_corpus(LocalStore(data_root / "corpus"), columns=["page"]))
     if done != batch.pages or rows != batch.pages:
         raise SystemExit(f"engine {engine}: {done} pages done and {rows} corpus rows, expected "
                          f"{batch.pages} of each; see the manifest under {data_root}")

@@ -4,7 +4,7 @@ Its parts, each a subpackage:
 - `page`: one page: decode it, read it with an OCR engine (`page.engines`), turn it upright,
   judge its text, and the worker that does all of it in a pool process;
 - `folder`: one scan folder: discover its pages, plan and run its batch, the retry pass, the
-  counts invariant, reconciliation, accuracy and reports;
+  counts invariant, the planning of which folders need a run, accuracy and reports;
 - `manifest`: the per-page source of truth, SQLite or PostgreSQL, with leases;
 - `store`: where outputs live (a directory or an object store), written atomically;
 - `corpus`: the corpus across folders, its layout and its full-text search.

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ocr_assets.engine.manifest.leases import owner_is_dead, process_id
-from ocr_assets.engine.store.atomic import write_bytes_atomic
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -60,8 +61,18 @@ def dagster_home(data_root: Path, environ: Mapping[str, str]) -> Path:
     if source.is_file() and (not target.is_file()
                              or target.read_bytes() != source.read_bytes()):
         with instance_lock(home):
-            write_bytes_atomic(target, source.read_bytes())
+            _replace(target, source.read_bytes())
     return home
+
+
+def _replace(target: Path, data: bytes) -> None:
+    """Write `target` whole or not at all (a temporary file renamed over it), so a process
+    that reads it meanwhile never sees half of it. Not the output store's writer: that one
+    carries the crash tests' kill points, which are about outputs, not the instance's file."""
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.",
+                                     delete=False) as handle:
+        handle.write(data)
+    os.replace(handle.name, target)
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from PIL import Image
 
 from ocr_assets.engine.corpus.build import expected_pages, read_corpus
 from ocr_assets.engine.manifest import open_manifest
+from ocr_assets.engine.store.outputs import LocalStore
 from ocr_assets.orchestration.concurrency import OCR_POOL
 from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets.orchestration.run_state import register_and_add_partitions
@@ -137,7 +138,7 @@ def test_the_cli_runs_on_the_production_instance_and_manifest(production: dict[s
     rows = manifest_rows(production)
     assert {k: {p: r.status for p, r in pages.items()} for k, pages in rows.items()} == {
         key: {"page_1.tif": "done", "page_2.png": "failed"} for key in FOLDERS}
-    corpus = read_corpus(data / "corpus")
+    corpus = read_corpus(LocalStore(data / "corpus"))
     assert sorted(zip(corpus["partition"], corpus["page"], strict=True)) == [
         (key, "page_1.tif") for key in FOLDERS]
     assert all("quick brown dog" in text for text in corpus["text"]), "read by Tesseract"

@@ -126,7 +126,7 @@ def test_hostile_names_are_registered_ocred_and_stay_inside_the_output_root(
     folders = {b"ocr"} | {os.fsencode(f"ocr/{key}") for key in ocred}
     assert written - folders == expected_outputs, "a file was written outside its place"
     assert {p for p in tree(tmp_path) if not p.startswith((b"scans", b"data"))} == set()
-    corpus = read_corpus(data / "corpus")
+    corpus = read_corpus(project.corpus_store)
     assert summary.rows == len(corpus) == sum(len(files_of(f)) for f in OCRED_FOLDERS)
     assert set(corpus["folder"]) == {display_name(name) for name in OCRED_FOLDERS}
 

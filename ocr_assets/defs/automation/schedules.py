@@ -1,11 +1,11 @@
 """Nightly ingestion: a cron schedule beside the sensor.
 
-The sensor reacts to changes it sees between two ticks; it cannot see what happened while it
-was stopped or the daemon was down, and it never retries on its own. Each night this schedule
-asks the one answer to "which folders need a run" (`folders_needing_run`) for every registered
-folder, and requests a run for each one that is new, changed, read with other settings, or has
-pending or still-helpable failed pages, at an hour when the machine is free. Schedules cannot
-add partitions: registering folders is the sensor's (and the CLI's) job.
+The sensor runs new and changed folders (it compares each folder's files with what its last run
+stored in the manifest, so it also sees what changed while it was stopped); it never retries on
+its own. Each night this schedule asks the same answer to "which folders need a run"
+(`folders_needing_run`) for more of its reasons: a folder whose last run failed, or that has
+pending or still-helpable failed pages, is run too, at an hour when the machine is free.
+Schedules cannot add partitions: registering folders is the sensor's (and the CLI's) job.
 """
 
 import os

@@ -40,7 +40,7 @@ from ocr_assets.engine.corpus.layout import (
 from ocr_assets.engine.folder.invariants import folder_verdict
 from ocr_assets.engine.manifest import DONE, Manifest, PageRecord
 from ocr_assets.engine.page.worker import output_keys
-from ocr_assets.engine.store.outputs import OutputStore, open_store, read_json, read_text
+from ocr_assets.engine.store.outputs import OutputStore, read_json, read_text
 
 if TYPE_CHECKING:
     from ocr_assets.engine.project import Project
@@ -247,8 +247,8 @@ def expected_pages(project: Project) -> set[tuple[str, str]]:
             for page_id, row in project.manifest.pages(key).items() if row.status == DONE}
 
 
-def read_corpus(corpus_root: Path | str | OutputStore,
+def read_corpus(corpus: OutputStore,
                 columns: list[str] | None = None) -> pd.DataFrame:
     """The written corpus (`pages.parquet`); `FileNotFoundError` when it was never built."""
-    return pd.read_parquet(io.BytesIO(open_store(corpus_root).read_bytes(PARQUET_KEY)),
+    return pd.read_parquet(io.BytesIO(corpus.read_bytes(PARQUET_KEY)),
                            columns=columns)

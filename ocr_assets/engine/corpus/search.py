@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ocr_assets.engine.corpus.layout import SQLITE_KEY
-from ocr_assets.engine.store.outputs import LocalStore, OutputStore, open_store
+from ocr_assets.engine.store.outputs import LocalStore, OutputStore
 
 SNIPPET_TOKENS = 16
 MAX_QUERY_CHARS = 1000
@@ -49,10 +49,9 @@ class CorpusNotBuiltError(FileNotFoundError):
 
 
 @contextmanager
-def corpus_database(corpus_root: Path | str | OutputStore) -> Iterator[Path]:
+def corpus_database(corpus: OutputStore) -> Iterator[Path]:
     """A local path to the corpus database: the file itself in a local store, else a
     temporary copy of the object."""
-    corpus = open_store(corpus_root)
     if not corpus.exists(SQLITE_KEY):
         raise CorpusNotBuiltError(f"{corpus.uri(SQLITE_KEY)} does not exist: build the corpus "
                                   "first (ocr-assets run)")
@@ -81,11 +80,11 @@ def clean_query(query: str) -> str:
     return text
 
 
-def search_corpus(corpus_root: Path | str | OutputStore, query: str, *, limit: int = 20,
+def search_corpus(corpus: OutputStore, query: str, *, limit: int = 20,
                   highlight: tuple[str, str] = ("[", "]")) -> list[SearchHit]:
     """The best `limit` pages for `query`, best first (FTS5's bm25 rank)."""
     query = clean_query(query)
-    with corpus_database(corpus_root) as path:
+    with corpus_database(corpus) as path:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             try:
@@ -100,9 +99,9 @@ def search_corpus(corpus_root: Path | str | OutputStore, query: str, *, limit: i
             for folder, partition, page, snippet, _ in found]
 
 
-def count_indexed_pages(corpus_root: Path | str | OutputStore) -> int:
+def count_indexed_pages(corpus: OutputStore) -> int:
     """Rows of the full-text database; `FileNotFoundError` when it was never built."""
-    with corpus_database(corpus_root) as path:
+    with corpus_database(corpus) as path:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             return int(db.execute("SELECT COUNT(*) FROM pages").fetchone()[0])

@@ -1,2 +1,2 @@
 """One scan folder: its pages, its plan and batch, the retry pass, the counts invariant,
-reconciliation, accuracy, reports, and forgetting it."""
+which folders need a run (planning), accuracy, reports, and forgetting it."""

@@ -170,7 +170,7 @@ def plan_folder(folder: ScanFolder, settings: OcrSettings, *,
     Runs inside a folder's run only: it writes the manifest."""
     manifest, partition_key, outputs = folder.manifest, folder.key, folder.outputs
     # Taken before the listing: a file that changes while the folder is listed makes the
-    # stored signature stale (the nightly reconciliation then looks at the rows), never wrong.
+    # stored signature stale (the planning then compares the rows), never wrong.
     signature = folder_signature(folder.path)
     listing = discover_pages(folder.path, root=folder.project.scans_root)
     _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages],

@@ -111,7 +111,7 @@ def folder_changes(folder: Path, rows: Mapping[str, PageRecord]) -> str | None:
     return changed_files(folder, rows).describe()
 
 
-def retryable_failures(rows: Iterable[PageRecord], reports: Path | str | OutputStore,
+def retryable_failures(rows: Iterable[PageRecord], reports: OutputStore,
                        max_attempts: int) -> list[str]:
     """Failed pages that a run can still help: a plain retry under the attempt cap, or a
     retry-pass strategy not yet tried on this input."""

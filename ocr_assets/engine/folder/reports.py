@@ -4,7 +4,6 @@ and what the retry pass made of it (recovered by which strategy, or still failin
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pandas as pd
 
@@ -16,7 +15,7 @@ from ocr_assets.engine.folder.retry import (
     strategies_for,
 )
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest
-from ocr_assets.engine.store.outputs import OutputStore, open_store
+from ocr_assets.engine.store.outputs import OutputStore
 
 REPORT_KEYS = ("failed_pages.csv", "failed_pages.json")
 ACCURACY_REPORT_KEYS = ("accuracy.csv", "accuracy.json")
@@ -57,11 +56,10 @@ def failed_pages_frame(manifest: Manifest, partition_key: str,
     return pd.DataFrame.from_records(records, columns=list(REPORT_COLUMNS))
 
 
-def write_frame_report(frame: pd.DataFrame, report_dir: Path | str | OutputStore,
+def write_frame_report(frame: pd.DataFrame, reports: OutputStore,
                        stem: str) -> tuple[str, str]:
     """`<stem>.csv` for spreadsheets and `<stem>.json` for tools, both atomic, in the folder's
-    report store (or its directory or URL); returns where they were written."""
-    reports = open_store(report_dir)
+    report store; returns where they were written."""
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
     reports.write_bytes(f"{stem}.csv", buffer.getvalue().encode("utf-8"))
@@ -71,6 +69,6 @@ def write_frame_report(frame: pd.DataFrame, report_dir: Path | str | OutputStore
 
 
 def write_failed_pages_report(frame: pd.DataFrame,
-                              report_dir: Path | str | OutputStore) -> tuple[str, str]:
+                              reports: OutputStore) -> tuple[str, str]:
     """`failed_pages.csv` and `failed_pages.json` in the folder's report store."""
-    return write_frame_report(frame, report_dir, "failed_pages")
+    return write_frame_report(frame, reports, "failed_pages")

@@ -33,7 +33,7 @@ from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.page.engines.registry import check_engine_ready
 from ocr_assets.engine.page.worker import PageTask, all_output_keys, ocr_page
 from ocr_assets.engine.settings import DEFAULT_MIN_CONFIDENCE, OcrSettings
-from ocr_assets.engine.store.outputs import OutputStore, open_store, read_json, write_json
+from ocr_assets.engine.store.outputs import OutputStore, read_json, write_json
 
 if TYPE_CHECKING:
     from ocr_assets.engine.project import ScanFolder
@@ -146,16 +146,15 @@ def entry_applies(entry: PageRetry, row: PageRecord) -> bool:
         entry.recipe is None or row.recipe is None or entry.recipe == row.recipe)
 
 
-def load_record(reports: Path | str | OutputStore) -> dict[str, PageRetry]:
+def load_record(reports: OutputStore) -> dict[str, PageRetry]:
     """The pass's record of a folder, from its report store; empty when there is none yet."""
-    store = open_store(reports)
     try:
-        document = read_json(store, RECORD_NAME)
+        document = read_json(reports, RECORD_NAME)
         return {page_id: PageRetry(**entry) for page_id, entry in document["pages"].items()}
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RuntimeError(f"cannot read the retry-pass record {store.uri(RECORD_NAME)}: {exc};"
+        raise RuntimeError(f"cannot read the retry-pass record {reports.uri(RECORD_NAME)}: {exc};"
                            " delete it to start the record afresh (its pages are then retried "
                            "once more)") from exc
 

@@ -49,7 +49,7 @@ class FolderRecord:
 @dataclass(frozen=True)
 class FolderSummary:
     """One folder's page counts and listing, from one aggregate query over every folder:
-    what the nightly reconciliation needs without reading any page row."""
+    what the planning (`folder.planning`) needs without reading any page row."""
 
     counts: dict[str, int]
     """Pages per status, every status present (zeros included)."""

@@ -216,4 +216,4 @@ def test_an_empty_corpus_is_valid(tmp_path: Path) -> None:
     assert summary.rows == 0
     assert list(pd.read_parquet(tmp_path / "corpus" / "pages.parquet").columns) == list(
         CORPUS_COLUMNS)
-    assert count_indexed_pages(tmp_path / "corpus") == 0
+    assert count_indexed_pages(LocalStore(tmp_path / "corpus")) == 0

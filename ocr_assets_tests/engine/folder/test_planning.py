@@ -23,6 +23,7 @@ from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.manifest import FAILED, Manifest, PageOutcome, PageRecord
 from ocr_assets.engine.project import Project
 from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.store.outputs import LocalStore
 from ocr_assets_tests.helpers import FIXTURES, Run, new_run
 
 PAGE = FIXTURES / "pages" / "phototest.tif"
@@ -66,7 +67,7 @@ def test_only_failures_a_run_can_help_are_retryable(tmp_path: Path) -> None:
     (run.folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     run.process()
     rows = run.manifest.pages(run.key).values()
-    reports = tmp_path / "reports" / run.key
+    reports = LocalStore(tmp_path / "reports" / run.key)
 
     assert retryable_failures(rows, reports, max_attempts=3) == ["broken.png"], \
         "the retry pass has not tried it yet"

@@ -21,6 +21,7 @@ from ocr_assets.engine.folder.retry import (
 )
 from ocr_assets.engine.manifest import DONE, FAILED
 from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.store.outputs import LocalStore
 from ocr_assets_tests.helpers import FIXTURES, Run, new_run
 
 
@@ -72,8 +73,8 @@ def test_a_truncated_page_is_recovered_and_the_hopeless_ones_say_why(damaged: Ru
     assert rows["stub.tif"].attempts == 2, "the retry is an attempt like any other"
     assert rows["good.png"].attempts == 1, "done pages are never touched"
 
-    frame = failed_pages_frame(damaged.manifest, damaged.key,
-                               load_record(damaged.out_root.parent / "reports" / damaged.key))
+    reports = LocalStore(damaged.out_root.parent / "reports" / damaged.key)
+    frame = failed_pages_frame(damaged.manifest, damaged.key, load_record(reports))
     outcome = dict(zip(frame["page"], frame["retry_outcome"], strict=True))
     assert outcome == {"cut.png": "recovered", "stub.tif": "still_failing",
                        "not_an_image.png": "still_failing"}
