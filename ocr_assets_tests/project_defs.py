@@ -11,8 +11,15 @@ from ocr_assets.defs.corpus.assets import ocr_corpus
 from ocr_assets.defs.corpus.checks import corpus_complete
 from ocr_assets.defs.corpus.jobs import CORPUS_TAG, corpus_job
 from ocr_assets.defs.ocr.assets import folder_assets
-from ocr_assets.defs.ocr.checks import counts_invariant, empty_pages, failure_share, garbage_pages
-from ocr_assets.defs.ocr.jobs import ocr_folder_job
+from ocr_assets.defs.ocr.checks import (
+    counts_invariant,
+    empty_pages,
+    failure_share,
+    garbage_pages,
+    no_failed_pages,
+)
+from ocr_assets.defs.ocr.jobs import ocr_folder_job, retry_failed_pages_job
+from ocr_assets.defs.ocr.scans import scan_folders
 from ocr_assets.defs.quality.assets import page_accuracy
 from ocr_assets.defs.quality.checks import cer_within_limit
 from ocr_assets.orchestration.automation import AutomationConfig
@@ -34,9 +41,12 @@ __all__ = [
     "failure_share",
     "garbage_pages",
     "nightly_ingestion",
+    "no_failed_pages",
     "ocr_corpus",
     "ocr_folder_job",
     "page_accuracy",
     "page_texts",
+    "retry_failed_pages_job",
     "scan_folder_sensor",
+    "scan_folders",
 ]

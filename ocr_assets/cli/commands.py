@@ -74,7 +74,8 @@ def cmd_retry_failed(args: argparse.Namespace) -> int:
     failed_pages = sum(counts.get(key, {}).get("failed", 0) for key in needs)
     print(f"retrying {len(needs)} partitions ({failed_pages} failed pages)", file=sys.stderr)
     outcome = execute_folders(instance, project, {k: n.why for k, n in needs.items()},
-                              failed_pages, trigger="retry-failed")
+                              failed_pages, trigger="retry-failed",
+                              job_name="retry_failed_pages_job")
     execute_corpus(instance, project, outcome, trigger="retry-failed")
     return summarise(project, outcome)
 

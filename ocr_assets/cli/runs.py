@@ -82,9 +82,10 @@ def _failure_reason(result: Any) -> str:
 
 
 def execute_folders(instance: dg.DagsterInstance, project: Project,
-                    reasons: dict[str, str], pages_to_do: int, *, trigger: str) -> Outcome:
-    """One in-process run of `ocr_folder_job` per partition of `reasons` (key -> why), with
-    the progress bar. With no partition to run, the definitions (and pandas, which the corpus
+                    reasons: dict[str, str], pages_to_do: int, *, trigger: str,
+                    job_name: str = "ocr_folder_job") -> Outcome:
+    """One in-process run of `job_name` per partition of `reasons` (key -> why), with the
+    progress bar. With no partition to run, the definitions (and pandas, which the corpus
     asset imports) are not even loaded."""
     outcome = Outcome()
     if not reasons:
@@ -93,7 +94,7 @@ def execute_folders(instance: dg.DagsterInstance, project: Project,
 
     from ocr_assets.definitions import load_definitions
 
-    folder_job = load_definitions().resolve_job_def("ocr_folder_job")
+    folder_job = load_definitions().resolve_job_def(job_name)
     with Progress(pages_to_do, project.manifest) as progress:
         for key, why in reasons.items():
             progress.watch(key)

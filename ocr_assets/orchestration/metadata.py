@@ -39,8 +39,9 @@ def flagged_table(flagged: Iterable[PageRecord]) -> str:
 
 
 def folder_metadata(report: FolderReport) -> dict[str, dg.MetadataValue]:
-    """Metadata of one `page_texts` materialization: the headline numbers and the failures
-    first (what the UI shows without scrolling), then the bookkeeping.
+    """Metadata of one `page_texts` materialization: where the folder stands after the run
+    (both passes; the manifest's numbers), the headline numbers and the failures first (what
+    the UI shows without scrolling), then the bookkeeping.
 
     The UI plots every numeric entry over materializations (and across partitions), so a rate
     that this run cannot measure is left out rather than written as 0: a re-run that OCRed
@@ -53,9 +54,14 @@ def folder_metadata(report: FolderReport) -> dict[str, dg.MetadataValue]:
         "pages": dg.MetadataValue.int(report.pages),
         "done": dg.MetadataValue.int(report.done),
         "failed": dg.MetadataValue.int(report.failed),
-        "pending": dg.MetadataValue.int(report.pending),
         "failure_rate": dg.MetadataValue.float(round(failure_rate, 4)),
     }
+    # Counts that are almost always 0 are left out when they are: as series they would only
+    # clutter the plots; a folder where one is not 0 shows it.
+    for name, value in (("pending", report.pending), ("recovered", report.recovered),
+                        ("ignored_files", len(report.ignored))):
+        if value:
+            metadata[name] = dg.MetadataValue.int(value)
     if report.mean_confidence is not None:
         metadata["mean_confidence"] = dg.MetadataValue.float(round(report.mean_confidence, 2))
     if report.processed:
@@ -67,8 +73,7 @@ def folder_metadata(report: FolderReport) -> dict[str, dg.MetadataValue]:
                                         else "No failed pages."),
         "processed": dg.MetadataValue.int(report.processed),
         "skipped": dg.MetadataValue.int(report.skipped),
-        "ignored_files": dg.MetadataValue.int(len(report.ignored)),
-        "elapsed_s": dg.MetadataValue.float(round(report.elapsed_s, 2)),
+        "elapsed_s": dg.MetadataValue.float(round(report.total_s or report.elapsed_s, 2)),
     })
     if report.flagged:
         metadata["flagged"] = dg.MetadataValue.md(flagged_table(report.flagged))

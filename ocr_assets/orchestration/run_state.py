@@ -20,14 +20,20 @@ from ocr_assets.engine.folder.registry import ScanFolders
 from ocr_assets.engine.project import Project
 from ocr_assets.orchestration.partitions import scan_folders
 
+SCAN_FOLDERS = dg.AssetKey("scan_folders")
+"""The observable source asset of the scan folders (`defs/ocr/scans.py`)."""
 PAGE_TEXTS = dg.AssetKey("page_texts")
 FAILED_PAGES = dg.AssetKey("failed_pages")
 FOLDER_ASSETS = (PAGE_TEXTS, FAILED_PAGES)
 """The assets whose partitions are a folder's run: the OCR and the retry pass with its report."""
+DATA_VERSION_TAG = "dagster/data_version"
+"""The tag of an asset event that carries its data version (what observations report)."""
 TAG_TRIGGER = "ocr_assets/trigger"
 """Run tag: what requested the run (`cli`, `sensor`, `nightly`, `retry-failed`, ...)."""
 TAG_REASON = "ocr_assets/reason"
 """Run tag: why the folder needed the run, as `folders_to_run` said."""
+TAG_PAGES = "ocr_assets/pages"
+"""Run tag: `failed` reads every failed page of the folder again (the retry job's runs)."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from ocr_assets.definitions import load_definitions
+from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.orchestration.run_state import FAILED_PAGES, PAGE_TEXTS
 from ocr_assets_tests.helpers import REPO
 from ocr_assets_tests.project_defs import page_texts
@@ -30,22 +31,26 @@ def test_the_asset_graph_has_its_assets_dependencies_and_partitions(
         repo: dg.RepositoryDefinition) -> None:
     graph = repo.asset_graph
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"page_texts", "failed_pages", "page_accuracy", "ocr_corpus"}
+    assert keys == {"scan_folders", "page_texts", "failed_pages", "page_accuracy", "ocr_corpus"}
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
                for key in graph.get_all_asset_keys()}
-    assert parents == {"page_texts": set(), "failed_pages": {"page_texts"},
-                       "page_accuracy": {"page_texts"}, "ocr_corpus": {"page_texts"}}
-    for name in ("page_texts", "failed_pages", "page_accuracy"):
+    assert parents == {"scan_folders": set(), "page_texts": {"scan_folders"},
+                       "failed_pages": {"page_texts"}, "page_accuracy": {"page_texts"},
+                       "ocr_corpus": {"page_texts"}}
+    scans = graph.get(dg.AssetKey("scan_folders"))
+    assert scans.is_observable and not scans.is_materializable
+    assert graph.get(dg.AssetKey("page_texts")).code_version == OcrSettings().recipe_key()
+    for name in ("scan_folders", "page_texts", "failed_pages", "page_accuracy"):
         partitions = graph.get(dg.AssetKey(name)).partitions_def
         assert isinstance(partitions, dg.DynamicPartitionsDefinition), name
         assert partitions.name == "scan_folders"
     assert graph.get(dg.AssetKey("ocr_corpus")).partitions_def is None
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"page_texts": "ocr", "failed_pages": "ocr", "page_accuracy": "quality",
-                      "ocr_corpus": "corpus"}
-    for name in ("page_texts", "failed_pages"):
-        node = graph.get(dg.AssetKey(name))
-        assert node.pools == {"tesseract"}, f"{name} runs Tesseract: it claims the OCR pool"
+    assert groups == {"scan_folders": "ocr", "page_texts": "ocr", "failed_pages": "ocr",
+                      "page_accuracy": "quality", "ocr_corpus": "corpus"}
+    assert graph.get(dg.AssetKey("page_texts")).pools == {"tesseract"}, \
+        "the OCR and its retry pass run Tesseract: they claim the OCR pool"
+    assert not graph.get(dg.AssetKey("failed_pages")).pools, "the report runs no Tesseract"
     # The command line and the sensor name the folder assets without loading the definitions.
     assert page_texts.key == PAGE_TEXTS
     assert dg.AssetKey("failed_pages") == FAILED_PAGES
@@ -56,6 +61,7 @@ def test_every_check_is_on_its_asset_with_its_severity(repo: dg.RepositoryDefini
               for key in repo.asset_graph.asset_check_keys}
     assert checks == {("page_texts", "counts_invariant"), ("failed_pages", "failure_share"),
                       ("page_texts", "empty_pages"), ("page_texts", "garbage_pages"),
+                      ("page_texts", "no_failed_pages"),
                       ("page_accuracy", "cer_within_limit"), ("ocr_corpus", "corpus_complete")}
     blocking = {key.name for key in repo.asset_graph.asset_check_keys
                 if repo.asset_graph.get_check_spec(key).blocking}
@@ -64,10 +70,15 @@ def test_every_check_is_on_its_asset_with_its_severity(repo: dg.RepositoryDefini
 
 def test_jobs_sensors_and_schedules(repo: dg.RepositoryDefinition) -> None:
     jobs = {job.name: job for job in repo.get_all_jobs()}
-    assert {"ocr_folder_job", "corpus_job"} <= set(jobs)
+    assert {"ocr_folder_job", "retry_failed_pages_job", "corpus_job"} <= set(jobs)
     folder_job = jobs["ocr_folder_job"]
     assert {key.to_user_string() for key in folder_job.asset_layer.executable_asset_keys} == {
-        "page_texts", "failed_pages", "page_accuracy"}
+        "scan_folders", "page_texts", "failed_pages", "page_accuracy"}, \
+        "each folder run observes its folder first"
+    retry_job = jobs["retry_failed_pages_job"]
+    assert {key.to_user_string() for key in retry_job.asset_layer.executable_asset_keys} == {
+        "scan_folders", "page_texts", "failed_pages"}
+    assert retry_job.tags["ocr_assets/pages"] == "failed"
     assert jobs["corpus_job"].tags == {"ocr_assets/job": "corpus"}
     sensors = {sensor.name: sensor for sensor in repo.sensor_defs}
     assert set(sensors) == {"scan_folder_sensor", "corpus_sensor"}
@@ -89,6 +100,9 @@ def test_the_deployment_environment_reaches_the_definitions_when_they_load(
     monkeypatch.setenv("OCR_ASSETS_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("OCR_ASSETS_LANG", "deu")
     definitions = load_definitions()
+    recipe = definitions.get_assets_def("page_texts").code_versions_by_key[PAGE_TEXTS]
+    assert recipe == OcrSettings(lang="deu").recipe_key() != OcrSettings().recipe_key(), \
+        "a new recipe is a new code version: every folder's text shows unsynced"
     repo = definitions.get_repository_def()
     sensors = {sensor.name: sensor for sensor in repo.sensor_defs}
     assert sensors["scan_folder_sensor"].minimum_interval_seconds == 5

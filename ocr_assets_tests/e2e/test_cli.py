@@ -221,9 +221,11 @@ def test_retry_failed_runs_exactly_the_folder_with_failed_pages(first_run) -> No
     with dg.DagsterInstance.from_config(str(data / "dagster_home")) as instance:
         retried = [r for r in instance.get_runs()
                    if r.tags.get("ocr_assets/trigger") == "retry-failed"]
-    assert sorted(r.job_name for r in retried) == ["corpus_job", "ocr_folder_job"]
-    assert [r.tags["dagster/partition"] for r in retried if r.job_name == "ocr_folder_job"] \
-        == [damaged["partition"]]
+    assert sorted(r.job_name for r in retried) == ["corpus_job", "retry_failed_pages_job"], \
+        "the same job as the UI's rerun of failed pages"
+    [folder_run] = [r for r in retried if r.job_name == "retry_failed_pages_job"]
+    assert folder_run.tags["dagster/partition"] == damaged["partition"]
+    assert folder_run.tags["ocr_assets/pages"] == "failed"
     report = pd.read_csv(data / "reports" / damaged["partition"] / "failed_pages.csv")
     assert set(report["retry_outcome"]) <= {"recovered", "still_failing", "not_retried"}
 

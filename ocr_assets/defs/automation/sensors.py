@@ -30,8 +30,10 @@ from ocr_assets.orchestration.concurrency import ensure_pool_limit
 from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets.orchestration.run_state import (
+    DATA_VERSION_TAG,
     FOLDER_ASSETS,
     PAGE_TEXTS,
+    SCAN_FOLDERS,
     TAG_REASON,
     TAG_TRIGGER,
     register_scan_folders,
@@ -106,18 +108,22 @@ def evaluate_scan_folders(context: dg.SensorEvaluationContext,
     needs = folders_to_run(project, scan.folders, runs, SENSOR_NEEDS)
     recipe = project.settings.recipe_key()
     now = {key: requested.get(key, "") for key in scan.folders}
-    run_requests = []
+    run_requests, observations = [], []
     for key, need in needs.items():
-        signature = folder_signature(project.scans_root / scan.folders[key])[:SIGNATURE_CHARS]
-        run_key = f"{key}:{signature}:{recipe}"
+        signature = folder_signature(project.scans_root / scan.folders[key])
+        run_key = f"{key}:{signature[:SIGNATURE_CHARS]}:{recipe}"
         if run_key == requested.get(key):
             continue  # requested at an earlier tick: that run does the work
         now[key] = run_key
         run_requests.append(dg.RunRequest(partition_key=key, run_key=run_key,
                                           tags={TAG_TRIGGER: "sensor", TAG_REASON: need.why}))
+        # The folder's new state, seen now: its text shows as unsynced until the run is done.
+        observations.append(dg.AssetObservation(asset_key=SCAN_FOLDERS, partition=key,
+                                                tags={DATA_VERSION_TAG: signature}))
     new = registration.new_partitions
     return dg.SensorResult(
         run_requests=run_requests,
+        asset_events=observations,
         dynamic_partitions_requests=[scan_folders.build_add_request(new)] if new else [],
         cursor=encode_cursor(now),
     )

@@ -1,62 +1,50 @@
-"""The OCR of one scan folder (partition): its page texts, then the retry pass over its failed
-pages with the failed-pages report.
+"""The OCR of one scan folder (partition): its page texts, read and retried in one step, then
+its failed-pages report.
 
 ```
 scan_folders ──► page_texts ──► failed_pages
 ```
 The outputs live in the output store and the manifest; the assets record that a
-materialization happened and what it found, so they return `MaterializeResult`s. Both steps
-run Tesseract, so both claim a slot of the `tesseract` pool, and both retry transient failures
-with the policy of `AutomationConfig` (read when the definitions load, hence the factory).
+materialization happened and what it found, so they return `MaterializeResult`s. `page_texts`
+runs Tesseract (the main pass, then the retry pass), so it claims a slot of the `tesseract`
+pool, and its metadata is where the folder stands after both passes: the numbers
+`ocr-assets status` gives. Both steps retry transient failures with the policy of
+`AutomationConfig`, and `page_texts`'s code version is the recipe of the configured settings:
+both are read when the definitions load, hence the factory.
 """
 
 import os
 
 import dagster as dg
 
-from ocr_assets.engine.folder.batch import process_folder
 from ocr_assets.engine.folder.reports import failed_pages_frame, write_failed_pages_report
-from ocr_assets.engine.folder.retry import PageRetry, load_record, retry_failed_pages
-from ocr_assets.engine.manifest import DONE, FAILED, PageRecord
+from ocr_assets.engine.folder.retry import PageRetry, load_record
+from ocr_assets.engine.folder.run import ocr_folder
+from ocr_assets.engine.manifest import DONE, FAILED, PageOutcome, PageRecord
+from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.concurrency import OCR_POOL
 from ocr_assets.orchestration.metadata import failures_table, folder_metadata
 from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.resources import OcrConfig
+from ocr_assets.orchestration.run_state import SCAN_FOLDERS, TAG_PAGES
 from ocr_assets.orchestration.steps import failing_for_good, run_settings, scan_folder
 
 
 def ocr_page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
-    """OCR every page of the folder that is not done for its input and recipe."""
+    """OCR every page of the folder that is not done for its input and recipe, then retry its
+    failed pages with other settings; record where the folder stands after both."""
     folder = scan_folder(ocr, context.partition_key)
     if not folder.path.is_dir():
         raise dg.Failure(f"scan folder {folder.path} of partition '{folder.key}' does not "
                          "exist; restore it, or delete the partition (`ocr-assets forget`)",
                          allow_retries=False)
 
-    def log_page(page_id: str, outcome) -> None:
+    def log_page(page_id: str, outcome: PageOutcome) -> None:
         if outcome.status == DONE:
             context.log.debug(f"{page_id}: done in {outcome.ms} ms")
         else:
             context.log.warning(f"{page_id}: {outcome.error_category}: {outcome.error_message}")
-
-    settings = run_settings(context, ocr)
-    context.log.info(f"OCR of folder {folder.name!r} ({folder.path}) with "
-                     f"{settings.workers} workers, lang={settings.lang}, psm={settings.psm}")
-    with failing_for_good(f"OCR of folder {folder.name!r}"):
-        report = process_folder(folder, settings=settings, on_page=log_page)
-    context.log.info(f"{folder.name!r}: {report.pages} pages, {report.done} done, "
-                     f"{report.failed} failed, {report.skipped} skipped, "
-                     f"{report.processed} OCRed at {report.pages_per_s:.2f} pages/s")
-    metadata = folder_metadata(report)
-    metadata["path"] = dg.MetadataValue.path(folder.outputs.uri(""))
-    return dg.MaterializeResult(metadata=metadata)
-
-
-def retry_and_report(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
-    """The retry pass over the folder's failed pages, then its failed-pages report."""
-    folder = scan_folder(ocr, context.partition_key)
-    manifest = folder.manifest
 
     def log_retry(page_id: str, entry: PageRetry) -> None:
         if entry.recovered_by:
@@ -64,18 +52,34 @@ def retry_and_report(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Ma
         else:
             context.log.warning(f"{page_id}: still failing: {entry.category}: {entry.message}")
 
-    if folder.path.is_dir():
-        with failing_for_good(f"retry pass of folder {folder.name!r}"):
-            retry = retry_failed_pages(folder, settings=run_settings(context, ocr),
-                                       on_page=log_retry)
-        context.log.info(f"retry pass of {folder.name!r}: {retry.tried} pages tried, "
-                         f"{retry.recovered} recovered, {retry.still_failing} still failing, "
-                         f"{retry.already_tried} already tried on the same input, "
-                         f"{len(retry.not_retried)} without a strategy")
+    settings = run_settings(context, ocr)
+    failed_again = context.run.tags.get(TAG_PAGES) == "failed"
+    context.log.info(f"OCR of folder {folder.name!r} ({folder.path}) with "
+                     f"{settings.workers} workers, lang={settings.lang}, psm={settings.psm}"
+                     + ("; every failed page is read again" if failed_again else ""))
+    with failing_for_good(f"OCR of folder {folder.name!r}"):
+        run = ocr_folder(folder, settings=settings, failed_again=failed_again,
+                         on_page=log_page, on_retry=log_retry)
+    report, retry = run.report, run.retry
+    context.log.info(f"{folder.name!r}: {report.pages} pages, {report.done} done, "
+                     f"{report.failed} failed, {report.skipped} skipped, "
+                     f"{report.processed} OCRed at {report.pages_per_s:.2f} pages/s; retry "
+                     f"pass: {retry.tried} tried, {retry.recovered} recovered, "
+                     f"{retry.already_tried} already tried on the same input")
+    metadata = folder_metadata(report)
+    metadata["path"] = dg.MetadataValue.path(folder.outputs.uri(""))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def report_failed_pages(context: dg.AssetExecutionContext,
+                        ocr: OcrConfig) -> dg.MaterializeResult:
+    """The folder's failed-pages report, from the manifest and the retry pass's record."""
+    folder = scan_folder(ocr, context.partition_key)
+    manifest = folder.manifest
     frame = failed_pages_frame(manifest, folder.key, load_record(folder.reports))
     csv_path, _ = write_failed_pages_report(frame, folder.reports)
-    failures: list[PageRecord] = sorted((r for r in manifest.pages(folder.key).values()
-                                         if r.status == FAILED), key=lambda r: r.page_id)
+    failures: list[PageRecord] = sorted(manifest.pages(folder.key, status=FAILED).values(),
+                                        key=lambda r: r.page_id)
     still = frame[frame["status"] == FAILED]
     by_category = still["category"].value_counts().to_dict() if len(still) else {}
     if failures:
@@ -92,24 +96,30 @@ def retry_and_report(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Ma
     })
 
 
-def folder_assets(step_retry: dg.RetryPolicy | None = None) -> list[dg.AssetsDefinition]:
+def folder_assets(step_retry: dg.RetryPolicy | None = None,
+                  recipe: str | None = None) -> list[dg.AssetsDefinition]:
     """`page_texts` and `failed_pages`, with `step_retry` (the default `AutomationConfig`'s
-    when None) as their retry policy."""
+    when None) as their retry policy and `recipe` (the default settings' when None) as the
+    code version of `page_texts`: a new recipe marks every folder's text unsynced."""
     retry = step_retry or AutomationConfig().step_retry_policy()
     page_texts = dg.asset(
-        name="page_texts", partitions_def=scan_folders, pool=OCR_POOL, retry_policy=retry,
-        group_name="ocr", kinds={"python", "tesseract"},
+        name="page_texts", partitions_def=scan_folders, deps=[SCAN_FOLDERS], pool=OCR_POOL,
+        retry_policy=retry, code_version=recipe or OcrSettings().recipe_key(), group_name="ocr",
+        kinds={"python", "tesseract"},
         description="The OCR text of every page of one scan folder (`<data>/ocr/<partition>/`),"
-                    " one `.txt` and one `.json` of facts per page; the manifest is the record.",
+                    " one `.txt` and one `.json` of facts per page, after the retry pass over "
+                    "its failed pages (re-decode, downscale, other page segmentation); the "
+                    "manifest is the record, and the metadata is where the folder stands "
+                    "after the run. Its code version is the recipe: the settings that change "
+                    "the text.",
     )(ocr_page_texts)
     failed_pages = dg.asset(
-        name="failed_pages", partitions_def=scan_folders, deps=[page_texts], pool=OCR_POOL,
-        retry_policy=retry, group_name="ocr", kinds={"pandas", "tesseract"},
-        description="The retry pass over the folder's failed pages (re-decode, downscale, "
-                    "other page segmentation), then the report of every failed page: its "
-                    "category, message, attempts and what the pass achieved "
-                    "(`<data>/reports/<partition>/failed_pages.csv` and `.json`).",
-    )(retry_and_report)
+        name="failed_pages", partitions_def=scan_folders, deps=[page_texts],
+        retry_policy=retry, group_name="ocr", kinds={"pandas", "csv"},
+        description="The report of every failed page of the folder, and of every page the "
+                    "retry pass recovered: its category, message, attempts and what the pass "
+                    "did (`<data>/reports/<partition>/failed_pages.csv` and `.json`).",
+    )(report_failed_pages)
     return [page_texts, failed_pages]
 
 
@@ -117,4 +127,5 @@ def folder_assets(step_retry: dg.RetryPolicy | None = None) -> list[dg.AssetsDef
 def defs() -> dg.Definitions:
     """The folder assets with the deployment's step retry policy."""
     automation = AutomationConfig.from_environ(os.environ)
-    return dg.Definitions(assets=folder_assets(automation.step_retry_policy()))
+    recipe = OcrConfig.from_environ(os.environ).project().settings.recipe_key()
+    return dg.Definitions(assets=folder_assets(automation.step_retry_policy(), recipe))

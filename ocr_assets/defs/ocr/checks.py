@@ -8,8 +8,13 @@ numbers the asset reported, so a tampered or stale manifest makes them fail.
 import dagster as dg
 
 from ocr_assets.engine.folder.invariants import check_counts, failure_ratio
-from ocr_assets.engine.manifest import DONE
-from ocr_assets.orchestration.metadata import flagged_table, markdown_table
+from ocr_assets.engine.manifest import DONE, FAILED
+from ocr_assets.orchestration.metadata import (
+    TABLE_ROWS,
+    failures_table,
+    flagged_table,
+    markdown_table,
+)
 from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets.orchestration.steps import scan_folder
@@ -50,6 +55,28 @@ def failure_share(context: dg.AssetCheckExecutionContext,
             "failed_share": dg.MetadataValue.float(round(ratio.share, 4)),
             "max_failed_share": dg.MetadataValue.float(ratio.max_failed_share),
         })
+
+
+@dg.asset_check(asset="page_texts", partitions_def=scan_folders,
+                description="Warns while the folder has failed pages, naming them with their "
+                            "category; `retry_failed_pages_job` (or `ocr-assets retry-failed`) "
+                            "reads them again.")
+def no_failed_pages(context: dg.AssetCheckExecutionContext,
+                    ocr: OcrConfig) -> dg.AssetCheckResult:
+    failed = sorted(ocr.project().manifest.pages(context.partition_key, status=FAILED).values(),
+                    key=lambda r: r.page_id)
+    metadata: dict[str, dg.MetadataValue] = {
+        "failed": dg.MetadataValue.int(len(failed)),
+        "pages": dg.MetadataValue.json([{"page": r.page_id, "category": r.error_category}
+                                        for r in failed[:TABLE_ROWS]]),
+    }
+    if failed:
+        metadata["table"] = dg.MetadataValue.md(failures_table(failed))
+    return dg.AssetCheckResult(
+        passed=not failed, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+        description=(f"{len(failed)} failed pages: "
+                     + ", ".join(f"{r.page_id} ({r.error_category})" for r in failed[:10])
+                     + "; rerun them with retry_failed_pages_job") if failed else None)
 
 
 def _flag_check(ocr: OcrConfig, partition_key: str, flag: str) -> dg.AssetCheckResult:

@@ -75,6 +75,11 @@ class FolderReport:
     ignored: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    """The main pass's time (what `pages_per_s` divides by)."""
+    total_s: float = 0.0
+    """With the retry pass (`run.ocr_folder`)."""
+    recovered: int = 0
+    """Pages the retry pass turned from failed into done."""
     ocr_ms: list[int] = field(default_factory=list)
     mean_confidence: float | None = None
     failures: list[PageRecord] = field(default_factory=list)
@@ -91,10 +96,11 @@ def pool_timeout_s(settings: OcrSettings) -> float:
 
 
 def _needs_ocr(page: Page, row: PageRecord, settings: OcrSettings, recipe: str,
-               outputs: OutputStore, manifest: Manifest) -> bool:
+               outputs: OutputStore, manifest: Manifest, failed_again: bool) -> bool:
     """False for a page whose current input is already done with the current `recipe` (or
-    failed for good). Decided from the row (and a stat of the text): no page is read."""
-    if row.status == RUNNING:
+    failed for good, unless `failed_again`). Decided from the row (and a stat of the text): no
+    page is read."""
+    if row.status == RUNNING or (row.status == FAILED and failed_again):
         return True
     same_stat = row.size == page.size and row.mtime_ns == page.mtime_ns
     if row.status == DONE:
@@ -161,13 +167,15 @@ class FolderPlan:
 
 
 def plan_folder(folder: ScanFolder, settings: OcrSettings, *,
-                only_pages: set[str] | None = None) -> FolderPlan:
+                failed_again: bool = False) -> FolderPlan:
     """List the folder's pages, sync the manifest (new pages pending, vanished pages and their
     outputs dropped, leases of dead or expired runs released, the folder's listing signature
     stored) and decide which pages need OCR: new, changed or unfinished pages, and done pages
     read with another recipe than that of `settings`, which must be the folder's own
     (`folder.settings()`). Done rows from before recipes were recorded adopt the current one.
-    Runs inside a folder's run only: it writes the manifest."""
+    With `failed_again`, every failed page is read again too, also one a plain run leaves alone
+    (failed for good on its input, or out of attempts): an operator asked for it. Runs inside
+    a folder's run only: it writes the manifest."""
     manifest, partition_key, outputs = folder.manifest, folder.key, folder.outputs
     # Taken before the listing: a file that changes while the folder is listed makes the
     # stored signature stale (the planning then compares the rows), never wrong.
@@ -187,9 +195,8 @@ def plan_folder(folder: ScanFolder, settings: OcrSettings, *,
     todo: list[Page] = []
     skipped = 0
     for page in listing.pages:
-        if only_pages is not None and page.page_id not in only_pages:
-            continue
-        if _needs_ocr(page, rows[page.page_id], settings, recipe, outputs, manifest):
+        if _needs_ocr(page, rows[page.page_id], settings, recipe, outputs, manifest,
+                      failed_again):
             todo.append(page)
         else:
             skipped += 1
@@ -224,18 +231,19 @@ def folder_settings_ready(folder: ScanFolder, settings: OcrSettings) -> OcrSetti
 
 
 def process_folder(folder: ScanFolder, *, settings: OcrSettings | None = None,
-                   only_pages: set[str] | None = None,
+                   failed_again: bool = False,
                    on_page: Callable[[str, PageOutcome], None] | None = None) -> FolderReport:
     """OCR every pending page of `folder` and return what happened.
 
     `settings` are the run's (the project's by default; the Dagster layer sizes its workers to
-    the OCR pool); the folder's `folder.toml` is applied on top. `only_pages` restricts the run
-    to these page ids (the retry pass). `on_page` is called in this process after each page is
-    recorded.
+    the OCR pool); the folder's `folder.toml` is applied on top. `failed_again` reads every
+    failed page again (`plan_folder`). `on_page` is called in this process after each page is
+    recorded. The report's counts are the manifest's once the pages are read; the retry pass
+    (`folder.run.ocr_folder`) may still change them.
     """
     started = time.perf_counter()
     settings = folder_settings_ready(folder, settings or folder.project.settings)
-    plan = plan_folder(folder, settings, only_pages=only_pages)
+    plan = plan_folder(folder, settings, failed_again=failed_again)
     report = FolderReport(folder.key, folder.name, skipped=plan.skipped,
                           removed=len(plan.removed), ignored=plan.listing.ignored,
                           refused=plan.listing.refused)
@@ -246,7 +254,7 @@ def process_folder(folder: ScanFolder, *, settings: OcrSettings | None = None,
         # Again once the pool is closed: a writer of a killed run that was still dying when
         # the first sweep looked (SIGKILL waits for a pending fsync) is surely gone by now.
         outputs.remove_partial_writes()
-    _summarise(report, folder.manifest)
+    summarise(report, folder.manifest)
     report.elapsed_s = time.perf_counter() - started
     return report
 
@@ -295,7 +303,8 @@ def _run_pages(plan: FolderPlan, folder: ScanFolder, settings: OcrSettings,
                     on_page(task.page_id, outcome)
 
 
-def _summarise(report: FolderReport, manifest: Manifest) -> None:
+def summarise(report: FolderReport, manifest: Manifest) -> None:
+    """The report's counts, failures, flags and mean confidence, from the folder's rows."""
     rows = manifest.pages(report.partition_key)
     report.pages = len(rows)
     by_status = [r.status for r in rows.values()]

@@ -198,8 +198,9 @@ def retry_page(task: PageTask, strategies: tuple[Strategy, ...]) -> RetryAttempt
 
 
 def _select(rows: dict[str, PageRecord], record: dict[str, PageRetry],
-            report: RetryPassReport) -> dict[str, tuple[Strategy, ...]]:
-    """Failed pages that a strategy applies to and that were not tried with it on this input."""
+            report: RetryPassReport, again: bool) -> dict[str, tuple[Strategy, ...]]:
+    """Failed pages that a strategy applies to and that were not tried with it on this input
+    (or were, when `again`)."""
     todo: dict[str, tuple[Strategy, ...]] = {}
     for page_id, row in sorted(rows.items()):
         if row.status != FAILED:
@@ -210,7 +211,7 @@ def _select(rows: dict[str, PageRecord], record: dict[str, PageRetry],
                 row.error_category or "", f"no retry strategy for '{row.error_category}'")
             continue
         previous = record.get(page_id)
-        if (previous is not None and entry_applies(previous, row)
+        if (not again and previous is not None and entry_applies(previous, row)
                 and previous.strategies == [s.name for s in strategies]):
             report.already_tried += 1
             continue
@@ -219,6 +220,7 @@ def _select(rows: dict[str, PageRecord], record: dict[str, PageRetry],
 
 
 def retry_failed_pages(folder: ScanFolder, *, settings: OcrSettings | None = None,
+                       again: bool = False,
                        on_page: Callable[[str, PageRetry], None] | None = None
                        ) -> RetryPassReport:
     """Retry the failed pages of one folder with other settings, and record the outcome.
@@ -226,14 +228,15 @@ def retry_failed_pages(folder: ScanFolder, *, settings: OcrSettings | None = Non
     Only pages whose row is `failed` are touched; each attempt is claimed under a lease and
     counted in the row's attempts, like any other attempt. `settings` are the run's (the
     project's by default); the folder's `folder.toml` applies, as in the main pass. What was
-    tried is kept beside the folder's reports."""
+    tried is kept beside the folder's reports, and not tried again on the same input and
+    recipe unless `again` (an operator asked for it)."""
     started = time.perf_counter()
     manifest, partition_key = folder.manifest, folder.key
     settings = folder.settings(settings)
     report = RetryPassReport(partition_key)
     rows = manifest.pages(partition_key)
     record = {k: v for k, v in load_record(folder.reports).items() if k in rows}
-    todo = _select(rows, record, report)
+    todo = _select(rows, record, report, again)
     pages = {p.page_id: p for p in discover_pages(folder.path,
                                                   root=folder.project.scans_root).pages
              if p.page_id in todo}

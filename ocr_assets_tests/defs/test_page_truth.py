@@ -1,0 +1,100 @@
+"""Every number the UI shows for a folder is the manifest's after the run: the folder job's
+latest materializations and check results against `ocr-assets status --json`, on a folder that
+mixes good, truncated, empty, non-image, blank, noisy and turned pages, with one page the retry
+pass recovers and pages that still fail."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+from PIL import Image
+
+from ocr_assets.engine.manifest import DONE, FAILED
+from ocr_assets.orchestration.run_state import register_and_add_partitions
+from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
+from ocr_assets_tests.helpers import REPO
+from ocr_assets_tests.project_defs import (
+    counts_invariant,
+    empty_pages,
+    failed_pages,
+    garbage_pages,
+    no_failed_pages,
+    page_texts,
+    scan_folders,
+)
+
+MIXED = "mixed"
+FOLDER_RUN = [scan_folders, page_texts, failed_pages, counts_invariant, empty_pages,
+              garbage_pages, no_failed_pages]
+"""What `ocr_folder_job` runs for a folder, accuracy aside."""
+
+
+def mixed_folder(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "good.tif").write_bytes((FIXTURE_PAGES / "phototest.tif").read_bytes())
+    buffer = io.BytesIO()
+    Image.open(FIXTURE_PAGES / "phototest.tif").convert("L").save(buffer, format="PNG")
+    (folder / "truncated.png").write_bytes(buffer.getvalue()[: int(len(buffer.getvalue()) * 0.6)])
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.txt").write_text("not a page")
+    Image.new("L", (600, 800), 255).save(folder / "blank.png")
+    Image.effect_noise((500, 500), 90).save(folder / "noisy.png")
+    with Image.open(FIXTURE_PAGES / "phototest.tif") as page:
+        page.rotate(90, expand=True).save(folder / "turned.png", dpi=page.info["dpi"])
+
+
+def status_of(project: Project, key: str) -> dict:
+    """`ocr-assets status --json` for one folder, as a user runs it."""
+    result = subprocess.run([sys.executable, "-m", "ocr_assets.cli", "status", "--json",
+                             "--data", str(project.data)],
+                            capture_output=True, text=True, timeout=120, check=True, cwd=REPO)
+    [folder] = [f for f in json.loads(result.stdout)["folders"] if f["partition"] == key]
+    return folder
+
+
+def test_the_latest_materialization_and_checks_say_what_status_says(project: Project) -> None:
+    mixed_folder(project.scans / MIXED)
+    register_and_add_partitions(project.instance, project.ocr.project())
+
+    run = dg.materialize(FOLDER_RUN, partition_key=MIXED, instance=project.instance,
+                         resources={"ocr": project.ocr})
+    assert run.success
+
+    status = status_of(project, MIXED)
+    manifest = project.ocr.project().manifest
+    rows = manifest.pages(MIXED)
+    assert {page for page, row in rows.items() if row.status == FAILED} == {"empty.png"}
+    assert rows["truncated.png"].status == DONE, "the retry pass recovered it"
+    assert rows["turned.png"].status == DONE
+
+    [texts] = project.instance.fetch_materializations(
+        dg.AssetKey("page_texts"), limit=1).records
+    metadata = texts.asset_materialization.metadata
+    assert (metadata["pages"].value, metadata["done"].value, metadata["failed"].value) == (
+        status["pages"], status["done"], status["failed"]) == (6, 5, 1)
+    assert metadata["recovered"].value == 1
+    assert "pending" not in metadata and status["pending"] == 0
+    assert "empty.png" in metadata["failures"].value
+    assert "truncated.png" not in metadata["failures"].value
+
+    checks = {e.check_name: e for e in run.get_asset_check_evaluations()}
+    assert checks["counts_invariant"].passed
+    assert checks["counts_invariant"].metadata["done"].value == status["done"]
+    assert not checks["no_failed_pages"].passed
+    assert checks["no_failed_pages"].metadata["failed"].value == status["failed"]
+    assert "empty.png" in checks["no_failed_pages"].description
+    flagged = {entry["page"] for entry in status["flagged"]}
+    empty_named = {p["page"] for p in checks["empty_pages"].metadata["pages"].value}
+    garbage_named = {p["page"] for p in checks["garbage_pages"].metadata["pages"].value}
+    assert empty_named | garbage_named == flagged
+    assert "blank.png" in empty_named
+
+    [report] = project.instance.fetch_materializations(
+        dg.AssetKey("failed_pages"), limit=1).records
+    assert report.asset_materialization.metadata["failed"].value == status["failed"]
+    assert report.asset_materialization.metadata["recovered"].value == 1
