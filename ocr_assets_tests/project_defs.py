@@ -17,6 +17,7 @@ from ocr_assets.defs.ocr.checks import (
     failure_share,
     garbage_pages,
     no_failed_pages,
+    partial_pages,
 )
 from ocr_assets.defs.ocr.jobs import ocr_folder_job, retry_failed_pages_job
 from ocr_assets.defs.ocr.scans import scan_folders
@@ -46,6 +47,7 @@ __all__ = [
     "ocr_folder_job",
     "page_accuracy",
     "page_texts",
+    "partial_pages",
     "retry_failed_pages_job",
     "scan_folder_sensor",
     "scan_folders",

@@ -19,11 +19,11 @@ TOTALS = ("pages", "done", "failed", "pending")
 
 
 def flagged_pages(manifest: Manifest, partition_key: str) -> list[dict[str, str]]:
-    """The folder's done pages with a quality flag, and why: `{"page", "reason"}`, the reason
-    starting with the flag (`empty: ...`, `garbage: ...`)."""
-    return [{"page": row.page_id, "reason": f"{row.flags}: {row.flag_reason}"}
+    """The folder's done pages with a flag, and why: `{"page", "reason"}` once per flag, the
+    reason starting with the flag (`partial: ...`, `empty: ...`, `garbage: ...`)."""
+    return [{"page": row.page_id, "reason": f"{flag}: {reason}"}
             for page_id, row in sorted(manifest.pages(partition_key).items())
-            if row.status == "done" and row.flags]
+            if row.status == "done" for flag, reason in row.flag_reasons().items()]
 
 
 def folder_statuses(project: Project) -> dict[str, Any]:

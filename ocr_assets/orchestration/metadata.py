@@ -34,8 +34,10 @@ def failures_table(failures: Iterable[PageRecord]) -> str:
 
 
 def flagged_table(flagged: Iterable[PageRecord]) -> str:
-    return markdown_table(("page", "flags", "why"),
-                          ((r.page_id, r.flags, r.flag_reason) for r in flagged))
+    """One row per flag of each page: the page, the flag, why."""
+    return markdown_table(("page", "flag", "why"),
+                          ((r.page_id, flag, reason) for r in flagged
+                           for flag, reason in r.flag_reasons().items()))
 
 
 def folder_metadata(report: FolderReport) -> dict[str, dg.MetadataValue]:

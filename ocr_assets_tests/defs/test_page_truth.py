@@ -25,12 +25,13 @@ from ocr_assets_tests.project_defs import (
     garbage_pages,
     no_failed_pages,
     page_texts,
+    partial_pages,
     scan_folders,
 )
 
 MIXED = "mixed"
 FOLDER_RUN = [scan_folders, page_texts, failed_pages, counts_invariant, empty_pages,
-              garbage_pages, no_failed_pages]
+              garbage_pages, no_failed_pages, partial_pages]
 """What `ocr_folder_job` runs for a folder, accuracy aside."""
 
 
@@ -88,11 +89,20 @@ def test_the_latest_materialization_and_checks_say_what_status_says(project: Pro
     assert not checks["no_failed_pages"].passed
     assert checks["no_failed_pages"].metadata["failed"].value == status["failed"]
     assert "empty.png" in checks["no_failed_pages"].description
-    flagged = {entry["page"] for entry in status["flagged"]}
-    empty_named = {p["page"] for p in checks["empty_pages"].metadata["pages"].value}
-    garbage_named = {p["page"] for p in checks["garbage_pages"].metadata["pages"].value}
-    assert empty_named | garbage_named == flagged
-    assert "blank.png" in empty_named
+    flagged = {(entry["page"], entry["reason"].split(":")[0]) for entry in status["flagged"]}
+    named = {(p["page"], check.removesuffix("_pages"))
+             for check in ("empty_pages", "garbage_pages", "partial_pages")
+             for p in checks[check].metadata["pages"].value}
+    assert named == flagged, "each flagged page is named by the check of its flag"
+    assert ("blank.png", "empty") in named
+    assert ("truncated.png", "partial") in named, "its text is only the top of the page"
+    assert not checks["partial_pages"].passed and "truncated.png" in \
+        checks["partial_pages"].description
+    [partial] = [e for e in status["flagged"] if e["page"] == "truncated.png"
+                 and e["reason"].startswith("partial:")]
+    assert "truncated file" in partial["reason"]
+    facts = json.loads((project.data / "ocr" / MIXED / "truncated.png.json").read_text())
+    assert facts["flags"][0] == "partial" and "truncated file" in facts["flag_reason"]
 
     [report] = project.instance.fetch_materializations(
         dg.AssetKey("failed_pages"), limit=1).records

@@ -85,7 +85,7 @@ def _flag_check(ocr: OcrConfig, partition_key: str, flag: str) -> dg.AssetCheckR
                      key=lambda r: r.page_id)
     metadata: dict[str, dg.MetadataValue] = {
         "flagged": dg.MetadataValue.int(len(flagged)),
-        "pages": dg.MetadataValue.json([{"page": r.page_id, "reason": r.flag_reason}
+        "pages": dg.MetadataValue.json([{"page": r.page_id, "reason": r.flag_reasons()[flag]}
                                         for r in flagged]),
     }
     if flagged:
@@ -94,6 +94,15 @@ def _flag_check(ocr: OcrConfig, partition_key: str, flag: str) -> dg.AssetCheckR
         passed=not flagged, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
         description=(f"{len(flagged)} {flag} pages: "
                      + ", ".join(r.page_id for r in flagged[:10])) if flagged else None)
+
+
+@dg.asset_check(asset="page_texts", partitions_def=scan_folders,
+                description="Warns about pages read from only part of their file (a truncated "
+                            "scan whose readable part the retry pass read), naming them: their "
+                            "text is only part of the page's.")
+def partial_pages(context: dg.AssetCheckExecutionContext,
+                  ocr: OcrConfig) -> dg.AssetCheckResult:
+    return _flag_check(ocr, context.partition_key, "partial")
 
 
 @dg.asset_check(asset="page_texts", partitions_def=scan_folders,

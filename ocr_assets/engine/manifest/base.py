@@ -35,6 +35,8 @@ class ManifestOpenError(RuntimeError):
 
 
 STATUSES = (PENDING, RUNNING, DONE, FAILED)
+FLAG_REASON_SEPARATOR = " | "
+"""Between the reasons of a page's flags in `flag_reason`."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,10 @@ class PageRecord:
     chars: int | None = None
     garbage_score: float | None = None
     flags: str = ""
-    """Comma-separated quality flags (`empty`, `garbage`); empty for a good page."""
+    """Comma-separated flags of a done page (`partial`, `empty`, `garbage`); empty for a good
+    page."""
     flag_reason: str = ""
+    """Why, one reason per flag in the same order, joined by `FLAG_REASON_SEPARATOR`."""
     output_name: str | None = None
     engine: str | None = None
     recipe: str | None = None
@@ -112,6 +116,12 @@ class PageRecord:
     lease_owner: str | None = None
     lease_until: float | None = None
     updated_at: float | None = None
+
+    def flag_reasons(self) -> dict[str, str]:
+        """flag -> why, for each of the page's flags."""
+        flags = [flag for flag in self.flags.split(",") if flag]
+        reasons = self.flag_reason.split(FLAG_REASON_SEPARATOR)
+        return {flag: reasons[n] if n < len(reasons) else "" for n, flag in enumerate(flags)}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ TIFF_COMPRESSION_TAG = 259
 EXIF_ORIENTATION_TAG = 0x0112
 EXIF_TURNED = frozenset(range(2, 9))  # Orientation values that exif_transpose applies
 DECODE_MODES = ("auto", "pillow", "pillow_truncated")
+PARTLY_DECODED = "truncated_file_partly_decoded"
+"""The step of an image whose file was truncated: what could be read of it was."""
 """How a page is decoded: see `OcrSettings.decode`."""
 
 
@@ -40,6 +42,15 @@ class PreparedImage:
     height: int
     steps: tuple[str, ...]
     """What was done to the image (e.g. `exif_transpose`, `cmyk_to_rgb`), for the facts file."""
+
+    @property
+    def partial(self) -> str | None:
+        """Why the image is only part of its file (the text then covers only that part), or
+        None when it is the whole page."""
+        if PARTLY_DECODED in self.steps:
+            return ("only the readable part of a truncated file was read (the rest of the page "
+                    "is missing from the file): rescan or re-export it for the whole text")
+        return None
 
 
 def _open_checked(path: Path, max_megapixels: float) -> Image.Image:
@@ -197,7 +208,7 @@ def prepare_image(path: Path, frame: int | None, work_dir: Path, *,
         if decode != "pillow_truncated" or exc.category != FailureCategory.UNREADABLE_IMAGE:
             raise
         image = _decode_truncated(path, frame, max_megapixels)
-        steps.append("truncated_file_partly_decoded")
+        steps.append(PARTLY_DECODED)
     with image:
         if decode == "auto" and not _needs_normalising(image, frame, max_side_px):
             return PreparedImage(path, False, image.width, image.height, ())

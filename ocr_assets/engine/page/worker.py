@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ocr_assets.engine.errors import FailureCategory, PageError
-from ocr_assets.engine.manifest import DONE, FAILED, PageOutcome
+from ocr_assets.engine.manifest.base import DONE, FAILED, FLAG_REASON_SEPARATOR, PageOutcome
 from ocr_assets.engine.naming import display_name
 from ocr_assets.engine.page.decode import prepare_image
 from ocr_assets.engine.page.engines.base import EngineOutput, OcrEngine
@@ -164,6 +164,15 @@ def read_upright(image_path: Path, work_dir: Path, backend: OcrEngine, settings:
              "reading as scanned is kept")
 
 
+def page_flags(partial: str | None, quality: PageQuality) -> tuple[list[str], str]:
+    """A done page's flags and their reasons (one each, in order, joined as the manifest keeps
+    them): `partial` first when only part of the file was read, then the text's own
+    (`empty` or `garbage`)."""
+    flags = (["partial"] if partial else []) + list(quality.flags)
+    reasons = ([partial] if partial else []) + ([quality.reason] if quality.flags else [])
+    return flags, FLAG_REASON_SEPARATOR.join(reasons)
+
+
 def ocr_page(task: PageTask) -> PageOutcome:
     """OCR one page and write its outputs; never raises for a bad page."""
     started = time.perf_counter()
@@ -181,6 +190,7 @@ def ocr_page(task: PageTask) -> PageOutcome:
             result, quality, orientation = read_upright(image.path, work_dir, backend,
                                                         settings, started, path)
         ms = round((time.perf_counter() - started) * 1000)
+        flags, flag_reason = page_flags(image.partial, quality)
         text_key, facts_key = output_keys(task.output_name)
         for document, content in result.renderings.items():
             write_text(task.outputs, archival_key(task.output_name, document), content)
@@ -205,8 +215,8 @@ def ocr_page(task: PageTask) -> PageOutcome:
             "dictionary_word_share": quality.dictionary_word_share,
             "garbage_token_share": quality.garbage_token_share,
             "real_words": quality.real_words,
-            "flags": list(quality.flags),
-            "flag_reason": quality.reason,
+            "flags": list(flags),
+            "flag_reason": flag_reason,
             "ms": ms,
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         })
@@ -228,6 +238,6 @@ def ocr_page(task: PageTask) -> PageOutcome:
                        mtime_ns=task.mtime_ns, ms=ms,
                        mean_confidence=quality.mean_confidence, words=quality.words,
                        chars=quality.chars, garbage_score=quality.garbage_score,
-                       flags=",".join(quality.flags), flag_reason=quality.reason,
+                       flags=",".join(flags), flag_reason=flag_reason,
                        output_name=task.output_name, engine=settings.engine,
                        recipe=settings.recipe_key())
