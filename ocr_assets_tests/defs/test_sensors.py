@@ -203,16 +203,24 @@ def test_each_tick_gives_the_ocr_pool_its_limit(scans: Scans) -> None:
     assert limits[OCR_POOL].limit == 1
 
 
-def test_the_corpus_sensor_requests_a_build_after_new_materializations_only(
+def test_the_corpus_sensor_waits_for_a_folder_then_builds_after_new_materializations_only(
         scans: Scans) -> None:
     def tick(cursor: str | None):
-        return corpus_sensor(dg.build_sensor_context(instance=scans.instance, cursor=cursor))
+        with dg.build_sensor_context(instance=scans.instance, cursor=cursor) as context:
+            return corpus_sensor(context)
 
+    scans.instance.add_dynamic_partitions("scan_folders", ["box-001"])
+    waiting = tick(None)
+    assert isinstance(waiting, dg.SkipReason), "no corpus before a single folder was OCRed"
+    assert "no folder has been OCRed yet" in waiting.skip_message
+
+    scans.instance.report_runless_asset_event(
+        dg.AssetMaterialization("page_texts", partition="box-001"))
     first = tick(None)
     assert isinstance(first, dg.SensorResult) and len(first.run_requests) == 1
     assert isinstance(tick(first.cursor), dg.SkipReason)
 
-    scans.instance.add_dynamic_partitions("scan_folders", ["box-001"])
+    scans.instance.add_dynamic_partitions("scan_folders", ["box-002"])
     second = tick(first.cursor)
     assert isinstance(second, dg.SensorResult)
     assert second.run_requests[0].run_key != first.run_requests[0].run_key

@@ -152,9 +152,12 @@ def evaluate_corpus(context: dg.SensorEvaluationContext,
     deleted since the last build, once no folder run is going on or `max_age_s` after the
     last request."""
     instance = context.instance
+    latest = _latest_folder_event(instance)
+    if not latest and not context.cursor:
+        return dg.SkipReason("no folder has been OCRed yet: the corpus is built once one is")
     partitions = sorted(instance.get_dynamic_partitions(scan_folders.name))
     digest = hashlib.sha1("\n".join(partitions).encode(), usedforsecurity=False).hexdigest()[:12]
-    state = f"{_latest_folder_event(instance)}:{digest}"
+    state = f"{latest}:{digest}"
     previous = json.loads(context.cursor) if context.cursor else {}
     if previous.get("state") == state:
         return dg.SkipReason("the corpus is up to date with every folder materialization")

@@ -15,6 +15,9 @@ def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
     summary = build_corpus(ocr.project())
     if summary.excluded:
         context.log.warning(f"folders left out of the corpus: {summary.excluded}")
+    if summary.waiting:
+        context.log.info(f"{len(summary.waiting)} folders are not OCRed yet; the corpus takes "
+                         f"them once their first run is done: {summary.waiting[:TABLE_ROWS]}")
     context.log.info(f"corpus: {summary.rows} pages from {summary.folders} folders; re-read "
                      f"{len(summary.reread)}, reused {len(summary.reused)}, removed "
                      f"{len(summary.removed)}")
@@ -23,6 +26,7 @@ def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
         "folders": dg.MetadataValue.int(summary.folders),
         "reread_folders": dg.MetadataValue.int(len(summary.reread)),
         "reused_folders": dg.MetadataValue.int(len(summary.reused)),
+        "waiting_folders": dg.MetadataValue.int(len(summary.waiting)),
         "reread": dg.MetadataValue.json(summary.reread[:TABLE_ROWS]),
         "removed": dg.MetadataValue.json(summary.removed[:TABLE_ROWS]),
         "excluded": dg.MetadataValue.md(

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ocr_assets.engine.corpus.build import expected_pages, read_corpus
+from ocr_assets.engine.corpus.build import expected_pages, included_partitions, read_corpus
 from ocr_assets.engine.corpus.search import count_indexed_pages
 from ocr_assets.orchestration.resources import OcrConfig
 
@@ -17,12 +17,19 @@ def corpus_complete(ocr: OcrConfig) -> dg.AssetCheckResult:
         indexed = count_indexed_pages(project.corpus_store)
     except FileNotFoundError as exc:
         return dg.AssetCheckResult(passed=False, description=f"corpus not built: {exc}")
-    want = expected_pages(project)
+    selection = included_partitions(project)
+    want = expected_pages(project, selection)
     have = set(zip(written["partition"], written["page"], strict=True))
     missing, extra = sorted(want - have), sorted(have - want)
     duplicates = int(written.duplicated().sum())
     passed = not missing and not extra and duplicates == 0 and indexed == len(written)
-    return dg.AssetCheckResult(passed=passed, metadata={
+    waiting = (f"; {len(selection.waiting)} folders are not OCRed yet and wait for their first "
+               "run" if selection.waiting else "")
+    description = (f"{len(want)} pages of {len(selection.included)} folders" if passed else
+                   f"{len(missing)} pages missing, {len(extra)} unexpected, {duplicates} "
+                   f"duplicated, {indexed} of {len(written)} rows indexed") + waiting
+    return dg.AssetCheckResult(passed=passed, description=description, metadata={
+        "folders_waiting": dg.MetadataValue.int(len(selection.waiting)),
         "rows": dg.MetadataValue.int(len(written)),
         "expected_rows": dg.MetadataValue.int(len(want)),
         "indexed_rows": dg.MetadataValue.int(indexed),

@@ -78,7 +78,9 @@ class CorpusSummary:
     rows: int = 0
     folders: int = 0
     excluded: dict[str, str] = field(default_factory=dict)
-    """partition key -> why it is not in the corpus."""
+    """partition key -> why it is not in the corpus (a blocking rule it breaks)."""
+    waiting: list[str] = field(default_factory=list)
+    """Registered folders not OCRed yet: no failure, their first run is still to come."""
     reread: list[str] = field(default_factory=list)
     """Partitions whose pages were read from the page outputs in this build."""
     reused: list[str] = field(default_factory=list)
@@ -100,19 +102,35 @@ def partition_signature(rows: Iterable[PageRecord]) -> str:
     return digest.hexdigest()
 
 
-def included_partitions(project: Project) -> tuple[dict[str, str], dict[str, str]]:
-    """(partition key -> folder name of every folder whose blocking verdict passes,
-    partition key -> why each other folder is left out)."""
-    included: dict[str, str] = {}
-    excluded: dict[str, str] = {}
+@dataclass
+class CorpusSelection:
+    """Which folders the corpus holds, which it leaves out and why, and which wait for their
+    first run."""
+
+    included: dict[str, str] = field(default_factory=dict)
+    """partition key -> folder name of every folder whose blocking verdict passes."""
+    excluded: dict[str, str] = field(default_factory=dict)
+    """partition key -> why the folder is left out."""
+    waiting: list[str] = field(default_factory=list)
+    """Registered folders without a single manifest row: never run yet, nothing is wrong."""
+
+
+def included_partitions(project: Project) -> CorpusSelection:
+    """The folders the corpus holds: those whose blocking verdict passes. A folder with no row
+    at all was registered but never run: it waits, and is not counted as a failure."""
+    selection = CorpusSelection()
+    counts = project.manifest.status_counts()
     for record in project.manifest.folders():
         key = record.partition_key
+        if not sum(counts.get(key, {}).values()):
+            selection.waiting.append(key)
+            continue
         verdict = folder_verdict(project.folder(key))
         if verdict.passed:
-            included[key] = record.folder_name
+            selection.included[key] = record.folder_name
         else:
-            excluded[key] = "blocking check failed: " + "; ".join(verdict.reasons())
-    return included, excluded
+            selection.excluded[key] = "blocking check failed: " + "; ".join(verdict.reasons())
+    return selection
 
 
 def partition_frame(manifest: Manifest, outputs: OutputStore, partition_key: str,
@@ -197,7 +215,9 @@ def build_corpus(project: Project) -> CorpusSummary:
     to date, re-reading only the folders that changed since the previous build."""
     summary = CorpusSummary()
     manifest, pages_store, corpus = project.manifest, project.ocr_store, project.corpus_store
-    included, summary.excluded = included_partitions(project)
+    selection = included_partitions(project)
+    included, summary.excluded, summary.waiting = (selection.included, selection.excluded,
+                                                   selection.waiting)
     previous = _read_state(corpus)
     parts = corpus.child(PARTS_PREFIX)
     signatures: dict[str, str] = {}
@@ -239,11 +259,13 @@ def build_corpus(project: Project) -> CorpusSummary:
     return summary
 
 
-def expected_pages(project: Project) -> set[tuple[str, str]]:
+def expected_pages(project: Project,
+                   selection: CorpusSelection | None = None) -> set[tuple[str, str]]:
     """(partition, page) of every row the corpus must hold: the done pages of every folder whose
-    blocking verdict passes. From the manifest alone: no page text is read."""
-    included, _ = included_partitions(project)
-    return {(key, page_id) for key in included
+    blocking verdict passes (`selection`, when the caller has it). From the manifest alone: no
+    page text is read."""
+    selection = selection or included_partitions(project)
+    return {(key, page_id) for key in selection.included
             for page_id, row in project.manifest.pages(key).items() if row.status == DONE}
 
 

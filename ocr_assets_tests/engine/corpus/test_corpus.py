@@ -152,6 +152,16 @@ def test_a_folder_whose_blocking_verdict_fails_is_left_out(corpus: Corpus,
     assert (back.excluded, back.reread, back.rows) == ({}, ["beta"], 3)
 
 
+def test_a_folder_never_run_waits_and_is_no_failure(corpus: Corpus) -> None:
+    (corpus.scans / "gamma").mkdir()
+    shutil.copy(corpus.scans / "alpha" / "phototest.tif", corpus.scans / "gamma" / "p.tif")
+    summary = corpus.build()  # registers gamma, which has no row yet
+    assert summary.waiting == ["gamma"]
+    assert summary.excluded == {}, "not OCRed yet is not a broken blocking rule"
+    assert summary.rows == 2
+    assert ("gamma", "p.tif") not in expected_pages(corpus.project)
+
+
 def test_a_lost_database_is_rebuilt_whole(corpus: Corpus) -> None:
     corpus.build()
     corpus.corpus.path("pages.sqlite").unlink()
