@@ -15,7 +15,13 @@ import pytest
 from ocr_assets.engine.naming import partition_key_for
 from ocr_assets.orchestration.concurrency import OCR_POOL
 from ocr_assets.orchestration.resources import OcrConfig
-from ocr_assets_tests.project_defs import corpus_sensor, decode_cursor, scan_folder_sensor
+from ocr_assets_tests.project_defs import (
+    corpus_sensor,
+    decode_cursor,
+    page_texts,
+    scan_folder_sensor,
+    scan_folders,
+)
 
 PAGE = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "phototest.tif"
 
@@ -124,7 +130,10 @@ def test_a_removed_folder_is_reported_not_run_and_not_deleted(scans: Scans) -> N
 
     assert run_keys(result) == {}
     assert scans.partitions == ["box-001", "box-002"], "only `ocr-assets forget` deletes"
-    assert set(decode_cursor(result.cursor)) == {"box-001"}
+    cursor = decode_cursor(result.cursor)
+    assert {key for key, entry in cursor.items() if not entry.startswith("gone:")} == {"box-001"}
+    assert cursor["box-002"].startswith("gone:"), "watched, to run it again when it is back"
+    assert run_keys(scans.tick()) == {}, "warned once, nothing requested"
     assert scans.ocr.project().manifest.folder("box-002") is not None
 
 
@@ -238,3 +247,27 @@ def test_ticks_keep_the_pool_default_of_a_cluster_instance(
             scans.tick()
             limits = {p.name: p for p in cluster.event_log_storage.get_pool_limits()}
             assert limits[OCR_POOL].limit == 4
+
+
+def test_a_folder_back_after_its_run_failed_is_run_again_under_a_new_key(
+        scans: Scans, tmp_path: Path) -> None:
+    """A folder moved away while its run was due (the run fails: the folder is missing) and
+    restored unchanged: the failed run's key would be skipped, so it gets one of its own."""
+    folder = scans.folder("box-001")
+    scans.folder("box-002")  # the scans root is not empty meanwhile: not an unmounted share
+    first = run_keys(scans.tick())["box-001"]
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    failed = dg.materialize([scan_folders, page_texts], partition_key="box-001",
+                            instance=scans.instance, resources={"ocr": scans.ocr},
+                            raise_on_error=False)
+    assert not failed.success, "its run failed: the folder was not there"
+    assert run_keys(scans.tick()) == {}
+
+    moved.rename(folder)
+    back = scans.tick()
+
+    assert run_keys(back) == {"box-001": f"{first}:back1"}
+    [request] = back.run_requests
+    assert request.tags["ocr_assets/reason"] == "last run failed (page_texts)"
+    assert run_keys(scans.tick()) == {}, "requested once"

@@ -8,21 +8,24 @@ the manifest, or that was never materialized. Run keys are `<partition>:<signatu
 the cursor keeps the last run key requested for each folder it saw, so a repeated tick requests
 nothing again (and a tick evaluated twice requests the same keys, which Dagster launches once),
 while a folder changed again, or read with new settings, gets a new run. The cursor also tells
-which folders were there at the last tick: a folder that is gone is warned about once, and a
-scans root that is suddenly empty (an unmounted share) is not taken for a mass removal.
+which folders were there at the last tick: a folder that is gone is warned about once and
+marked; when it is back, it is run again if it needs a run or its last run failed (under a run
+key of its own, `...:back<n>`, since the failed run's key would be skipped); and a scans root
+that is suddenly empty (an unmounted share) is not taken for a mass removal.
 """
 
 import base64
 import hashlib
 import json
 import os
+import re
 import time
 import zlib
 
 import dagster as dg
 
 from ocr_assets.engine.folder.forget import forget_folder_data
-from ocr_assets.engine.folder.planning import SENSOR_NEEDS, RunState, folders_to_run
+from ocr_assets.engine.folder.planning import SENSOR_NEEDS, Need, RunState, folders_to_run
 from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.project import Project
 from ocr_assets.orchestration.automation import AutomationConfig
@@ -37,6 +40,7 @@ from ocr_assets.orchestration.run_state import (
     TAG_REASON,
     TAG_TRIGGER,
     register_scan_folders,
+    run_state,
 )
 
 SIGNATURE_CHARS = 16
@@ -48,6 +52,22 @@ def encode_cursor(requested: dict[str, str]) -> str:
     zlib-compressed and base64-encoded (10,000 folders take a few hundred kB)."""
     raw = json.dumps(requested, sort_keys=True, separators=(",", ":")).encode()
     return "z2:" + base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+GONE = "gone:"
+"""The cursor's mark of a folder that was gone from the scans root at the last tick."""
+COMEBACK = re.compile(r":back(\d+)$")
+
+
+def gone(last: str) -> str:
+    """The cursor's entry of a folder gone since it was last requested as `last`."""
+    return last if last.startswith(GONE) else GONE + last
+
+
+def comebacks(entry: str) -> int:
+    """How many times the folder of this cursor entry came back before (from its run key)."""
+    found = COMEBACK.search(entry.removeprefix(GONE))
+    return int(found.group(1)) if found else 0
 
 
 def decode_cursor(cursor: str | None) -> dict[str, str]:
@@ -87,31 +107,47 @@ def evaluate_scan_folders(context: dg.SensorEvaluationContext,
     requested = decode_cursor(context.cursor)
     registration = register_scan_folders(context.instance, project)
     scan = registration.scan
-    if not scan.folders and requested:
+    present_before = [key for key, entry in requested.items() if not entry.startswith(GONE)]
+    if not scan.folders and present_before:
         return dg.SkipReason(f"the scans root {project.scans_root} is empty, but "
-                             f"{len(requested)} "
+                             f"{len(present_before)} "
                              "folders were there at the last tick: is its storage mounted? "
                              "Nothing is requested or forgotten until they are back (remove "
                              "folders for good with `ocr-assets forget`)")
     for name, reason in scan.problems.items():
         context.log.warning(f"scan folder {name!r} skipped: {reason}")
-    for key in sorted(requested.keys() - scan.folders.keys()):
-        context.log.warning(f"the folder of partition '{key}' is gone from the scans root; "
-                            f"`ocr-assets forget {key}` deletes its partition, outputs and "
-                            "manifest rows")
     partitions = set(context.instance.get_dynamic_partitions(scan_folders.name))
+    now = {key: requested.get(key, "") for key in scan.folders}
+    for key in sorted(requested.keys() - scan.folders.keys()):
+        if key not in partitions:
+            continue  # deleted: forgotten below, and no longer watched
+        if not requested[key].startswith(GONE):
+            context.log.warning(f"the folder of partition '{key}' is gone from the scans root; "
+                                f"`ocr-assets forget {key}` deletes its partition, outputs and "
+                                "manifest rows")
+        now[key] = gone(requested[key])
     _forget_orphans(context, project, set(scan.folders),
                     partitions | set(registration.new_partitions))
 
-    runs = RunState(materialized=frozenset(
-        context.instance.get_materialized_partitions(PAGE_TEXTS)))
-    needs = folders_to_run(project, scan.folders, runs, SENSOR_NEEDS)
+    materialized = frozenset(context.instance.get_materialized_partitions(PAGE_TEXTS))
+    needs = folders_to_run(project, scan.folders, RunState(materialized), SENSOR_NEEDS)
+    back = sorted(key for key in scan.folders if requested.get(key, "").startswith(GONE))
+    if back:
+        # A folder back in place is run again when it needs a run or its last run failed
+        # (most often because it was gone), under a run key of its own: the key of the run
+        # that failed would be skipped.
+        needs.update(folders_to_run(project, {key: scan.folders[key] for key in back},
+                                    run_state(context.instance, back),
+                                    SENSOR_NEEDS | {Need.RUN_FAILED}))
     recipe = project.settings.recipe_key()
-    now = {key: requested.get(key, "") for key in scan.folders}
     run_requests, observations = [], []
     for key, need in needs.items():
         signature = folder_signature(project.scans_root / scan.folders[key])
         run_key = f"{key}:{signature[:SIGNATURE_CHARS]}:{recipe}"
+        if key in back:
+            run_key += f":back{comebacks(requested[key]) + 1}"
+            context.log.info(f"the folder of partition '{key}' is back in the scans root and "
+                             f"needs a run ({need.why}): requesting one")
         if run_key == requested.get(key):
             continue  # requested at an earlier tick: that run does the work
         now[key] = run_key
