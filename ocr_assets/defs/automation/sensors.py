@@ -148,8 +148,8 @@ def evaluate_scan_folders(context: dg.SensorEvaluationContext,
             run_key += f":back{comebacks(requested[key]) + 1}"
             context.log.info(f"the folder of partition '{key}' is back in the scans root and "
                              f"needs a run ({need.why}): requesting one")
-        if run_key == requested.get(key):
-            continue  # requested at an earlier tick: that run does the work
+        if run_key in (last := requested.get(key, ""), COMEBACK.sub("", last)):
+            continue  # requested at an earlier tick (or since it came back): that run does it
         now[key] = run_key
         run_requests.append(dg.RunRequest(partition_key=key, run_key=run_key,
                                           tags={TAG_TRIGGER: "sensor", TAG_REASON: need.why}))
