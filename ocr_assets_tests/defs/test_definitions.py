@@ -13,6 +13,8 @@ import dagster as dg
 import pytest
 
 from ocr_assets.definitions import load_definitions
+from ocr_assets.engine.corpus.build import CORPUS_COLUMNS
+from ocr_assets.engine.folder.reports import REPORT_COLUMNS
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.orchestration.run_state import FAILED_PAGES, PAGE_TEXTS
 from ocr_assets_tests.helpers import REPO
@@ -54,6 +56,27 @@ def test_the_asset_graph_has_its_assets_dependencies_and_partitions(
     # The command line and the sensor name the folder assets without loading the definitions.
     assert page_texts.key == PAGE_TEXTS
     assert dg.AssetKey("failed_pages") == FAILED_PAGES
+
+
+def test_every_asset_has_its_owners_tags_kinds_description_and_code_reference(
+        repo: dg.RepositoryDefinition) -> None:
+    graph = repo.asset_graph
+    for key in graph.get_all_asset_keys():
+        node, name = graph.get(key), key.to_user_string()
+        assert node.owners == ["team:digitisation"], name
+        assert node.tags["domain"] == "ocr" and node.tags["layer"], name
+        assert node.description, name
+        references = node.metadata["dagster/code_references"].code_references
+        assert any(ref.file_path.endswith(".py") for ref in references), name
+        if name != "scan_folders":
+            assert any(tag.startswith("dagster/kind/") for tag in node.tags), name
+    schemas = {name: graph.get(dg.AssetKey(name)).metadata["dagster/column_schema"]
+               for name in ("ocr_corpus", "failed_pages")}
+    assert [c.name for c in schemas["ocr_corpus"].columns] == list(CORPUS_COLUMNS)
+    assert [c.name for c in schemas["failed_pages"].columns] == list(REPORT_COLUMNS)
+    assert all(c.description for schema in schemas.values() for c in schema.columns)
+    for check in repo.asset_graph.asset_check_keys:
+        assert repo.asset_graph.get_check_spec(check).description, check.name
 
 
 def test_every_check_is_on_its_asset_with_its_severity(repo: dg.RepositoryDefinition) -> None:

@@ -3,16 +3,21 @@
 import dagster as dg
 
 from ocr_assets.engine.corpus.build import build_corpus
+from ocr_assets.engine.manifest import DONE, FAILED
+from ocr_assets.orchestration.catalog import CORPUS_SCHEMA, OWNERS, tags
 from ocr_assets.orchestration.metadata import TABLE_ROWS, markdown_table
 from ocr_assets.orchestration.resources import OcrConfig
 
 
 @dg.asset(deps=["page_texts"], group_name="corpus", kinds={"pandas", "parquet", "sqlite"},
+          owners=OWNERS, tags=tags("corpus"), metadata={"dagster/column_schema": CORPUS_SCHEMA},
           description="Every done page of every folder whose blocking checks pass: "
                       "`<data>/corpus/pages.parquet`, `pages.jsonl` and `pages.sqlite` (FTS5 "
                       "full-text index). Incremental: only changed folders are re-read.")
 def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
-    summary = build_corpus(ocr.project())
+    project = ocr.project()
+    summary = build_corpus(project)
+    counts = project.manifest.status_counts()
     if summary.excluded:
         context.log.warning(f"folders left out of the corpus: {summary.excluded}")
     if summary.waiting:
@@ -27,6 +32,14 @@ def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
         "reread_folders": dg.MetadataValue.int(len(summary.reread)),
         "reused_folders": dg.MetadataValue.int(len(summary.reused)),
         "waiting_folders": dg.MetadataValue.int(len(summary.waiting)),
+        # Totals over every registered folder, the numbers an overview of the project wants
+        # (a folder's own are on `page_texts`'s partitions).
+        "pages_done_in_all_folders": dg.MetadataValue.int(
+            sum(c.get(DONE, 0) for c in counts.values())),
+        "pages_failed_in_all_folders": dg.MetadataValue.int(
+            sum(c.get(FAILED, 0) for c in counts.values())),
+        "folders_with_failed_pages": dg.MetadataValue.int(
+            sum(1 for c in counts.values() if c.get(FAILED, 0))),
         "reread": dg.MetadataValue.json(summary.reread[:TABLE_ROWS]),
         "removed": dg.MetadataValue.json(summary.removed[:TABLE_ROWS]),
         "excluded": dg.MetadataValue.md(
@@ -36,3 +49,6 @@ def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
         "jsonl": dg.MetadataValue.path(str(summary.jsonl)),
         "sqlite": dg.MetadataValue.path(str(summary.sqlite)),
     })
+
+
+[ocr_corpus] = dg.with_source_code_references([ocr_corpus])

@@ -23,6 +23,7 @@ from ocr_assets.engine.folder.run import ocr_folder
 from ocr_assets.engine.manifest import DONE, FAILED, PageOutcome, PageRecord
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.orchestration.automation import AutomationConfig
+from ocr_assets.orchestration.catalog import OWNERS, REPORT_SCHEMA, tags
 from ocr_assets.orchestration.concurrency import OCR_POOL
 from ocr_assets.orchestration.metadata import failures_table, folder_metadata
 from ocr_assets.orchestration.partitions import scan_folders
@@ -105,7 +106,7 @@ def folder_assets(step_retry: dg.RetryPolicy | None = None,
     page_texts = dg.asset(
         name="page_texts", partitions_def=scan_folders, deps=[SCAN_FOLDERS], pool=OCR_POOL,
         retry_policy=retry, code_version=recipe or OcrSettings().recipe_key(), group_name="ocr",
-        kinds={"python", "tesseract"},
+        kinds={"python", "tesseract"}, owners=OWNERS, tags=tags("pages"),
         description="The OCR text of every page of one scan folder (`<data>/ocr/<partition>/`),"
                     " one `.txt` and one `.json` of facts per page, after the retry pass over "
                     "its failed pages (re-decode, downscale, other page segmentation); the "
@@ -115,12 +116,13 @@ def folder_assets(step_retry: dg.RetryPolicy | None = None,
     )(ocr_page_texts)
     failed_pages = dg.asset(
         name="failed_pages", partitions_def=scan_folders, deps=[page_texts],
-        retry_policy=retry, group_name="ocr", kinds={"pandas", "csv"},
+        retry_policy=retry, group_name="ocr", kinds={"pandas", "csv"}, owners=OWNERS,
+        tags=tags("report"), metadata={"dagster/column_schema": REPORT_SCHEMA},
         description="The report of every failed page of the folder, and of every page the "
                     "retry pass recovered: its category, message, attempts and what the pass "
                     "did (`<data>/reports/<partition>/failed_pages.csv` and `.json`).",
     )(report_failed_pages)
-    return [page_texts, failed_pages]
+    return list(dg.with_source_code_references([page_texts, failed_pages]))
 
 
 @dg.definitions

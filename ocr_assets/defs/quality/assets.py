@@ -4,6 +4,7 @@ import dagster as dg
 
 from ocr_assets.engine.folder.accuracy import NORMALISATION, accuracy_frame, evaluate_folder
 from ocr_assets.engine.folder.reports import write_frame_report
+from ocr_assets.orchestration.catalog import OWNERS, tags
 from ocr_assets.orchestration.metadata import markdown_table
 from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.resources import OcrConfig
@@ -11,7 +12,7 @@ from ocr_assets.orchestration.steps import scan_folder
 
 
 @dg.asset(partitions_def=scan_folders, deps=["page_texts"], group_name="quality",
-          kinds={"pandas"},
+          kinds={"pandas", "csv"}, owners=OWNERS, tags=tags("quality"),
           description="Character and word error rates of every page that has ground truth "
                       "(`<stem>.gt.txt` beside it, or under OCR_ASSETS_GROUND_TRUTH), per page "
                       "and for the folder (`<data>/reports/<partition>/accuracy.csv`).")
@@ -39,3 +40,6 @@ def page_accuracy(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Mater
             ((p.page, f"{p.cer:.2%}", f"{p.wer:.2%}", p.reference_chars) for p in worst))),
     })
     return dg.MaterializeResult(metadata=metadata)
+
+
+[page_accuracy] = dg.with_source_code_references([page_accuracy])
