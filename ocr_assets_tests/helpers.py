@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ocr_assets.engine.config import ProjectConfig
-from ocr_assets.engine.folder.batch import FolderReport, process_folder
+from ocr_assets.engine.folder.batch import FolderReport
+from ocr_assets.engine.folder.stream import process_folder
 from ocr_assets.engine.manifest import Manifest, open_manifest
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.project import Project, ScanFolder

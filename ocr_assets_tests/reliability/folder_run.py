@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ocr_assets.engine.config import ProjectConfig
-from ocr_assets.engine.folder.batch import process_folder
+from ocr_assets.engine.folder.stream import process_folder
 from ocr_assets.engine.project import Project, ScanFolder
 from ocr_assets.engine.settings import OcrSettings
 

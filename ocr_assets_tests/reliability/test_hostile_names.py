@@ -23,10 +23,10 @@ from PIL import Image
 
 from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.corpus.build import build_corpus, read_corpus
-from ocr_assets.engine.folder.batch import process_folder
 from ocr_assets.engine.folder.discovery import discover_pages
 from ocr_assets.engine.folder.invariants import check_counts
 from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
+from ocr_assets.engine.folder.stream import process_folder
 from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.naming import display_name, output_name_for, raw_bytes
 from ocr_assets.engine.page.worker import output_keys

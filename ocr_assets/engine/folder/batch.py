@@ -1,19 +1,15 @@
-"""The OCR of one scan folder: resumable, idempotent, and isolated per page.
+"""One scan folder's batch: its plan and its report. Resumable, idempotent, isolated per page.
 
-`process_folder` lists the folder's pages, brings the manifest up to date (new pages pending,
-vanished pages dropped with their outputs), skips what is already done for the same input and
-recipe (the settings that change the text: language, psm, ...), and OCRs the rest in a pool
-of worker processes. Each page is claimed under a lease before it is submitted (a second run on
-the same folder does no page twice; a dead run's pages come back), and recorded in the manifest
-the moment it finishes.
+`plan_folder` lists the folder's pages, brings the manifest up to date (new pages pending,
+vanished pages dropped with their outputs) and decides what needs OCR: nothing that is already
+done for the same input and recipe (the settings that change the text: language, psm, ...).
+`stream.stream_folders` reads those pages in a pool of worker processes, many folders through
+one pool, and `summarise` turns the folder's rows into its report.
 """
 
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +19,6 @@ from pebble import ProcessExpired
 from ocr_assets.engine.errors import FailureCategory
 from ocr_assets.engine.folder.config import FOLDER_CONFIG_NAME
 from ocr_assets.engine.folder.discovery import FolderListing, Page, discover_pages
-from ocr_assets.engine.folder.pool import worker_pool
 from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.manifest import (
     DONE,
@@ -33,11 +28,11 @@ from ocr_assets.engine.manifest import (
     PageOutcome,
     PageRecord,
 )
-from ocr_assets.engine.manifest.leases import dead_owners, run_owner
+from ocr_assets.engine.manifest.leases import dead_owners
 from ocr_assets.engine.naming import display_name, output_name_for
 from ocr_assets.engine.page.engines.registry import check_engine_ready
 from ocr_assets.engine.page.fingerprint import file_fingerprint
-from ocr_assets.engine.page.worker import PageTask, all_output_keys, ocr_page, output_keys
+from ocr_assets.engine.page.worker import PageTask, all_output_keys, output_keys
 
 if TYPE_CHECKING:
     from ocr_assets.engine.project import ScanFolder
@@ -135,7 +130,7 @@ def plain_retry_allowed(row: PageRecord, max_attempts: int) -> bool:
     return row.error_category not in DETERMINISTIC_FAILURES and row.attempts < max_attempts
 
 
-def _pool_failure(task: PageTask, exc: BaseException, settings: OcrSettings) -> PageOutcome:
+def pool_failure(task: PageTask, exc: BaseException, settings: OcrSettings) -> PageOutcome:
     """An outcome for a page whose worker never returned one."""
     if isinstance(exc, TimeoutError):
         category = FailureCategory.TIMEOUT
@@ -228,79 +223,6 @@ def folder_settings_ready(folder: ScanFolder, settings: OcrSettings) -> OcrSetti
                                f"{folder.path / FOLDER_CONFIG_NAME})") from exc
         raise
     return overridden
-
-
-def process_folder(folder: ScanFolder, *, settings: OcrSettings | None = None,
-                   failed_again: bool = False,
-                   on_page: Callable[[str, PageOutcome], None] | None = None) -> FolderReport:
-    """OCR every pending page of `folder` and return what happened.
-
-    `settings` are the run's (the project's by default; the Dagster layer sizes its workers to
-    the OCR pool); the folder's `folder.toml` is applied on top. `failed_again` reads every
-    failed page again (`plan_folder`). `on_page` is called in this process after each page is
-    recorded. The report's counts are the manifest's once the pages are read; the retry pass
-    (`folder.run.ocr_folder`) may still change them.
-    """
-    started = time.perf_counter()
-    settings = folder_settings_ready(folder, settings or folder.project.settings)
-    plan = plan_folder(folder, settings, failed_again=failed_again)
-    report = FolderReport(folder.key, folder.name, skipped=plan.skipped,
-                          removed=len(plan.removed), ignored=plan.listing.ignored,
-                          refused=plan.listing.refused)
-    if plan.todo:
-        outputs = folder.outputs
-        outputs.remove_partial_writes()
-        _run_pages(plan, folder, settings, report, on_page)
-        # Again once the pool is closed: a writer of a killed run that was still dying when
-        # the first sweep looked (SIGKILL waits for a pending fsync) is surely gone by now.
-        outputs.remove_partial_writes()
-    summarise(report, folder.manifest)
-    report.elapsed_s = time.perf_counter() - started
-    return report
-
-
-def _run_pages(plan: FolderPlan, folder: ScanFolder, settings: OcrSettings,
-               report: FolderReport, on_page: Callable[[str, PageOutcome], None] | None) -> None:
-    """Claim and OCR the plan's pages in a worker pool. A page another live run holds, or
-    finished since the plan was made, is left to it (counted in `in_flight_elsewhere`)."""
-    manifest, partition_key, outputs = folder.manifest, folder.key, folder.outputs
-    owner = run_owner()
-    lease_s = 2 * pool_timeout_s(settings)
-    # Largest files first (longest-processing-time-first): a folder's run ends with its last
-    # page, and the other workers sit idle meanwhile, so the last pages should be short ones.
-    queue = iter(sorted(plan.todo, key=lambda page: page.size, reverse=True))
-    window = 2 * max(1, settings.workers)
-    in_flight: dict[Future[PageOutcome], PageTask] = {}
-    with worker_pool(settings.workers, settings.recycle_after,
-                     settings.worker_memory_mb) as pool:
-        while True:
-            while len(in_flight) < window:
-                page = next(queue, None)
-                if page is None:
-                    break
-                if not manifest.claim(partition_key, page.page_id, owner, lease_s,
-                                      expect_updated_at=plan.seen.get(page.page_id)):
-                    report.in_flight_elsewhere += 1
-                    continue
-                task = PageTask(partition_key, folder.name, page.page_id, str(page.path),
-                                page.frame, page.size, page.mtime_ns, outputs,
-                                output_name_for(page.page_id), settings)
-                future = pool.schedule(ocr_page, args=(task,), timeout=pool_timeout_s(settings))
-                in_flight[future] = task
-            if not in_flight:
-                break
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in finished:
-                task = in_flight.pop(future)
-                try:
-                    outcome = future.result()
-                except BaseException as exc:  # noqa: BLE001 - recorded as the page's failure
-                    outcome = _pool_failure(task, exc, settings)
-                manifest.record(partition_key, task.page_id, outcome)
-                report.processed += 1
-                report.ocr_ms.append(outcome.ms)
-                if on_page is not None:
-                    on_page(task.page_id, outcome)
 
 
 def summarise(report: FolderReport, manifest: Manifest) -> None:

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ocr_assets.engine.errors import FailureCategory
-from ocr_assets.engine.folder.batch import POOL_GRACE_S, _pool_failure, run_owner
+from ocr_assets.engine.folder.batch import POOL_GRACE_S, pool_failure
 from ocr_assets.engine.folder.discovery import Page, discover_pages
 from ocr_assets.engine.folder.pool import worker_pool
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, PageRecord
+from ocr_assets.engine.manifest.leases import run_owner
 from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.page.engines.registry import check_engine_ready
 from ocr_assets.engine.page.worker import PageTask, all_output_keys, ocr_page
@@ -261,7 +262,8 @@ def _run_retries(pages: dict[str, Page], todo: dict[str, tuple[Strategy, ...]],
     queue = iter(pages.items())
     window = 2 * max(1, settings.workers)
     in_flight: dict[Future[RetryAttempt], tuple[PageTask, tuple[Strategy, ...]]] = {}
-    with worker_pool(settings.workers, settings.recycle_after) as pool:
+    with worker_pool(settings.workers, settings.recycle_after,
+                     settings.worker_memory_mb) as pool:
         while True:
             while len(in_flight) < window:
                 page_id, page = next(queue, (None, None))
@@ -285,7 +287,7 @@ def _run_retries(pages: dict[str, Page], todo: dict[str, tuple[Strategy, ...]],
                 try:
                     attempt = future.result()
                 except BaseException as exc:  # noqa: BLE001 - recorded as the page's failure
-                    failure = _pool_failure(task, exc, settings)
+                    failure = pool_failure(task, exc, settings)
                     attempt = RetryAttempt(failure, (("+".join(s.name for s in strategies),
                                                       FAILED, failure.error_category,
                                                       failure.error_message),))

@@ -24,7 +24,7 @@ from ocr_assets.engine.corpus.search import (
     count_indexed_pages,
     search_corpus,
 )
-from ocr_assets.engine.folder.batch import process_folder
+from ocr_assets.engine.folder.stream import process_folder
 from ocr_assets.engine.manifest import Manifest
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.project import Project

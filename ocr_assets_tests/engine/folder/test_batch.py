@@ -10,9 +10,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from ocr_assets.engine.folder.batch import process_folder, run_owner
 from ocr_assets.engine.folder.invariants import check_counts
+from ocr_assets.engine.folder.stream import process_folder
 from ocr_assets.engine.manifest import DONE, FAILED, PENDING
+from ocr_assets.engine.manifest.leases import run_owner
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets_tests.doubles.fault_engine import fault

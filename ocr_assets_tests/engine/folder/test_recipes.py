@@ -22,8 +22,9 @@ import psycopg2.sql
 import pytest
 
 from ocr_assets.engine.config import ProjectConfig
-from ocr_assets.engine.folder.batch import plan_folder, process_folder
+from ocr_assets.engine.folder.batch import plan_folder
 from ocr_assets.engine.folder.planning import pages_with_other_recipe
+from ocr_assets.engine.folder.stream import process_folder
 from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.manifest.base import DONE, SCHEMA_V1, SQLITE_MIGRATIONS
 from ocr_assets.engine.manifest.postgres import MIGRATIONS, split_manifest_url

@@ -19,8 +19,8 @@ import pytest
 
 from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.corpus.build import build_corpus, read_corpus
-from ocr_assets.engine.folder.batch import process_folder
 from ocr_assets.engine.folder.invariants import check_counts
+from ocr_assets.engine.folder.stream import process_folder
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.project import Project
 from ocr_assets.engine.store.outputs import (

@@ -1,0 +1,197 @@
+"""Many folders' pages through one worker pool, one after the other without a gap.
+
+A folder's batch ends with its last page, and the workers that finished before it would sit
+idle until the next folder's batch started: with folders of a few pages that idle tail, and the
+set-up of each batch, cost more than the pages. Here the folders are opened one by one (their
+settings checked, their plan made) just in time to keep the pool's window full, so the next
+folder's pages start while the last pages of the one before are still being read, and a folder
+is reported (`on_done`) the moment its last page is recorded. Within a folder the largest pages
+go first (longest-processing-time-first), so a folder's own last pages are short ones.
+
+Each page is claimed under a lease before it is submitted, as in a folder's own batch: a second
+run on the same folder does no page twice, and a dead run's pages come back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ocr_assets.engine.folder.batch import (
+    FolderPlan,
+    FolderReport,
+    folder_settings_ready,
+    plan_folder,
+    pool_failure,
+    pool_timeout_s,
+    summarise,
+)
+from ocr_assets.engine.folder.discovery import Page
+from ocr_assets.engine.folder.pool import worker_pool
+from ocr_assets.engine.manifest import PageOutcome
+from ocr_assets.engine.manifest.leases import run_owner
+from ocr_assets.engine.naming import output_name_for
+from ocr_assets.engine.page.worker import PageTask, ocr_page
+
+if TYPE_CHECKING:
+    from ocr_assets.engine.project import ScanFolder
+    from ocr_assets.engine.settings import OcrSettings
+
+OnPage = Callable[["ScanFolder", str, PageOutcome], None]
+OnDone = Callable[["ScanFolder", FolderReport], None]
+OnRefused = Callable[["ScanFolder", Exception], None]
+
+
+@dataclass
+class _Open:
+    """A folder whose pages are being read."""
+
+    folder: ScanFolder
+    settings: OcrSettings
+    plan: FolderPlan
+    report: FolderReport
+    queue: Iterator[Page]
+    started: float
+    in_flight: int = 0
+    queued_all: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.queued_all and not self.in_flight
+
+
+@dataclass
+class _Stream:
+    folders: Iterator[ScanFolder]
+    settings: OcrSettings
+    failed_again: bool
+    on_page: OnPage | None
+    on_done: OnDone
+    on_refused: OnRefused | None
+    owner: str = field(default_factory=run_owner)
+    open: list[_Open] = field(default_factory=list)
+
+    def next_task(self) -> tuple[_Open, PageTask] | None:
+        """The next page to submit: of the oldest open folder with pages left, or of the next
+        folder, opened now."""
+        while True:
+            for batch in self.open:
+                task = self._claim_next(batch)
+                if task is not None:
+                    return batch, task
+            folder = next(self.folders, None)
+            if folder is None:
+                return None
+            batch = self._open(folder)
+            if batch is not None:
+                self.open.append(batch)
+
+    def _open(self, folder: ScanFolder) -> _Open | None:
+        started = time.perf_counter()
+        try:
+            settings = folder_settings_ready(folder, self.settings)
+        except (RuntimeError, ValueError) as exc:
+            if self.on_refused is None:
+                raise
+            self.on_refused(folder, exc)
+            return None
+        plan = plan_folder(folder, settings, failed_again=self.failed_again)
+        report = FolderReport(folder.key, folder.name, skipped=plan.skipped,
+                              removed=len(plan.removed), ignored=plan.listing.ignored,
+                              refused=plan.listing.refused)
+        if plan.todo:
+            folder.outputs.remove_partial_writes()
+        queue = iter(sorted(plan.todo, key=lambda page: page.size, reverse=True))
+        return _Open(folder, settings, plan, report, queue, started)
+
+    def _claim_next(self, batch: _Open) -> PageTask | None:
+        folder, settings = batch.folder, batch.settings
+        for page in batch.queue:
+            if not folder.manifest.claim(folder.key, page.page_id, self.owner,
+                                         2 * pool_timeout_s(settings),
+                                         expect_updated_at=batch.plan.seen.get(page.page_id)):
+                batch.report.in_flight_elsewhere += 1
+                continue
+            batch.in_flight += 1
+            return PageTask(folder.key, folder.name, page.page_id, str(page.path), page.frame,
+                            page.size, page.mtime_ns, folder.outputs,
+                            output_name_for(page.page_id), settings)
+        batch.queued_all = True
+        return None
+
+    def finish_done(self) -> None:
+        """Report every open folder whose pages are all recorded, oldest first."""
+        for batch in [b for b in self.open if b.finished]:
+            self.open.remove(batch)
+            if batch.plan.todo:
+                # Again now the folder's writers are done: a writer of a killed run that was
+                # still dying when the first sweep looked (SIGKILL waits for a pending fsync)
+                # is surely gone by now.
+                batch.folder.outputs.remove_partial_writes()
+            summarise(batch.report, batch.folder.manifest)
+            batch.report.elapsed_s = time.perf_counter() - batch.started
+            self.on_done(batch.folder, batch.report)
+
+
+def stream_folders(folders: Iterable[ScanFolder], settings: OcrSettings, *,
+                   on_done: OnDone, failed_again: bool = False, on_page: OnPage | None = None,
+                   on_refused: OnRefused | None = None) -> None:
+    """Read the pages that need it of every folder, in order, through one pool.
+
+    `settings` are the run's; each folder's `folder.toml` is applied on top, and a folder the
+    engine cannot read as configured (a bad `folder.toml`, a missing language) goes to
+    `on_refused` before any of its pages is touched (raised when there is none). `on_page` hears
+    each page as it is recorded, `on_done` each folder once its last page is: both run in this
+    process, in the thread that called."""
+    stream = _Stream(iter(folders), settings, failed_again, on_page, on_done, on_refused)
+    window = 2 * max(1, settings.workers)
+    in_flight: dict[Future[PageOutcome], tuple[_Open, PageTask]] = {}
+    with worker_pool(settings.workers, settings.recycle_after,
+                     settings.worker_memory_mb) as pool:
+        while True:
+            while len(in_flight) < window:
+                found = stream.next_task()
+                if found is None:
+                    break
+                batch, task = found
+                future = pool.schedule(ocr_page, args=(task,),
+                                       timeout=pool_timeout_s(task.settings))
+                in_flight[future] = (batch, task)
+            stream.finish_done()
+            if not in_flight:
+                break
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in finished:
+                batch, task = in_flight.pop(future)
+                try:
+                    outcome = future.result()
+                except BaseException as exc:  # noqa: BLE001 - recorded as the page's failure
+                    outcome = pool_failure(task, exc, task.settings)
+                batch.folder.manifest.record(batch.folder.key, task.page_id, outcome)
+                batch.in_flight -= 1
+                batch.report.processed += 1
+                batch.report.ocr_ms.append(outcome.ms)
+                if stream.on_page is not None:
+                    stream.on_page(batch.folder, task.page_id, outcome)
+            stream.finish_done()
+
+
+def process_folder(folder: ScanFolder, *, settings: OcrSettings | None = None,
+                   failed_again: bool = False,
+                   on_page: Callable[[str, PageOutcome], None] | None = None) -> FolderReport:
+    """OCR every pending page of one folder and return what happened.
+
+    `settings` are the run's (the project's by default; the Dagster layer sizes its workers to
+    the OCR pool); the folder's `folder.toml` is applied on top, and a bad one, or a language
+    whose traineddata is missing, raises before any page is touched. `failed_again` reads every
+    failed page again (`plan_folder`). `on_page` is called in this process after each page is
+    recorded. The report's counts are the manifest's once the pages are read; the retry pass
+    (`folder.run.ocr_folder`) may still change them."""
+    reports: list[FolderReport] = []
+    stream_folders([folder], settings or folder.project.settings, failed_again=failed_again,
+                   on_page=None if on_page is None else lambda _, page, out: on_page(page, out),
+                   on_done=lambda _, report: reports.append(report))
+    return reports[0]
