@@ -19,15 +19,15 @@ from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, open
 
 class CountingManifest:
     """A manifest that notes which folders a progress poll counts, and refuses to hand out
-    rows: the bar must count with one query over the folder being run."""
+    rows: the bar must count with one query over the folders being run."""
 
     def __init__(self, inner: Manifest) -> None:
         self.inner = inner
-        self.counted: list[str] = []
+        self.counted: list[list[str]] = []
 
-    def finished_since(self, partition_key: str, since: float) -> int:
-        self.counted.append(partition_key)
-        return self.inner.finished_since(partition_key, since)
+    def finished_since(self, partition_keys: list[str], since: float) -> int:
+        self.counted.append(list(partition_keys))
+        return self.inner.finished_since(partition_keys, since)
 
     def pages(self, *args: object, **kwargs: object) -> None:
         raise AssertionError("the progress bar read page rows")
@@ -37,10 +37,10 @@ def finish(manifest: Manifest, key: str, page: str, status: str = DONE) -> None:
     manifest.record(key, page, PageOutcome(status, None, 1, 1, 1))
 
 
-def test_the_progress_counts_pages_finished_in_this_command_reading_only_the_current_folder(
+def test_the_progress_counts_pages_finished_in_this_command_reading_only_the_current_run(
         tmp_path: Path) -> None:
     manifest = open_manifest(tmp_path / "manifest.sqlite")
-    for key, pages in (("a", 3), ("b", 2), ("c", 2)):
+    for key, pages in (("a", 3), ("b", 2), ("c", 2), ("d", 1)):
         manifest.sync_pages(key, [f"p{n}" for n in range(pages)])
     finish(manifest, "a", "p0")  # done by an earlier command: not counted
     finish(manifest, "c", "p0")
@@ -49,18 +49,19 @@ def test_the_progress_counts_pages_finished_in_this_command_reading_only_the_cur
     progress = Progress(0, counting)
 
     assert progress.finished_pages() == 0
-    progress.watch("a")
+    progress.watch(["a"])
     finish(manifest, "a", "p1")
     finish(manifest, "a", "p2", FAILED)
     assert progress.finished_pages() == 2
-    progress.watch("b")
+    progress.watch(["b", "c"])  # a run over two folders
     finish(manifest, "b", "p0")
-    counting.counted.clear()
-    assert progress.finished_pages() == 3
-    assert counting.counted == ["b"], "a poll counted other folders than the current one"
-    progress.watch("c")
     finish(manifest, "c", "p1")
+    counting.counted.clear()
     assert progress.finished_pages() == 4
+    assert counting.counted == [["b", "c"]], "a poll counted other folders than the run's"
+    progress.watch(["d"])
+    finish(manifest, "d", "p0")
+    assert progress.finished_pages() == 5
     manifest.close()
 
 

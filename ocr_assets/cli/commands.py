@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ocr_assets.cli.exits import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, Refused
 from ocr_assets.cli.options import project_config
@@ -18,6 +19,9 @@ from ocr_assets.cli.runs import (
 from ocr_assets.engine.corpus.layout import PARQUET_KEY
 from ocr_assets.engine.folder.planning import RETRY_NEEDS, RUN_NEEDS
 from ocr_assets.engine.project import Project
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -89,17 +93,30 @@ def _resolve_partition(name: str, project: Project, partitions: set[str]) -> str
     return matches[0] if len(matches) == 1 else None
 
 
+def _partitions_in_runs(instance: dg.DagsterInstance, order: list[str]) -> dict[str, str]:
+    """partition -> the id of a run queued or in progress that covers it (its partition, or a
+    range of many)."""
+    import dagster as dg
+
+    from ocr_assets.orchestration.batches import partitions_of_run
+
+    runs = instance.get_runs(dg.RunsFilter(statuses=[
+        dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]))
+    return {key: run.run_id for run in runs for key in partitions_of_run(run.tags, order)}
+
+
 def cmd_forget(args: argparse.Namespace) -> int:
     """Delete partitions whose folders were removed: the partition, its outputs, its reports
     and its manifest rows; then rebuild the corpus without their pages."""
     project = Project(project_config(args))
     instance = open_project_instance(project)
-    import dagster as dg
-
     from ocr_assets.engine.folder.forget import forget_folder_data
     from ocr_assets.orchestration.partitions import scan_folders
 
-    partitions = set(instance.get_dynamic_partitions(scan_folders.name))
+    order = instance.get_dynamic_partitions(scan_folders.name)
+    partitions = set(order)
+    busy = _partitions_in_runs(instance, order)
     on_disk = project.scan().folders
     keys: list[str] = []
     for name in args.folders:
@@ -112,12 +129,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
                           "still in the scans root, and the sensor would add it again: move it "
                           "away first, or pass --keep-scans to forget its results anyway",
                           EXIT_USAGE)
-        active = instance.get_run_ids(dg.RunsFilter(
-            tags={"dagster/partition": key}, statuses=[
-                dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
-                dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1)
-        if active:
-            raise Refused(f"partition '{key}' has a run queued or in progress ({active[0]}); "
+        if key in busy:
+            raise Refused(f"partition '{key}' has a run queued or in progress ({busy[key]}); "
                           "wait for it or terminate it in the UI, then forget it", EXIT_USAGE)
         keys.append(key)
     for key in keys:

@@ -13,9 +13,9 @@ if TYPE_CHECKING:
 class Progress:
     """A progress bar (pages, rate, ETA) fed by polling the manifest, the source of truth.
 
-    Folders run one after the other, so a poll counts only the folder being run (one count
-    query over its rows) and adds the pages the folders before it finished, counted once when
-    the next one started: a poll costs the same with the hundredth folder as with the first.
+    Runs go one after the other, so a poll counts only the folders of the run going on (one
+    count query over their rows) and adds the pages the runs before it finished, counted once
+    when the next one started: a poll costs the same with the hundredth run as with the first.
     A page counts when it became done or failed after the bar started: in this command."""
 
     def __init__(self, total: int, manifest: Manifest) -> None:
@@ -27,29 +27,26 @@ class Progress:
         self.started = time.time()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._current: str | None = None
+        self._current: list[str] = []
         self._finished_before = 0
-        """Pages finished in this command in the folders watched before the current one."""
+        """Pages finished in this command in the folders watched before the current ones."""
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def __enter__(self) -> Progress:
         self._thread.start()
         return self
 
-    def watch(self, key: str) -> None:
-        """Count `key`'s pages from now on; the folder watched until now is finished (each
-        folder is watched once)."""
+    def watch(self, keys: list[str]) -> None:
+        """Count the pages of the folders `keys` (the next run's) from now on; those watched
+        until now are finished (each folder is watched once)."""
         with self._lock:
-            if self._current is not None:
-                self._finished_before += self.manifest.finished_since(self._current,
-                                                                      self.started)
-            self._current = key
+            self._finished_before += self.manifest.finished_since(self._current, self.started)
+            self._current = list(keys)
 
     def finished_pages(self) -> int:
         with self._lock:
-            current = (self.manifest.finished_since(self._current, self.started)
-                       if self._current is not None else 0)
-            return self._finished_before + current
+            return self._finished_before + self.manifest.finished_since(self._current,
+                                                                        self.started)
 
     def _poll(self) -> None:
         while not self._stop.wait(0.5):

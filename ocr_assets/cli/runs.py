@@ -1,6 +1,6 @@
-"""Dagster runs executed in this process, against the project's persistent instance: one per
-folder (`ocr_folder_job`) and the corpus (`corpus_job`), each with this command's configuration
-as its run config, so the UI shows what every run used."""
+"""Dagster runs executed in this process, against the project's persistent instance: the
+folder runs (`ocr_folder_job`, many folders to a run) and the corpus (`corpus_job`), each with
+this command's configuration as its run config, so the UI shows what every run used."""
 
 from __future__ import annotations
 
@@ -81,32 +81,69 @@ def _failure_reason(result: Any) -> str:
     return f"run {result.run_id} failed; see its logs in the Dagster UI"
 
 
+def _failed_folders(result: Any) -> dict[str, str]:
+    """partition -> why, of the folders the folder step named as failed (the others of the
+    run were recorded); every folder of the run when the step failed before it could say."""
+    from ocr_assets.orchestration.run_state import FAILED_FOLDERS
+
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        user = event.step_failure_data.user_failure_data
+        if user is not None and FAILED_FOLDERS in user.metadata:
+            return dict(user.metadata[FAILED_FOLDERS].data)
+    return {}
+
+
+def _blocking_failures(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
+    """partition -> the blocking checks that failed for it in the run, read from the instance
+    (where the folder step recorded them, per folder)."""
+    import dagster as dg
+
+    failed: dict[str, list[str]] = {}
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            failed.setdefault(evaluation.partition or "", []).append(evaluation.check_name)
+    return failed
+
+
 def execute_folders(instance: dg.DagsterInstance, project: Project,
                     reasons: dict[str, str], pages_to_do: int, *, trigger: str,
                     job_name: str = "ocr_folder_job") -> Outcome:
-    """One in-process run of `job_name` per partition of `reasons` (key -> why), with the
-    progress bar. With no partition to run, the definitions (and pandas, which the corpus
-    asset imports) are not even loaded."""
+    """In-process runs of `job_name` over the partitions of `reasons` (key -> why), many
+    folders to a run (`OCR_ASSETS_FOLDERS_PER_RUN`, consecutive partitions), with the progress
+    bar. With no partition to run, the definitions (and pandas, which the corpus asset
+    imports) are not even loaded."""
     outcome = Outcome()
     if not reasons:
         return outcome
-    import dagster as dg
-
     from ocr_assets.definitions import load_definitions
+    from ocr_assets.orchestration.automation import AutomationConfig
+    from ocr_assets.orchestration.batches import folder_batches
+    from ocr_assets.orchestration.partitions import scan_folders
 
+    folders_per_run = AutomationConfig.from_environ(os.environ).folders_per_run
+    batches = folder_batches(instance.get_dynamic_partitions(scan_folders.name), reasons,
+                             folders_per_run)
     folder_job = load_definitions().resolve_job_def(job_name)
     with Progress(pages_to_do, project.manifest) as progress:
-        for key, why in reasons.items():
-            progress.watch(key)
+        for batch in batches:
+            progress.watch(batch.keys)
             result = folder_job.execute_in_process(
-                partition_key=key, instance=instance, raise_on_error=False,
-                run_config=_run_config(project), tags=_tags(trigger, why))
-            failed_checks = [e.check_name for e in result.get_asset_check_evaluations()
-                             if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
-            if failed_checks:
-                outcome.blocking_failed.append(f"{key}: {', '.join(failed_checks)}")
-            elif not result.success:
-                outcome.run_failed.append(f"{key}: {_failure_reason(result)}")
+                instance=instance, raise_on_error=False, run_config=_run_config(project),
+                tags={**batch.partition_tags(), **_tags(trigger, batch.reason())})
+            blocking = _blocking_failures(instance, result.run_id)
+            for key, checks in sorted(blocking.items()):
+                outcome.blocking_failed.append(f"{key}: {', '.join(checks)}")
+            if result.success:
+                continue
+            failed = _failed_folders(result)
+            for key, why in sorted(failed.items()):
+                if key not in blocking:
+                    outcome.run_failed.append(f"{key}: {why}")
+            if not failed:
+                outcome.run_failed.append(f"{', '.join(batch.keys)}: {_failure_reason(result)}")
     return outcome
 
 

@@ -1,6 +1,6 @@
-"""When Dagster runs things on its own: the sensors' intervals, the nightly cron, the OCR steps'
-retry policy. Read from `OCR_ASSETS_*` variables when the definitions load (never at import),
-since Dagster fixes them on the definitions themselves."""
+"""When Dagster runs things on its own: the sensors' intervals, the nightly cron, how many
+folders a run takes, the OCR step's retry policy. Read from `OCR_ASSETS_*` variables when the
+definitions load (never at import), since Dagster fixes them on the definitions themselves."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ class AutomationConfig:
                                     "corpus is rebuilt at most this long after its last build.")
     nightly_cron: str = setting("0 2 * * *", "NIGHTLY_CRON", "When the nightly ingestion runs.")
     timezone: str = setting("UTC", "TIMEZONE", "The nightly cron's timezone.")
+    folders_per_run: int = setting(50, "FOLDERS_PER_RUN", "At most this many folders in one "
+                                   "run of a backfill, a sensor's burst or the nightly "
+                                   "schedule: one run reads many small folders through one "
+                                   "pool without a run's set-up for each.")
     step_retries: int = setting(2, "STEP_RETRIES", "Retries of an OCR step that failed for a "
                                 "transient cause.")
     step_retry_delay_s: float = setting(10.0, "STEP_RETRY_DELAY_S", "The first retry's delay; "

@@ -24,6 +24,7 @@ SCAN_FOLDERS = dg.AssetKey("scan_folders")
 """The observable source asset of the scan folders (`defs/ocr/scans.py`)."""
 PAGE_TEXTS = dg.AssetKey("page_texts")
 FAILED_PAGES = dg.AssetKey("failed_pages")
+PAGE_ACCURACY = dg.AssetKey("page_accuracy")
 FOLDER_ASSETS = (PAGE_TEXTS, FAILED_PAGES)
 """The assets whose partitions are a folder's run: the OCR and the retry pass with its report."""
 DATA_VERSION_TAG = "dagster/data_version"
@@ -32,6 +33,9 @@ TAG_TRIGGER = "ocr_assets/trigger"
 """Run tag: what requested the run (`cli`, `sensor`, `nightly`, `retry-failed`, ...)."""
 TAG_REASON = "ocr_assets/reason"
 """Run tag: why the folder needed the run, as `folders_to_run` said."""
+FAILED_FOLDERS = "folders"
+"""The metadata entry of a failed folder step: partition -> why it failed (every other folder
+of the run was recorded)."""
 TAG_PAGES = "ocr_assets/pages"
 """Run tag: `failed` reads every failed page of the folder again (the retry job's runs)."""
 

@@ -8,44 +8,38 @@ import sqlite3
 import dagster as dg
 import pandas as pd
 
+from ocr_assets.engine.manifest.leases import process_id
+from ocr_assets.orchestration.folder_results import check_outcomes
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.project_defs import (
-    cer_within_limit,
+    check_results,
     corpus_complete,
-    counts_invariant,
-    empty_pages,
-    failed_pages,
-    garbage_pages,
+    materialization,
     ocr_corpus,
-    page_accuracy,
-    page_texts,
+    ocr_scan_folders,
+    run_folders,
 )
 from ocr_assets_tests.shared_ocr import mirrored_page
 
-FOLDER_ASSETS = [page_texts, failed_pages, counts_invariant, empty_pages, garbage_pages]
-
 
 def _materialize(project: Project, key: str, **kwargs) -> dg.ExecuteInProcessResult:
-    return dg.materialize(FOLDER_ASSETS, partition_key=key, instance=project.instance,
-                          resources={"ocr": project.ocr}, raise_on_error=False, **kwargs)
+    return run_folders(project.instance, project.ocr, key, **kwargs)
 
 
-def _run_check(project: Project, key: str, check: dg.AssetChecksDefinition
-               ) -> tuple[dg.ExecuteInProcessResult, dg.AssetCheckEvaluation]:
-    """Run one partitioned check alone, as the UI's "Execute" on a partition's check does.
-
-    `materialize(partition_key=...)` refuses a selection without assets, so the partition goes
-    in as the run's partition tag, which is what the check's context reads."""
-    result = dg.materialize(FOLDER_ASSETS, selection=dg.AssetSelection.checks(check),
-                            tags={"dagster/partition": key}, instance=project.instance,
-                            resources={"ocr": project.ocr}, raise_on_error=False)
-    evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 1
-    return result, evaluations[0]
+def _checks(project: Project, result: dg.ExecuteInProcessResult,
+            key: str) -> dict[str, dg.AssetCheckEvaluation]:
+    return check_results(project.instance, result.run_id, key)
 
 
-def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+def _metadata(project: Project, result: dg.ExecuteInProcessResult, asset: str,
+              key: str) -> dict:
+    return materialization(project.instance, result.run_id, asset, key).metadata
+
+
+def _check_now(project: Project, key: str, name: str):
+    """A check of the folder as it stands now: what its next run evaluates."""
+    [outcome] = [c for c in check_outcomes(project.ocr.project().folder(key)) if c.name == name]
+    return outcome
 
 
 def test_a_good_folder_materializes_with_passing_invariant_and_named_empty_page(
@@ -54,14 +48,14 @@ def test_a_good_folder_materializes_with_passing_invariant_and_named_empty_page(
     result = _materialize(project, "box-001")
 
     assert result.success
-    metadata = result.asset_materializations_for_node("page_texts")[0].metadata
+    metadata = _metadata(project, result, "page_texts", "box-001")
     assert metadata["pages"].value == 2
     assert metadata["done"].value == 2
     assert metadata["failed"].value == 0
     assert metadata["ignored_files"].value == 1
     assert metadata["pages_per_s"].value > 0
     assert metadata["mean_confidence"].value > 50
-    checks = _checks(result)
+    checks = _checks(project, result, "box-001")
     assert checks["counts_invariant"].passed
     assert not checks["empty_pages"].passed
     assert checks["empty_pages"].severity == dg.AssetCheckSeverity.WARN
@@ -84,7 +78,7 @@ def test_a_page_of_noise_fails_the_garbage_check_which_names_it(project: Project
     result = _materialize(project, "box-3")
 
     assert result.success
-    checks = _checks(result)
+    checks = _checks(project, result, "box-3")
     assert checks["counts_invariant"].passed
     garbage = checks["garbage_pages"]
     assert not garbage.passed
@@ -100,7 +94,7 @@ def test_a_broken_page_fails_alone_and_is_in_the_failed_pages_report(project: Pr
     result = _materialize(project, key)
 
     assert result.success
-    checks = _checks(result)
+    checks = _checks(project, result, key)
     assert checks["counts_invariant"].passed
     report = pd.read_csv(project.data / "reports" / key / "failed_pages.csv")
     assert report["page"].tolist() == ["page_2.tif"]
@@ -108,7 +102,7 @@ def test_a_broken_page_fails_alone_and_is_in_the_failed_pages_report(project: Pr
     assert report["attempts"].tolist() == [2], "the first attempt, then the retry pass"
     assert report["retry_outcome"].tolist() == ["still_failing"]
     assert report["retry_strategies"].tolist() == ["redecode_truncated"]
-    metadata = result.asset_materializations_for_node("failed_pages")[0].metadata
+    metadata = _metadata(project, result, "failed_pages", key)
     assert metadata["failed"].value == 1
     assert "page_2.tif" in metadata["pages"].value
 
@@ -119,11 +113,31 @@ def test_counts_invariant_fails_on_a_tampered_manifest(project: Project) -> None
     with sqlite3.connect(project.data / "manifest.sqlite") as db:
         db.execute("UPDATE pages SET status = 'pending' WHERE page_id = 'page_1.tif'")
 
-    result, evaluation = _run_check(project, "box-001", counts_invariant)
+    evaluation = _check_now(project, "box-001", "counts_invariant")
 
     assert not evaluation.passed
     assert "page_1.tif" in evaluation.metadata["problems"].value
+
+
+def test_a_failed_blocking_check_fails_its_run_and_names_the_folder(project: Project) -> None:
+    """A page another live run holds is left to it: this run ends with the page not
+    terminal, its counts invariant fails, and so does the run, naming the folder."""
+    keys = project.register()
+    manifest = project.ocr.project().manifest
+    manifest.sync_pages("box-001", ["page_1.tif", "page_2.png"])
+    assert manifest.claim("box-001", "page_1.tif", process_id(), lease_s=600)
+
+    result = _materialize(project, "box-001")
+
     assert not result.success, "a failed blocking check fails its run"
+    checks = _checks(project, result, "box-001")
+    assert not checks["counts_invariant"].passed
+    assert "1 not terminal" in checks["counts_invariant"].description
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "box-001: blocking check counts_invariant failed" in \
+        failure.step_failure_data.user_failure_data.description
+    other = next(k for k in keys if k != "box-001")
+    assert _materialize(project, other).success
 
 
 def test_counts_invariant_fails_when_a_done_page_lost_its_text(project: Project) -> None:
@@ -131,7 +145,7 @@ def test_counts_invariant_fails_when_a_done_page_lost_its_text(project: Project)
     assert _materialize(project, "box-001").success
     (project.data / "ocr" / "box-001" / "page_1.tif.txt").unlink()
 
-    _, evaluation = _run_check(project, "box-001", counts_invariant)
+    evaluation = _check_now(project, "box-001", "counts_invariant")
 
     assert not evaluation.passed
     assert "text file is missing" in evaluation.metadata["problems"].value
@@ -141,7 +155,7 @@ def test_a_second_materialization_skips_every_page(project: Project) -> None:
     project.register()
     assert _materialize(project, "box-001").success
     again = _materialize(project, "box-001")
-    metadata = again.asset_materializations_for_node("page_texts")[0].metadata
+    metadata = _metadata(project, again, "page_texts", "box-001")
     assert metadata["processed"].value == 0
     assert metadata["skipped"].value == 2
 
@@ -152,22 +166,23 @@ def test_corpus_holds_one_row_per_done_page_and_its_check_catches_a_missing_row(
     for key in keys:
         assert _materialize(project, key).success
 
-    corpus = dg.materialize([page_texts, ocr_corpus, corpus_complete],
+    corpus = dg.materialize([ocr_scan_folders, ocr_corpus, corpus_complete],
                             selection=dg.AssetSelection.assets(ocr_corpus).without_checks()
                             | dg.AssetSelection.checks(corpus_complete),
                             instance=project.instance, resources={"ocr": project.ocr})
-    assert _checks(corpus)["corpus_complete"].passed
+    assert {e.check_name: e for e in corpus.get_asset_check_evaluations()}[
+        "corpus_complete"].passed
     frame = pd.read_parquet(project.data / "corpus" / "pages.parquet")
     assert sorted(zip(frame["folder"], frame["page"], strict=True)) == [
         ("box, 2", "page_1.tif"), ("box-001", "page_1.tif"), ("box-001", "page_2.png")]
     assert frame.loc[frame["page"] == "page_1.tif", "text"].str.contains("quick brown").all()
 
     frame.iloc[1:].to_parquet(project.data / "corpus" / "pages.parquet", index=False)
-    tampered = dg.materialize([page_texts, ocr_corpus, corpus_complete],
+    tampered = dg.materialize([ocr_scan_folders, ocr_corpus, corpus_complete],
                               selection=dg.AssetSelection.checks(corpus_complete),
                               instance=project.instance, resources={"ocr": project.ocr},
                               raise_on_error=False)
-    evaluation = _checks(tampered)["corpus_complete"]
+    [evaluation] = tampered.get_asset_check_evaluations()
     assert not evaluation.passed
     assert len(evaluation.metadata["missing"].value) == 1
 
@@ -177,25 +192,20 @@ def test_accuracy_is_measured_where_there_is_ground_truth_and_warned_over_the_li
     project.register()
     folder = project.scans / "box-001"
     shutil.copy(FIXTURE_PAGES / "phototest.gt.txt", folder / "page_1.gt.txt")
-    accuracy_assets = [*FOLDER_ASSETS, page_accuracy, cer_within_limit]
-    result = dg.materialize(accuracy_assets, partition_key="box-001",
-                            instance=project.instance, resources={"ocr": project.ocr})
-    metadata = result.asset_materializations_for_node("page_accuracy")[0].metadata
+    result = _materialize(project, "box-001")
+    metadata = _metadata(project, result, "page_accuracy", "box-001")
     assert metadata["pages_evaluated"].value == 1
     assert metadata["pages_without_ground_truth"].value == 1
     assert metadata["cer"].value < 0.05
     assert "NFC" in metadata["normalisation"].value
     report = pd.read_csv(project.data / "reports" / "box-001" / "accuracy.csv")
     assert report["page"].tolist() == ["page_1.tif"]
-    assert _checks(result)["cer_within_limit"].passed
+    assert _checks(project, result, "box-001")["cer_within_limit"].passed
 
     (folder / "page_1.gt.txt").write_text("Something else entirely was on this page.\n",
                                           encoding="utf-8")
-    rerun = dg.materialize(accuracy_assets, selection=dg.AssetSelection.checks(cer_within_limit),
-                           tags={"dagster/partition": "box-001"}, instance=project.instance,
-                           resources={"ocr": project.ocr})
-    evaluation = _checks(rerun)["cer_within_limit"]
+    evaluation = _check_now(project, "box-001", "cer_within_limit")
     assert not evaluation.passed
-    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.check.severity == dg.AssetCheckSeverity.WARN
     assert evaluation.metadata["pages_over_limit"].value[0]["page"] == "page_1.tif"
     assert "page_1.tif" in (evaluation.description or "")

@@ -17,7 +17,7 @@ from ocr_assets.orchestration.concurrency import (
     workers_per_run,
 )
 from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
-from ocr_assets_tests.project_defs import CORPUS_TAG, corpus_job, failed_pages, page_texts
+from ocr_assets_tests.project_defs import CORPUS_TAG, corpus_job, ocr_scan_folders
 
 
 @pytest.fixture
@@ -45,16 +45,14 @@ def test_dagster_yaml_queues_runs_and_limits_the_ocr_pool(instance: dg.DagsterIn
     assert corpus_job.tags == CORPUS_TAG
 
 
-def test_the_tesseract_step_is_in_the_pool_and_both_steps_retry_with_a_backoff() -> None:
-    """`page_texts` runs Tesseract (the main pass and the retry pass); `failed_pages` only
-    writes the report, so it waits for no OCR slot."""
-    assert page_texts.op.pool == OCR_POOL
-    assert failed_pages.op.pool is None
-    for asset in (page_texts, failed_pages):
-        policy = asset.op.retry_policy
-        assert policy.max_retries >= 1
-        assert policy.backoff == dg.Backoff.EXPONENTIAL
-        assert policy.jitter == dg.Jitter.PLUS_MINUS
+def test_the_tesseract_step_is_in_the_pool_and_retries_with_a_backoff() -> None:
+    """The folder step runs Tesseract (the main pass and the retry pass) for every folder of
+    its run: it claims one slot of the pool, and retries a transient failure."""
+    assert ocr_scan_folders.op.pool == OCR_POOL
+    policy = ocr_scan_folders.op.retry_policy
+    assert policy.max_retries >= 1
+    assert policy.backoff == dg.Backoff.EXPONENTIAL
+    assert policy.jitter == dg.Jitter.PLUS_MINUS
 
 
 def test_pool_limit_defaults_to_one_keeps_an_operators_choice_and_obeys_the_variable(

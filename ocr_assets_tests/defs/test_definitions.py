@@ -18,7 +18,7 @@ from ocr_assets.engine.folder.reports import REPORT_COLUMNS
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.orchestration.run_state import FAILED_PAGES, PAGE_TEXTS
 from ocr_assets_tests.helpers import REPO
-from ocr_assets_tests.project_defs import page_texts
+from ocr_assets_tests.project_defs import ocr_scan_folders
 
 DG = Path(sys.executable).parent / "dg"
 """The project's own `dg` (dagster-dg-cli, in the test extra)."""
@@ -50,11 +50,14 @@ def test_the_asset_graph_has_its_assets_dependencies_and_partitions(
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {"scan_folders": "ocr", "page_texts": "ocr", "failed_pages": "ocr",
                       "page_accuracy": "quality", "ocr_corpus": "corpus"}
-    assert graph.get(dg.AssetKey("page_texts")).pools == {"tesseract"}, \
-        "the OCR and its retry pass run Tesseract: they claim the OCR pool"
-    assert not graph.get(dg.AssetKey("failed_pages")).pools, "the report runs no Tesseract"
+    for name in ("page_texts", "failed_pages", "page_accuracy"):
+        assert graph.get(dg.AssetKey(name)).pools == {"tesseract"}, \
+            "one step OCRs the folders and writes their reports: it claims the OCR pool"
     # The command line and the sensor name the folder assets without loading the definitions.
-    assert page_texts.key == PAGE_TEXTS
+    assert set(ocr_scan_folders.keys) == {PAGE_TEXTS, FAILED_PAGES, dg.AssetKey("page_accuracy")}
+    assert ocr_scan_folders.can_subset
+    assert ocr_scan_folders.backfill_policy == dg.BackfillPolicy.multi_run(50), \
+        "a backfill runs its folders 50 to a run (OCR_ASSETS_FOLDERS_PER_RUN)"
     assert dg.AssetKey("failed_pages") == FAILED_PAGES
 
 
@@ -96,11 +99,12 @@ def test_jobs_sensors_and_schedules(repo: dg.RepositoryDefinition) -> None:
     assert {"ocr_folder_job", "retry_failed_pages_job", "corpus_job"} <= set(jobs)
     folder_job = jobs["ocr_folder_job"]
     assert {key.to_user_string() for key in folder_job.asset_layer.executable_asset_keys} == {
-        "scan_folders", "page_texts", "failed_pages", "page_accuracy"}, \
-        "each folder run observes its folder first"
+        "page_texts", "failed_pages", "page_accuracy"}
+    assert [node.name for node in folder_job.graph.nodes] == ["ocr_scan_folders"], \
+        "one step a run: it observes, OCRs, reports and checks every folder of the run"
     retry_job = jobs["retry_failed_pages_job"]
     assert {key.to_user_string() for key in retry_job.asset_layer.executable_asset_keys} == {
-        "scan_folders", "page_texts", "failed_pages"}
+        "page_texts", "failed_pages", "page_accuracy"}
     assert retry_job.tags["ocr_assets/pages"] == "failed"
     assert jobs["corpus_job"].tags == {"ocr_assets/job": "corpus"}
     sensors = {sensor.name: sensor for sensor in repo.sensor_defs}
@@ -122,6 +126,7 @@ def test_the_deployment_environment_reaches_the_definitions_when_they_load(
     monkeypatch.setenv("OCR_ASSETS_STEP_RETRIES", "4")
     monkeypatch.setenv("OCR_ASSETS_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("OCR_ASSETS_LANG", "deu")
+    monkeypatch.setenv("OCR_ASSETS_FOLDERS_PER_RUN", "7")
     definitions = load_definitions()
     recipe = definitions.get_assets_def("page_texts").code_versions_by_key[PAGE_TEXTS]
     assert recipe == OcrSettings(lang="deu").recipe_key() != OcrSettings().recipe_key(), \
@@ -132,6 +137,8 @@ def test_the_deployment_environment_reaches_the_definitions_when_they_load(
     assert repo.schedule_defs[0].cron_schedule == "30 3 * * *"
     policy = definitions.get_assets_def("page_texts").op.retry_policy
     assert policy is not None and policy.max_retries == 4
+    assert definitions.get_assets_def("page_texts").backfill_policy == \
+        dg.BackfillPolicy.multi_run(7)
     ocr = definitions.resources["ocr"]
     assert (ocr.data_root, ocr.scans_root, ocr.lang) == (
         str(tmp_path / "data"), str(tmp_path / "data" / "scans"), "deu")

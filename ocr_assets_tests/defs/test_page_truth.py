@@ -18,21 +18,9 @@ from ocr_assets.engine.manifest import DONE, FAILED
 from ocr_assets.orchestration.run_state import register_and_add_partitions
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.helpers import REPO
-from ocr_assets_tests.project_defs import (
-    counts_invariant,
-    empty_pages,
-    failed_pages,
-    garbage_pages,
-    no_failed_pages,
-    page_texts,
-    partial_pages,
-    scan_folders,
-)
+from ocr_assets_tests.project_defs import check_results, materialization, run_folders
 
 MIXED = "mixed"
-FOLDER_RUN = [scan_folders, page_texts, failed_pages, counts_invariant, empty_pages,
-              garbage_pages, no_failed_pages, partial_pages]
-"""What `ocr_folder_job` runs for a folder, accuracy aside."""
 
 
 def mixed_folder(folder: Path) -> None:
@@ -62,8 +50,7 @@ def test_the_latest_materialization_and_checks_say_what_status_says(project: Pro
     mixed_folder(project.scans / MIXED)
     register_and_add_partitions(project.instance, project.ocr.project())
 
-    run = dg.materialize(FOLDER_RUN, partition_key=MIXED, instance=project.instance,
-                         resources={"ocr": project.ocr})
+    run = run_folders(project.instance, project.ocr, MIXED)
     assert run.success
 
     status = status_of(project, MIXED)
@@ -75,6 +62,7 @@ def test_the_latest_materialization_and_checks_say_what_status_says(project: Pro
 
     [texts] = project.instance.fetch_materializations(
         dg.AssetKey("page_texts"), limit=1).records
+    assert texts.run_id == run.run_id and texts.partition_key == MIXED
     metadata = texts.asset_materialization.metadata
     assert (metadata["pages"].value, metadata["done"].value, metadata["failed"].value) == (
         status["pages"], status["done"], status["failed"]) == (6, 5, 1)
@@ -83,7 +71,7 @@ def test_the_latest_materialization_and_checks_say_what_status_says(project: Pro
     assert "empty.png" in metadata["failures"].value
     assert "truncated.png" not in metadata["failures"].value
 
-    checks = {e.check_name: e for e in run.get_asset_check_evaluations()}
+    checks = check_results(project.instance, run.run_id, MIXED)
     assert checks["counts_invariant"].passed
     assert checks["counts_invariant"].metadata["done"].value == status["done"]
     assert not checks["no_failed_pages"].passed
@@ -104,7 +92,6 @@ def test_the_latest_materialization_and_checks_say_what_status_says(project: Pro
     facts = json.loads((project.data / "ocr" / MIXED / "truncated.png.json").read_text())
     assert facts["flags"][0] == "partial" and "truncated file" in facts["flag_reason"]
 
-    [report] = project.instance.fetch_materializations(
-        dg.AssetKey("failed_pages"), limit=1).records
-    assert report.asset_materialization.metadata["failed"].value == status["failed"]
-    assert report.asset_materialization.metadata["recovered"].value == 1
+    report = materialization(project.instance, run.run_id, "failed_pages", MIXED)
+    assert report.metadata["failed"].value == status["failed"]
+    assert report.metadata["recovered"].value == 1

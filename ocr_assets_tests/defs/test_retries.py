@@ -24,7 +24,7 @@ from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.doubles.fault_engine import fault
 from ocr_assets_tests.helpers import importing_the_tests
-from ocr_assets_tests.project_defs import counts_invariant, failed_pages, failure_share, page_texts
+from ocr_assets_tests.project_defs import check_results, materialization, run_folders
 
 RETRY_EVENTS = (dg.DagsterEventType.STEP_UP_FOR_RETRY, dg.DagsterEventType.STEP_RESTARTED)
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -61,7 +61,8 @@ def test_a_step_that_failed_to_start_its_engine_is_retried_and_then_succeeds(
                OCR_ASSETS_STEP_RETRY_DELAY_S="0.05")
 
     done = subprocess.run([str(DAGSTER), "asset", "materialize", "-m", "ocr_assets.definitions",
-                           "--select", "page_texts,failed_pages", "--partition", "box-001"],
+                           "--select", "page_texts,failed_pages,page_accuracy",
+                           "--partition", "box-001"],
                           env=importing_the_tests(env), capture_output=True, text=True,
                           timeout=300, check=False)
 
@@ -71,17 +72,16 @@ def test_a_step_that_failed_to_start_its_engine_is_retried_and_then_succeeds(
         assert run.status == dg.DagsterRunStatus.SUCCESS
         events = [e.dagster_event for e in instance.all_logs(run.run_id) if e.dagster_event]
     retries = [e for e in events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
-    assert [e.step_key for e in retries] == ["page_texts", "page_texts"]
+    assert [e.step_key for e in retries] == ["ocr_scan_folders", "ocr_scan_folders"]
     for retry in retries:
         cause = retry.event_specific_data.error.to_string()
         assert "BlockingIOError" in cause and "the fault engine did not start" in cause
         assert retry.event_specific_data.seconds_to_wait <= 3 * 0.05 + 0.05, \
             "the configured delay, not the default 10 s"
-    assert step_events(events, dg.DagsterEventType.STEP_RESTARTED) == ["page_texts"] * 2, \
-        "three attempts: the first and two retries"
-    for step in ("page_texts", "failed_pages"):
-        assert step_events(events, dg.DagsterEventType.STEP_START).count(step) == 1
-        assert step_events(events, dg.DagsterEventType.STEP_SUCCESS).count(step) == 1
+    assert step_events(events, dg.DagsterEventType.STEP_RESTARTED) == \
+        ["ocr_scan_folders"] * 2, "three attempts: the first and two retries"
+    assert step_events(events, dg.DagsterEventType.STEP_START) == ["ocr_scan_folders"]
+    assert step_events(events, dg.DagsterEventType.STEP_SUCCESS) == ["ocr_scan_folders"]
     assert not step_events(events, dg.DagsterEventType.STEP_FAILURE)
     rows = manifest.pages("box-001")
     assert {(r.status, r.attempts) for r in rows.values()} == {(DONE, 1)}, \
@@ -94,11 +94,9 @@ def test_failures_a_retry_cannot_help_are_not_retried(project: Project) -> None:
     """Bad pages, a missing language and a failed blocking check: no retry, no waiting."""
     keys = project.register()
     broken = next(k for k in keys if k.startswith("box_2-"))  # one of its two pages is cut off
-    assets = [page_texts, failed_pages, counts_invariant, failure_share]
 
     def run(key: str, ocr: OcrConfig) -> dg.ExecuteInProcessResult:
-        return dg.materialize(assets, partition_key=key, instance=project.instance,
-                              resources={"ocr": ocr}, raise_on_error=False)
+        return run_folders(project.instance, ocr, key)
 
     bad_pages = run(broken, project.ocr)
     assert bad_pages.success, "a folder with bad pages is not a failure"
@@ -108,21 +106,21 @@ def test_failures_a_retry_cannot_help_are_not_retried(project: Project) -> None:
                                                 data_root=str(project.data), lang="xyz"))
     assert not missing_language.success
     failures = [e for e in missing_language.all_events if e.is_step_failure]
-    assert [e.step_key for e in failures] == ["page_texts"]
+    assert [e.step_key for e in failures] == ["ocr_scan_folders"]
     assert "traineddata for language 'xyz'" in failures[0].step_failure_data.error.message
+    assert "box-001" in failures[0].step_failure_data.error.message
 
     strict = run(broken, OcrConfig(scans_root=str(project.scans), data_root=str(project.data),
                                    max_failed_share=0.1))
     assert not strict.success, "half the pages failed: the blocking failure_share check fails"
-    [verdict] = [e for e in strict.get_asset_check_evaluations()
-                 if e.check_name == "failure_share"]
+    verdict = check_results(project.instance, strict.run_id, broken)["failure_share"]
     assert not verdict.passed
 
     for result in (bad_pages, missing_language, strict):
         kinds = {e.event_type for e in result.all_events}
         assert not kinds.intersection(RETRY_EVENTS), result.run_id
-        assert step_events(result.all_events, dg.DagsterEventType.STEP_START).count(
-            "page_texts") == 1
+        assert step_events(result.all_events, dg.DagsterEventType.STEP_START) == [
+            "ocr_scan_folders"]
 
 
 def test_a_sideways_page_that_failed_is_recovered_by_turning_it_upright(
@@ -142,10 +140,10 @@ def test_a_sideways_page_that_failed_is_recovered_by_turning_it_upright(
     register_folders(ocr.project().manifest, list_scan_folders(scans))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("scan_folders", ["turned"])
-        result = dg.materialize([page_texts, failed_pages], partition_key="turned",
-                                instance=instance, resources={"ocr": ocr})
-
-    texts = result.asset_materializations_for_node("page_texts")[0].metadata
+        result = run_folders(instance, ocr, "turned")
+        texts = materialization(instance, result.run_id, "page_texts", "turned").metadata
+        report_metadata = materialization(instance, result.run_id, "failed_pages",
+                                          "turned").metadata
     assert (texts["done"].value, texts["failed"].value, texts["recovered"].value) == (1, 0, 1), \
         "the first pass failed it, the retry pass of the same step recovered it"
     report = pd.read_csv(data / "reports" / "turned" / "failed_pages.csv")
@@ -159,8 +157,7 @@ def test_a_sideways_page_that_failed_is_recovered_by_turning_it_upright(
     assert [(t["strategy"], t["status"]) for t in tried] == [("redecode", FAILED),
                                                             ("rotate_osd", DONE)]
     assert "SIGSEGV" in tried[0]["message"]
-    assert result.asset_materializations_for_node("failed_pages")[0].metadata[
-        "recovered"].value == 1
+    assert report_metadata["recovered"].value == 1
     facts = json.loads((data / "ocr" / "turned" / "phototest_90.png.json").read_text())
     assert facts["orientation"]["applied"] and facts["orientation"]["rotate"] == 90
     assert facts["orientation"]["checked_because"] == "every page", "rotate_osd's setting"

@@ -18,9 +18,8 @@ from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets_tests.project_defs import (
     corpus_sensor,
     decode_cursor,
-    page_texts,
+    run_folders,
     scan_folder_sensor,
-    scan_folders,
 )
 
 PAGE = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "phototest.tif"
@@ -258,9 +257,7 @@ def test_a_folder_back_after_its_run_failed_is_run_again_under_a_new_key(
     first = run_keys(scans.tick())["box-001"]
     moved = tmp_path / "moved"
     folder.rename(moved)
-    failed = dg.materialize([scan_folders, page_texts], partition_key="box-001",
-                            instance=scans.instance, resources={"ocr": scans.ocr},
-                            raise_on_error=False)
+    failed = run_folders(scans.instance, scans.ocr, "box-001")
     assert not failed.success, "its run failed: the folder was not there"
     assert run_keys(scans.tick()) == {}
 

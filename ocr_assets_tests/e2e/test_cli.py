@@ -15,6 +15,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from ocr_assets.orchestration.batches import partitions_of_run
+
 SAMPLE_SCANS = Path(__file__).resolve().parents[2] / "data" / "scans"
 
 
@@ -56,13 +58,19 @@ def test_run_ocrs_every_sample_folder_and_records_dagster_runs(first_run) -> Non
     assert totals["pages"] == totals["done"] + totals["failed"] > 0
     assert totals["done"] > 0
 
+    keys = {f["partition"] for f in document["folders"]}
     with dg.DagsterInstance.from_config(str(data / "dagster_home")) as instance:
         runs = instance.get_runs()
-        partitions = {r.tags.get("dagster/partition") for r in runs
-                      if r.job_name == "ocr_folder_job"}
-        assert partitions == {f["partition"] for f in document["folders"]}
+        [folder_run] = [r for r in runs if r.job_name == "ocr_folder_job"]
+        order = instance.get_dynamic_partitions("scan_folders")
+        assert set(partitions_of_run(folder_run.tags, order)) == keys, \
+            "the three folders in one run"
+        assert folder_run.tags["ocr_assets/reason"] == "never materialized: 3 folders"
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         assert "corpus_job" in {r.job_name for r in runs}
+        for asset in ("page_texts", "failed_pages"):
+            assert instance.get_materialized_partitions(dg.AssetKey(asset)) == keys, \
+                "each folder its own materialization"
 
 
 def test_corpus_has_one_row_per_done_page(first_run) -> None:

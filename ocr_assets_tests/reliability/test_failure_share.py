@@ -17,15 +17,14 @@ from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets.orchestration.run_state import register_and_add_partitions
 from ocr_assets_tests.doubles.fault_engine import fault
 from ocr_assets_tests.project_defs import (
+    check_results,
     corpus_complete,
-    counts_invariant,
-    failed_pages,
-    failure_share,
+    materialization,
     ocr_corpus,
-    page_texts,
+    ocr_scan_folders,
+    run_folders,
 )
 
-FOLDER_ASSETS = [page_texts, failed_pages, counts_invariant, failure_share]
 BAD = "fault-image-too-large"  # the fault engine fails these pages for good (too_large)
 
 
@@ -56,12 +55,11 @@ def materialize_all(ocr: OcrConfig, instance: dg.DagsterInstance, only: str | No
     scan = register_and_add_partitions(instance, ocr.project()).scan
     checks = {}
     for key in scan.folders if only is None else [only]:
-        result = dg.materialize(FOLDER_ASSETS, partition_key=key, instance=instance,
-                                resources={"ocr": ocr}, raise_on_error=False)
-        checks[key] = {e.check_name: e for e in result.get_asset_check_evaluations()}
-        assert result.asset_materializations_for_node("failed_pages"), "no report for " + key
+        result = run_folders(instance, ocr, key)
+        checks[key] = check_results(instance, result.run_id, key)
+        assert materialization(instance, result.run_id, "failed_pages", key), "no report: " + key
     # A folder left out by `only` has no page rows yet, so it adds nothing to the corpus.
-    corpus = dg.materialize([page_texts, ocr_corpus, corpus_complete],
+    corpus = dg.materialize([ocr_scan_folders, ocr_corpus, corpus_complete],
                             selection=dg.AssetSelection.assets(ocr_corpus).without_checks()
                             | dg.AssetSelection.checks(corpus_complete),
                             instance=instance, resources={"ocr": ocr})

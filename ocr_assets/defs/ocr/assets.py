@@ -1,133 +1,199 @@
-"""The OCR of one scan folder (partition): its page texts, read and retried in one step, then
-its failed-pages report.
+"""The OCR of scan folders (partitions): one step reads every folder of its run through one pool
+and records, for each folder, its page texts, its failed-pages report and its accuracy, with
+their checks.
 
 ```
 scan_folders ──► page_texts ──► failed_pages
+                      └───────► page_accuracy
 ```
-The outputs live in the output store and the manifest; the assets record that a
-materialization happened and what it found, so they return `MaterializeResult`s. `page_texts`
-runs Tesseract (the main pass, then the retry pass), so it claims a slot of the `tesseract`
-pool, and its metadata is where the folder stands after both passes: the numbers
-`ocr-assets status` gives. Both steps retry transient failures with the policy of
-`AutomationConfig`, and `page_texts`'s code version is the recipe of the configured settings:
-both are read when the definitions load, hence the factory.
+A run covers one folder (a click in the UI, a sensor's request) or many (`ocr-assets run`, a
+backfill: `BackfillPolicy.multi_run`, `OCR_ASSETS_FOLDERS_PER_RUN` folders a run), and either
+way each folder gets its own materializations and check results, recorded the moment it is
+done: what the UI shows for a folder is the manifest's after its run. So the step records them
+itself (`context.log_event`) instead of returning outputs, the same way for one folder or many;
+the checks are declared on the step and evaluated by it, and the jobs leave them out of their
+selection so Dagster plans no unpartitioned check of its own.
+
+A folder that cannot run (gone from the scans root, not registered, a bad `folder.toml`, a
+missing language) or whose blocking check fails does not stop the others: the step ends with
+one failure naming them, so their partitions show failed (or checked) and the others' do not.
 """
 
 import os
+from collections.abc import Iterator
 
 import dagster as dg
 
-from ocr_assets.engine.folder.reports import failed_pages_frame, write_failed_pages_report
-from ocr_assets.engine.folder.retry import PageRetry, load_record
-from ocr_assets.engine.folder.run import ocr_folder
-from ocr_assets.engine.manifest import DONE, FAILED, PageOutcome, PageRecord
+from ocr_assets.engine.folder.registry import folder_signature
+from ocr_assets.engine.folder.retry import PageRetry
+from ocr_assets.engine.folder.run import FolderRun, ocr_folders
+from ocr_assets.engine.manifest import DONE, PageOutcome
+from ocr_assets.engine.project import FolderNotRegisteredError, ScanFolder
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.catalog import OWNERS, REPORT_SCHEMA, tags
 from ocr_assets.orchestration.concurrency import OCR_POOL
-from ocr_assets.orchestration.metadata import failures_table, folder_metadata
+from ocr_assets.orchestration.folder_results import check_specs, folder_results
 from ocr_assets.orchestration.partitions import scan_folders
+from ocr_assets.orchestration.provenance import page_texts_tags
 from ocr_assets.orchestration.resources import OcrConfig
-from ocr_assets.orchestration.run_state import SCAN_FOLDERS, TAG_PAGES
-from ocr_assets.orchestration.steps import failing_for_good, run_settings, scan_folder
+from ocr_assets.orchestration.run_state import (
+    DATA_VERSION_TAG,
+    FAILED_FOLDERS,
+    FAILED_PAGES,
+    PAGE_ACCURACY,
+    PAGE_TEXTS,
+    SCAN_FOLDERS,
+    TAG_PAGES,
+)
+from ocr_assets.orchestration.steps import failing_for_good, run_settings
 
 
-def ocr_page_texts(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
-    """OCR every page of the folder that is not done for its input and recipe, then retry its
-    failed pages with other settings; record where the folder stands after both."""
-    folder = scan_folder(ocr, context.partition_key)
-    if not folder.path.is_dir():
-        raise dg.Failure(f"scan folder {folder.path} of partition '{folder.key}' does not "
-                         "exist; restore it, or delete the partition (`ocr-assets forget`)",
-                         allow_retries=False)
+def _observe(context: dg.AssetExecutionContext, folder: ScanFolder) -> str:
+    """Record the folder's state as read by this run (its signature, the data version of
+    `scan_folders`), and return it."""
+    signature = folder_signature(folder.path)
+    context.log_event(dg.AssetObservation(SCAN_FOLDERS, partition=folder.key,
+                                          tags={DATA_VERSION_TAG: signature}))
+    return signature
 
-    def log_page(page_id: str, outcome: PageOutcome) -> None:
-        if outcome.status == DONE:
-            context.log.debug(f"{page_id}: done in {outcome.ms} ms")
-        else:
-            context.log.warning(f"{page_id}: {outcome.error_category}: {outcome.error_message}")
 
-    def log_retry(page_id: str, entry: PageRetry) -> None:
-        if entry.recovered_by:
-            context.log.info(f"{page_id}: recovered by {entry.recovered_by}")
-        else:
-            context.log.warning(f"{page_id}: still failing: {entry.category}: {entry.message}")
+def _record(context: dg.AssetExecutionContext, run: FolderRun, recipe: str) -> list[str]:
+    """Log the folder's materializations and check results; return its failed blocking checks."""
+    results = folder_results(run)
+    selected = context.selected_asset_keys
+    for asset, metadata in results.metadata.items():
+        if asset in selected:
+            context.log_event(dg.AssetMaterialization(
+                asset, partition=results.key, metadata=metadata,
+                tags=page_texts_tags(context.instance, results.key, recipe)
+                if asset == PAGE_TEXTS else None))
+    for check in results.checks:
+        if check.check.asset in selected:
+            context.log_event(check.evaluation(results.key))
+    return results.blocking_failures()
 
+
+def ocr_scan_folders(context: dg.AssetExecutionContext, ocr: OcrConfig, recipe: str) -> None:
+    """OCR the run's folders, then retry their failed pages; record each folder when it is
+    done."""
+    project = ocr.project()
     settings = run_settings(context, ocr)
     failed_again = context.run.tags.get(TAG_PAGES) == "failed"
-    context.log.info(f"OCR of folder {folder.name!r} ({folder.path}) with "
-                     f"{settings.workers} workers, lang={settings.lang}, psm={settings.psm}"
+    problems: dict[str, str] = {}
+    folders: list[ScanFolder] = []
+    for key in context.partition_keys:
+        try:
+            folder = project.folder(key)
+        except FolderNotRegisteredError as exc:
+            problems[key] = str(exc)
+            continue
+        if not folder.path.is_dir():
+            problems[key] = (f"scan folder {folder.path} does not exist; restore it, or delete "
+                             "the partition (`ocr-assets forget`)")
+            continue
+        _observe(context, folder)
+        folders.append(folder)
+
+    def log_page(folder: ScanFolder, page_id: str, outcome: PageOutcome) -> None:
+        if outcome.status == DONE:
+            context.log.debug(f"{folder.key}/{page_id}: done in {outcome.ms} ms")
+        else:
+            context.log.warning(f"{folder.key}/{page_id}: {outcome.error_category}: "
+                                f"{outcome.error_message}")
+
+    def log_retry(folder: ScanFolder, page_id: str, entry: PageRetry) -> None:
+        if entry.recovered_by:
+            context.log.info(f"{folder.key}/{page_id}: recovered by {entry.recovered_by}")
+        else:
+            context.log.warning(f"{folder.key}/{page_id}: still failing: {entry.category}: "
+                                f"{entry.message}")
+
+    def folder_done(run: FolderRun) -> None:
+        report, retry = run.report, run.retry
+        context.log.info(f"{run.folder.name!r}: {report.pages} pages, {report.done} done, "
+                         f"{report.failed} failed, {report.skipped} skipped, "
+                         f"{report.processed} OCRed at {report.pages_per_s:.2f} pages/s; retry "
+                         f"pass: {retry.tried} tried, {retry.recovered} recovered")
+        for check in _record(context, run, recipe):
+            problems[run.folder.key] = f"blocking check {check} failed"
+
+    def refused(folder: ScanFolder, exc: Exception) -> None:
+        problems[folder.key] = f"OCR of folder {folder.name!r} could not start: {exc}"
+
+    context.log.info(f"OCR of {len(folders)} folders with {settings.workers} workers, "
+                     f"lang={settings.lang}, psm={settings.psm}"
                      + ("; every failed page is read again" if failed_again else ""))
-    with failing_for_good(f"OCR of folder {folder.name!r}"):
-        run = ocr_folder(folder, settings=settings, failed_again=failed_again,
-                         on_page=log_page, on_retry=log_retry)
-    report, retry = run.report, run.retry
-    context.log.info(f"{folder.name!r}: {report.pages} pages, {report.done} done, "
-                     f"{report.failed} failed, {report.skipped} skipped, "
-                     f"{report.processed} OCRed at {report.pages_per_s:.2f} pages/s; retry "
-                     f"pass: {retry.tried} tried, {retry.recovered} recovered, "
-                     f"{retry.already_tried} already tried on the same input")
-    metadata = folder_metadata(report)
-    metadata["path"] = dg.MetadataValue.path(folder.outputs.uri(""))
-    return dg.MaterializeResult(metadata=metadata)
+    with failing_for_good("the OCR of the run's folders"):
+        ocr_folders(folders, settings, on_folder=folder_done, failed_again=failed_again,
+                    on_page=log_page, on_retry=log_retry, on_refused=refused)
+    if problems:
+        raise dg.Failure(
+            description="; ".join(f"{key}: {why}" for key, why in sorted(problems.items())),
+            metadata={FAILED_FOLDERS: dg.MetadataValue.json(dict(sorted(problems.items())))},
+            allow_retries=False)
 
 
-def report_failed_pages(context: dg.AssetExecutionContext,
-                        ocr: OcrConfig) -> dg.MaterializeResult:
-    """The folder's failed-pages report, from the manifest and the retry pass's record."""
-    folder = scan_folder(ocr, context.partition_key)
-    manifest = folder.manifest
-    frame = failed_pages_frame(manifest, folder.key, load_record(folder.reports))
-    csv_path, _ = write_failed_pages_report(frame, folder.reports)
-    failures: list[PageRecord] = sorted(manifest.pages(folder.key, status=FAILED).values(),
-                                        key=lambda r: r.page_id)
-    still = frame[frame["status"] == FAILED]
-    by_category = still["category"].value_counts().to_dict() if len(still) else {}
-    if failures:
-        context.log.warning(f"{len(failures)} failed pages in '{folder.key}': {by_category}")
-    return dg.MaterializeResult(metadata={
-        "failed": dg.MetadataValue.int(len(failures)),
-        "recovered": dg.MetadataValue.int(int((frame["retry_outcome"] == "recovered").sum())),
-        "by_category": dg.MetadataValue.json(by_category),
-        "by_retry_outcome": dg.MetadataValue.json(
-            frame["retry_outcome"].value_counts().to_dict() if len(frame) else {}),
-        "report": dg.MetadataValue.path(str(csv_path)),
-        "pages": dg.MetadataValue.md(failures_table(failures) if failures
-                                     else "No failed pages."),
-    })
+def folder_assets(step_retry: dg.RetryPolicy | None = None, recipe: str | None = None,
+                  folders_per_run: int | None = None) -> list[dg.AssetsDefinition]:
+    """The folder step, with `step_retry` as its retry policy, `recipe` as the code version of
+    `page_texts` (a new recipe marks every folder's text unsynced) and at most
+    `folders_per_run` folders in a backfill's run; the default `AutomationConfig`'s and the
+    default settings' where None."""
+    automation = AutomationConfig()
+    recipe = recipe or OcrSettings().recipe_key()
+    common = {"partitions_def": scan_folders, "owners": OWNERS, "skippable": True}
 
+    @dg.multi_asset(
+        name="ocr_scan_folders",
+        specs=[
+            dg.AssetSpec(
+                PAGE_TEXTS, deps=[SCAN_FOLDERS], code_version=recipe, group_name="ocr",
+                kinds={"python", "tesseract"}, tags=tags("pages"), **common,
+                description="The OCR text of every page of one scan folder "
+                            "(`<data>/ocr/<partition>/`), one `.txt` and one `.json` of facts "
+                            "per page, after the retry pass over its failed pages (re-decode, "
+                            "downscale, other page segmentation); the manifest is the record, "
+                            "and the metadata is where the folder stands after the run. Its "
+                            "code version is the recipe: the settings that change the text."),
+            dg.AssetSpec(
+                FAILED_PAGES, deps=[PAGE_TEXTS], group_name="ocr", kinds={"pandas", "csv"},
+                tags=tags("report"), metadata={"dagster/column_schema": REPORT_SCHEMA},
+                **common,
+                description="The report of every failed page of the folder, and of every page "
+                            "the retry pass recovered: its category, message, attempts and what "
+                            "the pass did (`<data>/reports/<partition>/failed_pages.csv` and "
+                            "`.json`)."),
+            dg.AssetSpec(
+                PAGE_ACCURACY, deps=[PAGE_TEXTS], group_name="quality",
+                kinds={"pandas", "csv"}, tags=tags("quality"), **common,
+                description="Character and word error rates of every page that has ground "
+                            "truth (`<stem>.gt.txt` beside it, or under OCR_ASSETS_GROUND_TRUTH),"
+                            " per page and for the folder "
+                            "(`<data>/reports/<partition>/accuracy.csv`)."),
+        ],
+        check_specs=check_specs(), partitions_def=scan_folders, can_subset=True, pool=OCR_POOL,
+        retry_policy=step_retry or automation.step_retry_policy(),
+        backfill_policy=dg.BackfillPolicy.multi_run(
+            max_partitions_per_run=folders_per_run or automation.folders_per_run),
+        description="The OCR of the run's scan folders through one pool of Tesseract workers, "
+                    "the retry pass over their failed pages, their reports and checks, each "
+                    "folder recorded when it is done.",
+    )
+    def ocr_scan_folders_step(context: dg.AssetExecutionContext,
+                              ocr: OcrConfig) -> Iterator[dg.MaterializeResult]:
+        ocr_scan_folders(context, ocr, recipe)
+        # Each folder was recorded when it was done; a step with several outputs must still
+        # be a generator to return none.
+        yield from ()
 
-def folder_assets(step_retry: dg.RetryPolicy | None = None,
-                  recipe: str | None = None) -> list[dg.AssetsDefinition]:
-    """`page_texts` and `failed_pages`, with `step_retry` (the default `AutomationConfig`'s
-    when None) as their retry policy and `recipe` (the default settings' when None) as the
-    code version of `page_texts`: a new recipe marks every folder's text unsynced."""
-    retry = step_retry or AutomationConfig().step_retry_policy()
-    page_texts = dg.asset(
-        name="page_texts", partitions_def=scan_folders, deps=[SCAN_FOLDERS], pool=OCR_POOL,
-        retry_policy=retry, code_version=recipe or OcrSettings().recipe_key(), group_name="ocr",
-        kinds={"python", "tesseract"}, owners=OWNERS, tags=tags("pages"),
-        description="The OCR text of every page of one scan folder (`<data>/ocr/<partition>/`),"
-                    " one `.txt` and one `.json` of facts per page, after the retry pass over "
-                    "its failed pages (re-decode, downscale, other page segmentation); the "
-                    "manifest is the record, and the metadata is where the folder stands "
-                    "after the run. Its code version is the recipe: the settings that change "
-                    "the text.",
-    )(ocr_page_texts)
-    failed_pages = dg.asset(
-        name="failed_pages", partitions_def=scan_folders, deps=[page_texts],
-        retry_policy=retry, group_name="ocr", kinds={"pandas", "csv"}, owners=OWNERS,
-        tags=tags("report"), metadata={"dagster/column_schema": REPORT_SCHEMA},
-        description="The report of every failed page of the folder, and of every page the "
-                    "retry pass recovered: its category, message, attempts and what the pass "
-                    "did (`<data>/reports/<partition>/failed_pages.csv` and `.json`).",
-    )(report_failed_pages)
-    return list(dg.with_source_code_references([page_texts, failed_pages]))
+    return list(dg.with_source_code_references([ocr_scan_folders_step]))
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    """The folder assets with the deployment's step retry policy."""
+    """The folder step with the deployment's step retry policy, recipe and run size."""
     automation = AutomationConfig.from_environ(os.environ)
     recipe = OcrConfig.from_environ(os.environ).project().settings.recipe_key()
-    return dg.Definitions(assets=folder_assets(automation.step_retry_policy(), recipe))
+    return dg.Definitions(assets=folder_assets(automation.step_retry_policy(), recipe,
+                                               automation.folders_per_run))

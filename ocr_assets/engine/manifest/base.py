@@ -167,7 +167,7 @@ class Manifest(Protocol):
     def release_expired(self, partition_key: str) -> int: ...
     def release_owners(self, partition_key: str, owners: Iterable[str]) -> int: ...
     def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]: ...
-    def finished_since(self, partition_key: str, since: float) -> int: ...
+    def finished_since(self, partition_keys: Sequence[str], since: float) -> int: ...
     def folder_summaries(self) -> dict[str, FolderSummary]: ...
     def stored_listing(self, partition_key: str) -> StoredListing | None: ...
     def close(self) -> None: ...
@@ -440,13 +440,17 @@ class SqlManifest(abc.ABC):
             counts.setdefault(key, dict.fromkeys(STATUSES, 0))[status] = n
         return counts
 
-    def finished_since(self, partition_key: str, since: float) -> int:
-        """How many of the folder's pages became done or failed at or after `since` (a
+    def finished_since(self, partition_keys: Sequence[str], since: float) -> int:
+        """How many pages of the folders became done or failed at or after `since` (a
         `time.time()`): one count on the `(partition_key, status, ...)` index, no rows read into
-        Python, so a progress display can ask it twice a second."""
+        Python, so a progress display can ask it twice a second (for the folders of one run:
+        a few dozen keys, far below SQLite's limit of parameters)."""
+        if not partition_keys:
+            return 0
+        marks = ", ".join("?" * len(partition_keys))
         row = self._connection().execute(
-            "SELECT COUNT(*) FROM pages WHERE partition_key = ? AND status IN (?, ?) "
-            "AND updated_at >= ?", (partition_key, DONE, FAILED, since)).fetchone()
+            f"SELECT COUNT(*) FROM pages WHERE partition_key IN ({marks}) AND status IN (?, ?) "
+            "AND updated_at >= ?", (*partition_keys, DONE, FAILED, since)).fetchone()
         return int(row[0])
 
     def stored_listing(self, partition_key: str) -> StoredListing | None:

@@ -172,11 +172,13 @@ def test_finished_since_counts_the_folders_pages_done_or_failed_from_then_on(
     rows = manifest.pages("a")
     first, last = rows["1"].updated_at, rows["2"].updated_at
 
-    assert manifest.finished_since("a", 0) == 2  # not the pending nor the running page
-    assert manifest.finished_since("a", first) == 2
-    assert manifest.finished_since("a", last + 1) == 0
-    assert manifest.finished_since("b", 0) == 1
-    assert manifest.finished_since("missing", 0) == 0
+    assert manifest.finished_since(["a"], 0) == 2  # not the pending nor the running page
+    assert manifest.finished_since(["a"], first) == 2
+    assert manifest.finished_since(["a"], last + 1) == 0
+    assert manifest.finished_since(["b"], 0) == 1
+    assert manifest.finished_since(["a", "b"], 0) == 3
+    assert manifest.finished_since(["missing"], 0) == 0
+    assert manifest.finished_since([], 0) == 0
 
 
 def test_folder_summaries_count_every_folder_by_status_with_its_listing(

@@ -1,1 +1,0 @@
-"""Accuracy against ground truth."""

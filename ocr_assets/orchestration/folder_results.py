@@ -1,0 +1,264 @@
+"""What one folder's run records in Dagster: the metadata of its three assets (`page_texts`,
+`failed_pages`, `page_accuracy`) and the results of its checks, from the engine's report and
+the manifest after the run, with the folder's reports written on the way.
+
+The checks recompute from the folder, the files and the manifest; they never trust the numbers
+the run reported, so a tampered or stale manifest makes them fail. Each check is declared once
+(`CHECKS`), where its asset, severity and description live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from ocr_assets.engine.folder.accuracy import (
+    NORMALISATION,
+    FolderAccuracy,
+    accuracy_frame,
+    evaluate_folder,
+)
+from ocr_assets.engine.folder.invariants import FailureRatio, check_counts
+from ocr_assets.engine.folder.reports import (
+    failed_pages_frame,
+    write_failed_pages_report,
+    write_frame_report,
+)
+from ocr_assets.engine.folder.retry import load_record
+from ocr_assets.engine.folder.run import FolderRun
+from ocr_assets.engine.manifest import DONE, FAILED, PageRecord
+from ocr_assets.engine.project import ScanFolder
+from ocr_assets.orchestration.metadata import (
+    TABLE_ROWS,
+    failures_table,
+    flagged_table,
+    folder_metadata,
+    markdown_table,
+)
+from ocr_assets.orchestration.run_state import FAILED_PAGES, PAGE_ACCURACY, PAGE_TEXTS
+
+ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
+
+
+@dataclass(frozen=True)
+class Check:
+    asset: dg.AssetKey
+    blocking: bool
+    description: str
+
+    @property
+    def severity(self) -> dg.AssetCheckSeverity:
+        return ERROR if self.blocking else WARN
+
+
+CHECKS: dict[str, Check] = {
+    "counts_invariant": Check(PAGE_TEXTS, True, "Pages on disk = done + failed, every page "
+                              "terminal, every done page has its text file. Blocks the corpus "
+                              "when broken."),
+    "no_failed_pages": Check(PAGE_TEXTS, False, "Warns while the folder has failed pages, "
+                             "naming them with their category; `retry_failed_pages_job` (or "
+                             "`ocr-assets retry-failed`) reads them again."),
+    "partial_pages": Check(PAGE_TEXTS, False, "Warns about pages read from only part of their "
+                           "file (a truncated scan whose readable part the retry pass read), "
+                           "naming them: their text is only part of the page's."),
+    "empty_pages": Check(PAGE_TEXTS, False, "Warns about pages with (almost) no text, naming "
+                         "them: blank pages, or scans Tesseract could not read."),
+    "garbage_pages": Check(PAGE_TEXTS, False, "Warns about pages whose text looks like noise "
+                           "(low confidence, few plausible words, few letters), naming them."),
+    "failure_share": Check(FAILED_PAGES, True, "At most `max_failed_share` of the folder's "
+                           "pages failed; above it the folder has a cause to fix and stays out "
+                           "of the corpus."),
+    "cer_within_limit": Check(PAGE_ACCURACY, False, "Warns when the folder's character error "
+                              "rate against its ground truth is above OCR_ASSETS_MAX_CER, naming "
+                              "the worst pages."),
+}
+FLAGS = ("partial", "empty", "garbage")
+"""The page flags a check of its own names (`<flag>_pages`)."""
+
+
+def check_specs() -> list[dg.AssetCheckSpec]:
+    return [dg.AssetCheckSpec(name, asset=check.asset, blocking=check.blocking,
+                              description=check.description)
+            for name, check in CHECKS.items()]
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    description: str | None = None
+    metadata: dict[str, dg.MetadataValue] = field(default_factory=dict)
+
+    @property
+    def check(self) -> Check:
+        return CHECKS[self.name]
+
+    def result(self) -> dg.AssetCheckResult:
+        """As a step of one partition yields it."""
+        return dg.AssetCheckResult(asset_key=self.check.asset, check_name=self.name,
+                                   passed=self.passed, severity=self.check.severity,
+                                   description=self.description, metadata=self.metadata)
+
+    def evaluation(self, partition: str) -> dg.AssetCheckEvaluation:
+        """As a step over several partitions records it for one of them."""
+        return dg.AssetCheckEvaluation(asset_key=self.check.asset, check_name=self.name,
+                                       passed=self.passed, severity=self.check.severity,
+                                       description=self.description, metadata=self.metadata,
+                                       blocking=self.check.blocking, partition=partition)
+
+
+@dataclass
+class FolderResults:
+    """One folder's run, as Dagster records it."""
+
+    key: str
+    metadata: dict[dg.AssetKey, dict[str, dg.MetadataValue]]
+    checks: list[CheckOutcome]
+
+    def blocking_failures(self) -> list[str]:
+        return [c.name for c in self.checks if c.check.blocking and not c.passed]
+
+
+def folder_results(run: FolderRun) -> FolderResults:
+    """The folder's metadata and check results, its failed-pages and accuracy reports written."""
+    folder, report = run.folder, run.report
+    rows = folder.manifest.pages(folder.key)
+    texts = folder_metadata(report)
+    texts["path"] = dg.MetadataValue.path(folder.outputs.uri(""))
+    accuracy = evaluate_folder(folder)
+    return FolderResults(folder.key, {PAGE_TEXTS: texts,
+                                      FAILED_PAGES: _failed_pages_report(run, rows),
+                                      PAGE_ACCURACY: _accuracy_report(run, accuracy)},
+                         check_outcomes(folder, accuracy))
+
+
+def check_outcomes(folder: ScanFolder,
+                   accuracy: FolderAccuracy | None = None) -> list[CheckOutcome]:
+    """Every check of the folder as it stands now (`accuracy`: its evaluation, when the caller
+    has it), against the project's limits."""
+    rows = folder.manifest.pages(folder.key)
+    config = folder.project.config
+    return [_counts_invariant(folder), _no_failed_pages(rows),
+            *(_flag_check(rows, flag) for flag in FLAGS),
+            _failure_share(rows, config.max_failed_share),
+            _cer_within_limit(accuracy or evaluate_folder(folder), config.max_cer)]
+
+
+def _failed_pages_report(run: FolderRun,
+                         rows: dict[str, PageRecord]) -> dict[str, dg.MetadataValue]:
+    folder = run.folder
+    frame = failed_pages_frame(folder.manifest, folder.key, load_record(folder.reports))
+    csv_path, _ = write_failed_pages_report(frame, folder.reports)
+    failures = sorted((r for r in rows.values() if r.status == FAILED), key=lambda r: r.page_id)
+    still = frame[frame["status"] == FAILED]
+    return {
+        "failed": dg.MetadataValue.int(len(failures)),
+        "recovered": dg.MetadataValue.int(int((frame["retry_outcome"] == "recovered").sum())),
+        "by_category": dg.MetadataValue.json(
+            still["category"].value_counts().to_dict() if len(still) else {}),
+        "by_retry_outcome": dg.MetadataValue.json(
+            frame["retry_outcome"].value_counts().to_dict() if len(frame) else {}),
+        "report": dg.MetadataValue.path(str(csv_path)),
+        "pages": dg.MetadataValue.md(failures_table(failures) if failures
+                                     else "No failed pages."),
+    }
+
+
+def _accuracy_report(run: FolderRun, accuracy: FolderAccuracy) -> dict[str, dg.MetadataValue]:
+    metadata: dict[str, dg.MetadataValue] = {
+        "pages_evaluated": dg.MetadataValue.int(len(accuracy.pages)),
+        "pages_without_ground_truth": dg.MetadataValue.int(accuracy.without_ground_truth),
+        "normalisation": dg.MetadataValue.text(NORMALISATION),
+    }
+    if not accuracy.pages:
+        return metadata
+    csv_uri, _ = write_frame_report(accuracy_frame(accuracy), run.folder.reports, "accuracy")
+    worst = sorted(accuracy.pages, key=lambda p: p.cer, reverse=True)
+    metadata.update({
+        "cer": dg.MetadataValue.float(round(accuracy.cer or 0.0, 6)),
+        "wer": dg.MetadataValue.float(round(accuracy.wer or 0.0, 6)),
+        "report": dg.MetadataValue.path(csv_uri),
+        "pages": dg.MetadataValue.md(markdown_table(
+            ("page", "CER", "WER", "reference chars"),
+            ((p.page, f"{p.cer:.2%}", f"{p.wer:.2%}", p.reference_chars) for p in worst))),
+    })
+    return metadata
+
+
+def _counts_invariant(folder: ScanFolder) -> CheckOutcome:
+    result = check_counts(folder)
+    problems = result.problems()
+    metadata: dict[str, dg.MetadataValue] = {
+        "pages_on_disk": dg.MetadataValue.int(result.pages_on_disk),
+        "done": dg.MetadataValue.int(result.done),
+        "failed": dg.MetadataValue.int(result.failed),
+    }
+    if problems:
+        metadata["problems"] = dg.MetadataValue.md(markdown_table(
+            ("what", "pages"), ((what, ", ".join(pages[:20])) for what, pages in problems.items())))
+    return CheckOutcome("counts_invariant", result.passed,
+                        None if result.passed else
+                        "; ".join(f"{len(p)} {what}" for what, p in problems.items()), metadata)
+
+
+def _no_failed_pages(rows: dict[str, PageRecord]) -> CheckOutcome:
+    failed = sorted((r for r in rows.values() if r.status == FAILED), key=lambda r: r.page_id)
+    metadata: dict[str, dg.MetadataValue] = {
+        "failed": dg.MetadataValue.int(len(failed)),
+        "pages": dg.MetadataValue.json([{"page": r.page_id, "category": r.error_category}
+                                        for r in failed[:TABLE_ROWS]]),
+    }
+    if failed:
+        metadata["table"] = dg.MetadataValue.md(failures_table(failed))
+    return CheckOutcome("no_failed_pages", not failed,
+                        (f"{len(failed)} failed pages: "
+                         + ", ".join(f"{r.page_id} ({r.error_category})" for r in failed[:10])
+                         + "; rerun them with retry_failed_pages_job") if failed else None,
+                        metadata)
+
+
+def _flag_check(rows: dict[str, PageRecord], flag: str) -> CheckOutcome:
+    flagged = sorted((r for r in rows.values()
+                      if r.status == DONE and flag in r.flags.split(",")),
+                     key=lambda r: r.page_id)
+    metadata: dict[str, dg.MetadataValue] = {
+        "flagged": dg.MetadataValue.int(len(flagged)),
+        "pages": dg.MetadataValue.json([{"page": r.page_id, "reason": r.flag_reasons()[flag]}
+                                        for r in flagged]),
+    }
+    if flagged:
+        metadata["table"] = dg.MetadataValue.md(flagged_table(flagged))
+    return CheckOutcome(f"{flag}_pages", not flagged,
+                        (f"{len(flagged)} {flag} pages: "
+                         + ", ".join(r.page_id for r in flagged[:10])) if flagged else None,
+                        metadata)
+
+
+def _failure_share(rows: dict[str, PageRecord], max_failed_share: float) -> CheckOutcome:
+    ratio = FailureRatio(len(rows), sum(r.status == FAILED for r in rows.values()),
+                         max_failed_share)
+    return CheckOutcome("failure_share", ratio.passed, ratio.describe(), {
+        "pages": dg.MetadataValue.int(ratio.pages),
+        "failed": dg.MetadataValue.int(ratio.failed),
+        "failed_share": dg.MetadataValue.float(round(ratio.share, 4)),
+        "max_failed_share": dg.MetadataValue.float(ratio.max_failed_share),
+    })
+
+
+def _cer_within_limit(accuracy: FolderAccuracy, max_cer: float) -> CheckOutcome:
+    if accuracy.cer is None:
+        return CheckOutcome("cer_within_limit", True, "no page has ground truth",
+                            {"pages_evaluated": dg.MetadataValue.int(0)})
+    over = sorted((p for p in accuracy.pages if p.cer > max_cer),
+                  key=lambda p: p.cer, reverse=True)
+    passed = accuracy.cer <= max_cer
+    return CheckOutcome(
+        "cer_within_limit", passed,
+        None if passed else (f"CER {accuracy.cer:.2%} > limit {max_cer:.2%}; worst pages: "
+                             + ", ".join(f"{p.page} ({p.cer:.1%})" for p in over[:10])),
+        {"cer": dg.MetadataValue.float(round(accuracy.cer, 6)),
+         "limit": dg.MetadataValue.float(max_cer),
+         "pages_evaluated": dg.MetadataValue.int(len(accuracy.pages)),
+         "pages_over_limit": dg.MetadataValue.json(
+             [{"page": p.page, "cer": round(p.cer, 4)} for p in over[:50]])})
