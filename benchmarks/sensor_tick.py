@@ -33,6 +33,7 @@ from pathlib import Path
 import dagster as dg
 
 from ocr_assets.defs.automation.sensors import evaluate_scan_folders
+from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.engine.folder.planning import RUN_NEEDS, RunState, folders_to_run
 from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
@@ -55,7 +56,7 @@ def tick(instance: dg.DagsterInstance, ocr: OcrConfig, cursor: str | None
     started = time.perf_counter()
     with dg.build_sensor_context(instance=instance, cursor=cursor,
                                  resources={"ocr": ocr}) as context:
-        result = evaluate_scan_folders(context, ocr)
+        result = evaluate_scan_folders(context, ocr, AutomationConfig().folders_per_run)
     return time.perf_counter() - started, result
 
 

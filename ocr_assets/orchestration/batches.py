@@ -18,6 +18,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import dagster as dg
+
+from ocr_assets.orchestration.run_state import TAG_REASON
+
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 PARTITION = "dagster/partition"
@@ -46,17 +50,19 @@ class FolderBatch:
         if len(self.reasons) == 1:
             return next(iter(self.reasons.values()))
         counts = Counter(_kind(why) for why in self.reasons.values())
-        return ", ".join(f"{why}: {n} folders" for why, n in counts.most_common())
+        return "; ".join(f"{why}: {n} folder{'s' if n > 1 else ''}"
+                         for why, n in counts.most_common())
 
     def run_key(self, folder_keys: Mapping[str, str]) -> str:
         """A run key that names the batch's folders as each stands (`folder_keys`: partition ->
         that folder's own run key): the folder's own key for one folder, a digest of them
-        for several, so the same batch requested twice is launched once."""
+        for several (the range is in the run's tags), so the same batch requested twice is
+        launched once."""
         if len(self.reasons) == 1:
             return folder_keys[self.keys[0]]
         digest = hashlib.sha1("\n".join(folder_keys[k] for k in self.keys).encode(),
                               usedforsecurity=False).hexdigest()[:16]
-        return f"{self.keys[0]}..{self.keys[-1]}:{len(self.reasons)}:{digest}"
+        return f"{len(self.reasons)}-folders:{digest}"
 
 
 def _kind(why: str) -> str:
@@ -108,3 +114,12 @@ def partitions_of_run(tags: Mapping[str, str], order: Iterable[str]) -> list[str
     if RANGE_START in tags and RANGE_END in tags:
         return keys_in_range(order, tags[RANGE_START], tags[RANGE_END])
     return []
+
+
+def run_request(batch: FolderBatch, run_key: str, tags: Mapping[str, str]) -> dg.RunRequest:
+    """The request of one run over the batch's folders, with `tags` (trigger, ...) and the
+    batch's reason: for one folder its partition, for several their range."""
+    tags = {**tags, TAG_REASON: batch.reason()}
+    if len(batch.reasons) == 1:
+        return dg.RunRequest(partition_key=batch.keys[0], run_key=run_key, tags=tags)
+    return dg.RunRequest(run_key=run_key, tags={**tags, **batch.partition_tags()})

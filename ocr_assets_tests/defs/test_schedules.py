@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ocr_assets.engine.folder.planning import RETRY_NEEDS
+from ocr_assets.orchestration.batches import partitions_of_run
 from ocr_assets.orchestration.run_state import TAG_REASON, folders_needing_run
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.defs.test_assets import _materialize
@@ -27,7 +28,9 @@ def nightly(project: Project) -> dict[str, dg.RunRequest] | dg.SkipReason:
         result = nightly_ingestion(context)
     if isinstance(result, dg.SkipReason):
         return result
-    return {r.partition_key: r for r in result}
+    order = project.instance.get_dynamic_partitions("scan_folders")
+    return {key: r for r in result
+            for key in ([r.partition_key] if r.partition_key else partitions_of_run(r.tags, order))}
 
 
 def test_nightly_requests_new_and_changed_folders_only(project: Project) -> None:
@@ -35,8 +38,9 @@ def test_nightly_requests_new_and_changed_folders_only(project: Project) -> None
 
     first = nightly(project)
     assert set(first) == set(keys)
-    assert {r.tags[TAG_REASON] for r in first.values()} == {"never materialized"}
-    assert first["box-001"].run_key == "nightly:2026-03-14:box-001"
+    [request] = {id(r): r for r in first.values()}.values()
+    assert request.tags[TAG_REASON] == "never materialized: 2 folders", "one run for both"
+    assert request.run_key.startswith("nightly:2026-03-14:2-folders:")
 
     for key in keys:
         assert _materialize(project, key).success
@@ -56,7 +60,8 @@ def test_nightly_retries_transient_failures_under_the_cap(project: Project) -> N
     with manifest._tx() as db:  # a worker crash on page_1: transient, 1 attempt of 3
         db.execute("UPDATE pages SET status = 'failed', error_category = 'worker_crashed', "
                    "attempts = 1 WHERE page_id = 'page_1.tif'")
-    assert nightly(project)["box-001"].tags[TAG_REASON] == "1 failed pages to retry"
+    assert nightly(project)["box-001"].tags[TAG_REASON] == (
+        "failed pages to retry: 1 folder; never materialized: 1 folder")
 
 
 def test_retry_failed_selects_exactly_failed_runs_and_failed_pages(project: Project) -> None:

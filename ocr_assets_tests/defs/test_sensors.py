@@ -12,9 +12,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from ocr_assets.defs.automation.sensors import evaluate_scan_folders
 from ocr_assets.engine.naming import partition_key_for
+from ocr_assets.orchestration.batches import RANGE_END, RANGE_START, partitions_of_run
 from ocr_assets.orchestration.concurrency import OCR_POOL
 from ocr_assets.orchestration.resources import OcrConfig
+from ocr_assets_tests.doubles.fault_engine import fault
 from ocr_assets_tests.project_defs import (
     corpus_sensor,
     decode_cursor,
@@ -57,10 +60,19 @@ class Scans:
     def partitions(self) -> list[str]:
         return sorted(self.instance.get_dynamic_partitions("scan_folders"))
 
+    def run_keys(self, result: dg.SensorResult | dg.SkipReason) -> dict[str, str]:
+        """partition -> the run key of the request that covers it (its own, or its range's)."""
+        assert isinstance(result, dg.SensorResult), result
+        order = self.instance.get_dynamic_partitions("scan_folders")
+        return {key: r.run_key for r in result.run_requests or []
+                for key in ([r.partition_key] if r.partition_key
+                            else partitions_of_run(r.tags, order))}
 
-def run_keys(result: dg.SensorResult | dg.SkipReason) -> dict[str, str]:
-    assert isinstance(result, dg.SensorResult), result
-    return {r.partition_key: r.run_key for r in result.run_requests or []}
+    def folder_key(self, key: str) -> str:
+        """The folder's own run key, as the cursor keeps it."""
+        return decode_cursor(self.cursor)[key]
+
+
 
 
 @pytest.fixture
@@ -82,41 +94,83 @@ def test_new_folders_become_partitions_and_runs_in_the_same_tick(scans: Scans) -
     assert isinstance(result, dg.SensorResult)
     [request] = result.dynamic_partitions_requests
     assert sorted(request.partition_keys) == ["box-001", "box-002"]
-    assert set(run_keys(result)) == {"box-001", "box-002"}
+    assert set(scans.run_keys(result)) == {"box-001", "box-002"}
     assert all(r.tags["ocr_assets/trigger"] == "sensor" for r in result.run_requests)
     registered = scans.ocr.project().manifest.folders()
     assert {f.partition_key for f in registered} == {"box-001", "box-002"}
 
 
+def test_a_burst_of_folders_is_requested_as_few_runs_over_consecutive_partitions(
+        scans: Scans) -> None:
+    """Five new folders at 2 folders a run: three runs over ranges of partitions, each with its
+    reason; later, only the changed folders, a run for each stretch of consecutive ones."""
+    for n in range(1, 6):
+        scans.folder(f"box-{n:03d}")
+
+    def tick() -> dg.SensorResult:
+        with dg.build_sensor_context(instance=scans.instance, cursor=scans.cursor,
+                                     resources={"ocr": scans.ocr}) as context:
+            result = evaluate_scan_folders(context, scans.ocr, folders_per_run=2)
+        assert isinstance(result, dg.SensorResult)
+        for request in result.dynamic_partitions_requests or []:
+            scans.instance.add_dynamic_partitions(request.partitions_def_name,
+                                                  list(request.partition_keys or []))
+        scans.cursor = result.cursor
+        return result
+
+    burst = tick()
+    ranges = [(r.tags.get(RANGE_START), r.tags.get(RANGE_END), r.partition_key)
+              for r in burst.run_requests]
+    assert ranges == [("box-001", "box-002", None), ("box-003", "box-004", None),
+                      (None, None, "box-005")]
+    assert [r.tags["ocr_assets/reason"] for r in burst.run_requests] == [
+        "never materialized: 2 folders", "never materialized: 2 folders", "never materialized"]
+    assert len({r.run_key for r in burst.run_requests}) == 3
+
+    fake = OcrConfig(scans_root=scans.ocr.scans_root, data_root=scans.ocr.data_root,
+                     engine=fault())
+    assert run_folders(scans.instance, fake, scans.partitions).success
+    for n in (1, 2, 4):
+        shutil.copy(PAGE, scans.root / f"box-{n:03d}" / "page_2.tif")
+    changed = tick()
+    assert [(r.tags.get(RANGE_START), r.tags.get(RANGE_END), r.partition_key)
+            for r in changed.run_requests] == [("box-001", "box-002", None),
+                                               (None, None, "box-004")], \
+        "box-003 did not change: it ends the first stretch, and is not read again"
+    assert changed.run_requests[0].tags["ocr_assets/reason"] == "new pages: 2 folders"
+    assert not {r.run_key for r in changed.run_requests} & {r.run_key for r in burst.run_requests}
+
+
 def test_a_repeated_tick_is_idempotent(scans: Scans) -> None:
     scans.folder("box-001")
-    first = run_keys(scans.tick())
+    first = scans.run_keys(scans.tick())
     again = scans.tick()
-    assert run_keys(again) == {}
+    assert scans.run_keys(again) == {}
     assert not again.dynamic_partitions_requests
 
     # A tick evaluated twice from the same cursor (a daemon restart mid-tick) requests the
     # same run keys, which Dagster launches once.
     scans.cursor = None
-    assert run_keys(scans.tick()) == first
+    assert scans.run_keys(scans.tick()) == first
 
 
 def test_added_replaced_and_removed_pages_each_request_a_new_run(scans: Scans) -> None:
     folder = scans.folder("box-001", pages=2)
     other = scans.folder("box-002")
-    keys = [run_keys(scans.tick())["box-001"]]
+    assert scans.run_keys(scans.tick())
+    keys = [scans.folder_key("box-001")]
 
     shutil.copy(PAGE, folder / "page_3.tif")
-    keys.append(run_keys(scans.tick()).get("box-001"))
+    keys.append(scans.run_keys(scans.tick()).get("box-001"))
     page = folder / "page_1.tif"
     os.utime(page, ns=(page.stat().st_atime_ns, page.stat().st_mtime_ns + 1_000_000))
-    keys.append(run_keys(scans.tick()).get("box-001"))
+    keys.append(scans.run_keys(scans.tick()).get("box-001"))
     (folder / "page_2.tif").unlink()
-    keys.append(run_keys(scans.tick()).get("box-001"))
+    keys.append(scans.run_keys(scans.tick()).get("box-001"))
 
     assert None not in keys and len(set(keys)) == 4
     assert all(k.startswith("box-001:") for k in keys)
-    assert other.is_dir() and run_keys(scans.tick()) == {}
+    assert other.is_dir() and scans.run_keys(scans.tick()) == {}
 
 
 def test_a_removed_folder_is_reported_not_run_and_not_deleted(scans: Scans) -> None:
@@ -127,12 +181,12 @@ def test_a_removed_folder_is_reported_not_run_and_not_deleted(scans: Scans) -> N
 
     result = scans.tick()
 
-    assert run_keys(result) == {}
+    assert scans.run_keys(result) == {}
     assert scans.partitions == ["box-001", "box-002"], "only `ocr-assets forget` deletes"
     cursor = decode_cursor(result.cursor)
     assert {key for key, entry in cursor.items() if not entry.startswith("gone:")} == {"box-001"}
     assert cursor["box-002"].startswith("gone:"), "watched, to run it again when it is back"
-    assert run_keys(scans.tick()) == {}, "warned once, nothing requested"
+    assert scans.run_keys(scans.tick()) == {}, "warned once, nothing requested"
     assert scans.ocr.project().manifest.folder("box-002") is not None
 
 
@@ -169,7 +223,7 @@ def test_hostile_folder_names_get_safe_distinct_keys_or_are_reported(scans: Scan
 
     result = scans.tick()
 
-    keys = run_keys(result)
+    keys = scans.run_keys(result)
     assert len(keys) == len(names) + 2
     for key in keys:
         assert partition_key_for(key) == key, f"{key!r} is not a safe key"
@@ -254,17 +308,18 @@ def test_a_folder_back_after_its_run_failed_is_run_again_under_a_new_key(
     restored unchanged: the failed run's key would be skipped, so it gets one of its own."""
     folder = scans.folder("box-001")
     scans.folder("box-002")  # the scans root is not empty meanwhile: not an unmounted share
-    first = run_keys(scans.tick())["box-001"]
+    assert "box-001" in scans.run_keys(scans.tick())
+    first = scans.folder_key("box-001")
     moved = tmp_path / "moved"
     folder.rename(moved)
     failed = run_folders(scans.instance, scans.ocr, "box-001")
     assert not failed.success, "its run failed: the folder was not there"
-    assert run_keys(scans.tick()) == {}
+    assert scans.run_keys(scans.tick()) == {}
 
     moved.rename(folder)
     back = scans.tick()
 
-    assert run_keys(back) == {"box-001": f"{first}:back1"}
+    assert scans.run_keys(back) == {"box-001": f"{first}:back1"}
     [request] = back.run_requests
     assert request.tags["ocr_assets/reason"] == "last run failed (page_texts)"
-    assert run_keys(scans.tick()) == {}, "requested once"
+    assert scans.run_keys(scans.tick()) == {}, "requested once"

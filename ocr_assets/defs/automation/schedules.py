@@ -14,20 +14,26 @@ import dagster as dg
 
 from ocr_assets.engine.folder.planning import RUN_NEEDS
 from ocr_assets.orchestration.automation import AutomationConfig
+from ocr_assets.orchestration.batches import folder_batches, run_request
+from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.resources import OcrConfig
-from ocr_assets.orchestration.run_state import TAG_REASON, TAG_TRIGGER, folders_needing_run
+from ocr_assets.orchestration.run_state import TAG_TRIGGER, folders_needing_run
 
 
-def evaluate_nightly(context: dg.ScheduleEvaluationContext, ocr: OcrConfig):
-    """The night's run requests, one per folder that needs a run, with why as a tag."""
+def evaluate_nightly(context: dg.ScheduleEvaluationContext, ocr: OcrConfig,
+                     folders_per_run: int):
+    """The night's run requests for the folders that need a run, consecutive partitions
+    sharing a run up to `folders_per_run`, with why as a tag."""
     date = context.scheduled_execution_time.strftime("%Y-%m-%d")
     needs = folders_needing_run(context.instance, ocr.project(), RUN_NEEDS)
     if not needs:
         return dg.SkipReason("every registered folder is up to date: nothing new, changed, "
                              "pending or retryable")
-    return [dg.RunRequest(partition_key=key, run_key=f"nightly:{date}:{key}",
-                          tags={TAG_TRIGGER: "nightly", TAG_REASON: need.why})
-            for key, need in needs.items()]
+    batches = folder_batches(context.instance.get_dynamic_partitions(scan_folders.name),
+                             {key: need.why for key, need in needs.items()}, folders_per_run)
+    return [run_request(batch, f"nightly:{date}:" + batch.run_key({k: k for k in batch.keys}),
+                        {TAG_TRIGGER: "nightly"})
+            for batch in batches]
 
 
 def nightly_schedule(automation: AutomationConfig) -> dg.ScheduleDefinition:
@@ -36,11 +42,12 @@ def nightly_schedule(automation: AutomationConfig) -> dg.ScheduleDefinition:
     @dg.schedule(job_name="ocr_folder_job", cron_schedule=automation.nightly_cron,
                  execution_timezone=automation.timezone,
                  default_status=dg.DefaultScheduleStatus.RUNNING,
-                 description="Each night, a run for every folder that is new, changed, read "
-                             "with other settings, or has pending or retryable failed pages "
-                             "(cron `OCR_ASSETS_NIGHTLY_CRON`, timezone `OCR_ASSETS_TIMEZONE`).")
+                 description="Each night, runs for the folders that are new, changed, read "
+                             "with other settings, or have pending or retryable failed pages, "
+                             "up to OCR_ASSETS_FOLDERS_PER_RUN to a run (cron "
+                             "`OCR_ASSETS_NIGHTLY_CRON`, timezone `OCR_ASSETS_TIMEZONE`).")
     def nightly_ingestion(context: dg.ScheduleEvaluationContext, ocr: OcrConfig):
-        return evaluate_nightly(context, ocr)
+        return evaluate_nightly(context, ocr, automation.folders_per_run)
 
     return nightly_ingestion
 

@@ -4,10 +4,13 @@ finished folders rebuilds the corpus.
 `scan_folder_sensor` asks the one answer to "which folders need a run" (`folders_to_run`) for
 new, changed and recipe-changed folders: a folder whose files' signature (names, sizes,
 modification times: one `stat` per file, no image read) is not the one its last run stored in
-the manifest, or that was never materialized. Run keys are `<partition>:<signature>:<recipe>`;
-the cursor keeps the last run key requested for each folder it saw, so a repeated tick requests
-nothing again (and a tick evaluated twice requests the same keys, which Dagster launches once),
-while a folder changed again, or read with new settings, gets a new run. The cursor also tells
+the manifest, or that was never materialized. A folder's run key is
+`<partition>:<signature>:<recipe>`; the folders of a tick are requested together, consecutive
+partitions sharing a run up to `folders_per_run` (`orchestration/batches.py`: one run's set-up
+for many small folders), under a run key made of their own. The cursor keeps the last run key
+requested for each folder it saw, so a repeated tick requests nothing again (and a tick
+evaluated twice requests the same keys, which Dagster launches once), while a folder changed
+again, or read with new settings, gets a new run. The cursor also tells
 which folders were there at the last tick: a folder that is gone is warned about once and
 marked; when it is back, it is run again if it needs a run or its last run failed (under a run
 key of its own, `...:back<n>`, since the failed run's key would be skipped); and a scans root
@@ -29,6 +32,7 @@ from ocr_assets.engine.folder.planning import SENSOR_NEEDS, Need, RunState, fold
 from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.project import Project
 from ocr_assets.orchestration.automation import AutomationConfig
+from ocr_assets.orchestration.batches import folder_batches, run_request
 from ocr_assets.orchestration.concurrency import ensure_pool_limit
 from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.resources import OcrConfig
@@ -37,7 +41,6 @@ from ocr_assets.orchestration.run_state import (
     FOLDER_ASSETS,
     PAGE_TEXTS,
     SCAN_FOLDERS,
-    TAG_REASON,
     TAG_TRIGGER,
     register_scan_folders,
     run_state,
@@ -96,9 +99,10 @@ def _forget_orphans(context: dg.SensorEvaluationContext, project: Project, on_di
                          "files")
 
 
-def evaluate_scan_folders(context: dg.SensorEvaluationContext,
-                          ocr: OcrConfig) -> dg.SensorResult | dg.SkipReason:
-    """One tick of the folder sensor."""
+def evaluate_scan_folders(context: dg.SensorEvaluationContext, ocr: OcrConfig,
+                          folders_per_run: int) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the folder sensor: its folders that need a run, `folders_per_run` to a
+    run."""
     project = ocr.project()
     ensure_pool_limit(context.instance, project.config.ocr_runs)
     if not project.scans_root.is_dir():
@@ -140,7 +144,7 @@ def evaluate_scan_folders(context: dg.SensorEvaluationContext,
                                     run_state(context.instance, back),
                                     SENSOR_NEEDS | {Need.RUN_FAILED}))
     recipe = project.settings.recipe_key()
-    run_requests, observations = [], []
+    folder_keys, reasons, observations = {}, {}, []
     for key, need in needs.items():
         signature = folder_signature(project.scans_root / scan.folders[key])
         run_key = f"{key}:{signature[:SIGNATURE_CHARS]}:{recipe}"
@@ -150,13 +154,16 @@ def evaluate_scan_folders(context: dg.SensorEvaluationContext,
                              f"needs a run ({need.why}): requesting one")
         if run_key in (last := requested.get(key, ""), COMEBACK.sub("", last)):
             continue  # requested at an earlier tick (or since it came back): that run does it
-        now[key] = run_key
-        run_requests.append(dg.RunRequest(partition_key=key, run_key=run_key,
-                                          tags={TAG_TRIGGER: "sensor", TAG_REASON: need.why}))
+        now[key] = folder_keys[key] = run_key
+        reasons[key] = need.why
         # The folder's new state, seen now: its text shows as unsynced until the run is done.
         observations.append(dg.AssetObservation(asset_key=SCAN_FOLDERS, partition=key,
                                                 tags={DATA_VERSION_TAG: signature}))
     new = registration.new_partitions
+    # The new partitions are added before the requests, after the known ones.
+    order = context.instance.get_dynamic_partitions(scan_folders.name) + new
+    run_requests = [run_request(batch, batch.run_key(folder_keys), {TAG_TRIGGER: "sensor"})
+                    for batch in folder_batches(order, reasons, folders_per_run)]
     return dg.SensorResult(
         run_requests=run_requests,
         asset_events=observations,
@@ -214,10 +221,12 @@ def sensors(automation: AutomationConfig) -> list[dg.SensorDefinition]:
     @dg.sensor(job_name="ocr_folder_job", minimum_interval_seconds=automation.sensor_interval_s,
                default_status=dg.DefaultSensorStatus.RUNNING,
                description="Registers every new folder under the scans root as a partition and "
-                           "requests a run for each new, changed or recipe-changed folder (run "
-                           "key: partition + fingerprint of its files + recipe), in one tick.")
+                           "requests runs for the new, changed or recipe-changed folders, in one "
+                           "tick: consecutive partitions share a run, up to "
+                           "OCR_ASSETS_FOLDERS_PER_RUN folders (a folder's run key: partition + "
+                           "fingerprint of its files + recipe).")
     def scan_folder_sensor(context: dg.SensorEvaluationContext, ocr: OcrConfig):
-        return evaluate_scan_folders(context, ocr)
+        return evaluate_scan_folders(context, ocr, automation.folders_per_run)
 
     @dg.sensor(job_name="corpus_job", minimum_interval_seconds=automation.corpus_interval_s,
                default_status=dg.DefaultSensorStatus.RUNNING,
