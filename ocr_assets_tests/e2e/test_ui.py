@@ -1,24 +1,35 @@
-"""The Dagster UI end to end, in a real browser, the way a person uses it.
+"""The Dagster UI end to end, in a real browser: the README's "What to click", step by step.
 
 One `scripts/ui.sh` (webserver and daemon) serves the whole module against a temporary instance
 whose scans root starts as a copy of `data/scans`: its sensor OCRs every sample folder through
 the daemon, as for a new user (the README's promise). Then the test stops the sensors and adds
-its own folders: a clean one, one with a broken, a blank and a noise page, and one that was
-moved away after it was registered (its run failed). The tests then click through the UI:
-the asset graph and its lineage, materializing one partition, its checks and metadata, and a
-backfill of only the failed and missing partitions. The backfill test comes last: it launches
-runs that change what the other tests look at.
+its own folders, as the sensor would have seen them: a clean one never run, one with a good, a
+blank, a noise, a truncated page and an empty file, and one that was moved away after it was
+registered (its run failed). Then each test walks one step of the README's "What to click"
+(`docs/ui.md` holds what each screen says), in the README's order, clicking as a person does:
 
+1. the lineage: `page_texts` > Lineage, and `scan_folders` > Observe;
+2. materialize one folder: Jobs > `ocr_folder_job` > Materialize all (3)…, one partition;
+3. a folder's checks: `page_texts` > Checks > a check > Partitions > the folder;
+4. a folder's numbers: `page_texts` > Partitions > the folder, against `ocr-assets status`;
+5. rerun the failed pages of a folder: Jobs > `retry_failed_pages_job` > Materialize all (2)…;
+6. backfill the failed and missing folders: Jobs > `ocr_folder_job` > Failed and missing.
+
+The backfill comes last: it launches runs that change what the other steps look at.
 `scripts/screenshots.sh` runs this module with `OCR_ASSETS_SCREENSHOTS=docs/ui` to refresh the
 README's screenshots.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,10 +40,12 @@ import dagster as dg
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
+from ocr_assets.engine.folder.registry import folder_signature, list_scan_folders, register_folders
+from ocr_assets.engine.manifest import FAILED
 from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
 from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.resources import OcrConfig
+from ocr_assets.orchestration.run_state import DATA_VERSION_TAG, SCAN_FOLDERS, TAG_PAGES
 from ocr_assets.ui import dev_command
 from ocr_assets_tests.e2e.dagster_ui import (
     CHROMIUM_ARGS,
@@ -59,18 +72,25 @@ except ImportError:  # the browser fixture skips (or, in CI, fails) saying so
     sync_playwright = None
 
 SAMPLE_SCANS = Path(__file__).resolve().parents[2] / "data" / "scans"
-SAMPLE_TRUNCATED = SAMPLE_SCANS / "box-002-damaged" / "truncated_image.png"
 CLEAN, DAMAGED, MOVED = "box-004", "box-005-damaged", "box-006-moved"
 """The test's own folders, named apart from the sample folders."""
+FAILED_PAGE, BLANK, NOISE, TRUNCATED = "empty.png", "blank.png", "noise.png", "truncated.png"
+"""The damaged folder's pages that a check names: failed (an empty file), empty, garbage and
+partial (the retry pass reads the readable top of the truncated file)."""
+FOLDER_JOB, RETRY_JOB = "ocr_folder_job", "retry_failed_pages_job"
 SAMPLE_RUNS_TIMEOUT_S = 600
 """One queued run per sample folder: about 50 s on an idle 2-core machine."""
 RUN_TIMEOUT_MS = 300_000
 """A run through the queue and the daemon takes ~20 s on an idle 2-core machine."""
 UI_TIMEOUT_MS = 60_000
-GRAPH_VIEWPORT = {**VIEWPORT, "height": 1350}
-"""Tall enough for the lineage graph's three groups at the UI's initial zoom (screenshot)."""
+LINEAGE_VIEWPORT = {**VIEWPORT, "height": 1100}
+"""Tall enough for the lineage tab's three groups at the UI's initial zoom (screenshot)."""
 PLOTTED = frozenset({"pages_per_s", "median_page_s", "failure_rate", "mean_confidence"})
 """The numbers the README tells users to watch in the Plots view, one chart each."""
+WARNINGS = {"no_failed_pages": None, "empty_pages": "empty", "garbage_pages": "garbage",
+            "partial_pages": "partial"}
+"""The warning checks on page_texts, and the flag each names pages for (None: failed pages)."""
+MISSING_FOLDER_LINE = "does not exist; restore it, or delete the partition (`ocr-assets forget`)"
 
 
 def write_noise_page(path: Path) -> None:
@@ -85,23 +105,33 @@ def write_noise_page(path: Path) -> None:
     image.save(path)
 
 
+def write_truncated_page(path: Path) -> None:
+    """A good page as PNG cut at 60 % of its bytes: unreadable whole, its top half readable."""
+    buffer = io.BytesIO()
+    Image.open(FIXTURES / "pages" / "phototest.tif").convert("L").save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue()[: int(len(buffer.getvalue()) * 0.6)])
+
+
 def write_test_folders(scans: Path) -> None:
-    """`box-004`: one clean page. `box-005-damaged`: a clean page, a blank page, a noise page
-    and the sample data's truncated PNG. `box-006-moved`: one page (removed later)."""
+    """`box-004`: one clean page. `box-005-damaged`: a clean page, a blank page, a noise page,
+    a truncated page and an empty file. `box-006-moved`: one page (removed later)."""
     clean, damaged, moved = scans / CLEAN, scans / DAMAGED, scans / MOVED
     for folder in (clean, damaged, moved):
         folder.mkdir(parents=True)
     shutil.copy(FIXTURES / "pages" / "phototest.tif", clean / "phototest.tif")
     shutil.copy(FIXTURES / "pages" / "phototest.tif", damaged / "phototest.tif")
-    Image.new("L", (600, 800), 255).save(damaged / "blank.png")
-    write_noise_page(damaged / "noise.png")
-    shutil.copy(SAMPLE_TRUNCATED, damaged / "truncated_image.png")
+    Image.new("L", (600, 800), 255).save(damaged / BLANK)
+    write_noise_page(damaged / NOISE)
+    write_truncated_page(damaged / TRUNCATED)
+    (damaged / FAILED_PAGE).write_bytes(b"")
     shutil.copy(FIXTURES / "pages" / "phototest.tif", moved / "phototest.tif")
 
 
 @dataclass
 class UiProject:
     server: UiServer
+    scans: Path
+    data: Path
     home: Path
     """The Dagster home `scripts/ui.sh` chose: `<data root>/dagster_home`."""
     startup: dict
@@ -110,20 +140,40 @@ class UiProject:
     sample_folders: set[str]
     """The partition keys of the folders of `data/scans`."""
 
+    def status(self, key: str) -> dict:
+        """`ocr-assets status --json` for one folder, as a user runs it."""
+        result = subprocess.run([sys.executable, "-m", "ocr_assets.cli", "status", "--json",
+                                 "--data", str(self.data)], capture_output=True, text=True,
+                                timeout=120, check=True, cwd=REPO_ROOT)
+        [folder] = [f for f in json.loads(result.stdout)["folders"] if f["partition"] == key]
+        return folder
+
+    def attempts(self, key: str, page_id: str) -> int:
+        """A page's attempts, as the manifest counts them."""
+        ocr = OcrConfig(scans_root=str(self.scans), data_root=str(self.data))
+        try:
+            return ocr.project().manifest.pages(key)[page_id].attempts
+        finally:
+            ocr.project().close()
+
 
 def prepare_partitions(scans: Path, data: Path, home: Path) -> None:
-    """What the sensor does (the test's folders become partitions), then a run of the moved
-    folder that failed because it was gone: one partition materializable, one missing, one
-    failed."""
+    """What the sensor does (the test's folders become partitions, each observed as it is on
+    disk), then a run of the moved folder that failed because it was gone: one partition
+    materializable, one missing, one failed."""
     write_test_folders(scans)
     ocr = OcrConfig(scans_root=str(scans), data_root=str(data), workers=2)
     scan = list_scan_folders(scans)
     scan.folders = {key: name for key, name in scan.folders.items()
                     if key in (CLEAN, DAMAGED, MOVED)}
     register_folders(ocr.project().manifest, scan)
-    shutil.rmtree(scans / MOVED)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions(scan_folders.name, sorted(scan.folders))
+        for key, name in scan.folders.items():
+            instance.report_runless_asset_event(dg.AssetObservation(
+                asset_key=SCAN_FOLDERS, partition=key,
+                tags={DATA_VERSION_TAG: folder_signature(scans / name)}))
+        shutil.rmtree(scans / MOVED)
         result = dg.materialize([page_texts], partition_key=MOVED, instance=instance,
                                 resources={"ocr": ocr}, raise_on_error=False)
     ocr.project().manifest.close()
@@ -184,7 +234,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiProject]:
         }
         home = data / "dagster_home"
         prepare_partitions(scans, data, home)
-        yield UiProject(server, home, startup, sample_folders)
+        yield UiProject(server, scans, data, home, startup, sample_folders)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +262,9 @@ def browser_tab(browser, ui: UiProject):
     context.add_init_script("window.localStorage.setItem('communityNux', '\"1\"')")
     context.set_default_timeout(UI_TIMEOUT_MS)
     try:
-        yield context.new_page()
+        page = context.new_page()
+        page.goto("/")
+        yield page
     finally:
         context.close()
 
@@ -223,40 +275,63 @@ def page(browser, ui: UiProject):
         yield tab
 
 
-def graph_node(page, name: str):
-    """An asset's node in the lineage graph (the SVG), not its name elsewhere on the page."""
-    return page.locator("svg foreignObject").get_by_text(name, exact=True)
+# What a person clicks, one helper per kind of click.
+
+LEFT_BAR = {"Overview": "/overview", "Runs": "/runs", "Catalog": "/assets", "Jobs": "/jobs",
+            "Automation": "/automation", "Lineage": "/asset-groups"}
 
 
-def innermost(page, *texts: str):
-    """The smallest element that holds all these texts (a section: its heading and content)."""
-    found = page.locator("div")
-    for text in texts:
-        found = found.filter(has=page.get_by_text(text, exact=True))
-    return found.last
+def left_bar(page, item: str) -> None:
+    """An entry of the UI's left bar: Catalog, Jobs, Runs, Lineage, ..."""
+    entry = page.locator(f'a[href="{LEFT_BAR[item]}"]').filter(has_text=item)
+    entry.first.click()
+    expect(page).to_have_url(re.compile(LEFT_BAR[item]))
 
 
-def metadata_value(section, key: str):
-    """The value cell of the metadata row `key` in a materialization's metadata table."""
-    key_cell = section.page.locator("td:first-child").get_by_text(key, exact=True)
-    return section.locator("tr").filter(has=key_cell).first.locator("td").nth(1)
+def open_asset(page, name: str) -> None:
+    """Catalog, then the asset's name in the list."""
+    left_bar(page, "Catalog")
+    page.locator(f'a[href="/assets/{name}"]').first.click()
+    expect(page).to_have_url(re.compile(f"/assets/{name}(\\?|$)"))
 
 
-def plot(section, key: str):
-    """The chart titled `key` in the Plots view of an asset's metadata: the smallest block
-    holding that title and a chart's canvas."""
-    return section.locator("div").filter(has=section.page.get_by_text(key, exact=True)).filter(
-        has=section.page.locator("canvas")).last
+def asset_tab(page, tab: str) -> None:
+    """A tab of an asset's page: Overview, Partitions, Events, Checks, Lineage."""
+    page.get_by_role("tab", name=tab, exact=True).or_(
+        page.get_by_role("link", name=tab, exact=True)).first.click()
 
 
-def open_materialize_dialog(page):
-    """The group `ocr` (page_texts and failed_pages): "Materialize all…"."""
-    page.goto("/locations/ocr_assets/asset-groups/ocr")
-    expect(graph_node(page, "page_texts")).to_be_visible()
-    page.get_by_role("button", name="Materialize all…").click()
+def open_job(page, job: str, assets: int):
+    """Jobs, then the job, then its "Materialize all (N)…": the launch dialog."""
+    left_bar(page, "Jobs")
+    page.locator(f'a[href$="/jobs/{job}"]').first.click()
+    button = page.get_by_role("button", name=f"Materialize all ({assets})…")
+    expect(button).to_be_enabled()
+    button.click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_text("Launch runs to materialize 2 assets")).to_be_visible()
+    expect(dialog.get_by_text(f"Launch runs to materialize {assets} assets")).to_be_visible()
     return dialog
+
+
+def pick_partition(dialog, key: str) -> None:
+    """The partition picker: open the list, tick the folder, close the list."""
+    dialog.get_by_text("Select a partition or create one").click()
+    dialog.page.locator("label").filter(has_text=key).click()
+    partition_list = dialog.page.get_by_placeholder("Filter partitions")
+    for _ in range(3):  # Escape closes the partition list, not the dialog
+        dialog.page.keyboard.press("Escape")
+        try:
+            expect(partition_list).to_be_hidden(timeout=2000)
+            break
+        except AssertionError:
+            continue
+    expect(partition_list).to_be_hidden()
+    expect(dialog).to_be_visible()
+
+
+def pick_folder(page, key: str) -> None:
+    """A folder in the partition list of an asset's or a check's Partitions tab."""
+    page.get_by_text(key, exact=True).filter(visible=True).first.click()
 
 
 def selected_partitions(dialog, count: int) -> set[str]:
@@ -274,32 +349,105 @@ def view_from_toast(page) -> None:
         page.get_by_role("link", name="View", exact=True)).first.click()
 
 
-RUN_STATUS = """
-query RunStatus($id: ID!) {
-  runOrError(runId: $id) { ... on Run { status tags { key value } assetSelection { path } } }
+def finished_run_from_toast(page) -> tuple[str, str]:
+    """View the launched run from the toast, wait until it ends; its id and shown status."""
+    view_from_toast(page)
+    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f-]{36}"))
+    run_id = page.url.split("?")[0].rstrip("/").rsplit("/", 1)[1]
+    status = page.get_by_text(re.compile(r"^(Success|Failure|Canceled)$")).first
+    expect(status).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    return run_id, status.inner_text()
+
+
+def innermost(page, *texts: str):
+    """The smallest element that holds all these texts (a section: its heading and content)."""
+    found = page.locator("div")
+    for text in texts:
+        found = found.filter(has=page.get_by_text(text, exact=True))
+    return found.last
+
+
+def metadata_value(section, key: str):
+    """The value cell of the metadata row `key` in a materialization's metadata table."""
+    key_cell = section.page.locator("td:first-child").get_by_text(key, exact=True)
+    return section.locator("tr").filter(has=key_cell).first.locator("td").nth(1)
+
+
+def table_row(cell, first: str):
+    """The cells of the row starting with `first` in a markdown table shown in a cell."""
+    return cell.locator("tr").filter(
+        has=cell.page.locator("td:first-child").get_by_text(first, exact=True)).first.locator("td")
+
+
+def plot(section, key: str):
+    """The chart titled `key` in the Plots view of an asset's metadata: the smallest block
+    holding that title and a chart's canvas."""
+    return section.locator("div").filter(has=section.page.get_by_text(key, exact=True)).filter(
+        has=section.page.locator("canvas")).last
+
+
+def folder_metadata(page, key: str):
+    """Step 4: Catalog > page_texts > Partitions > the folder: its metadata table."""
+    open_asset(page, "page_texts")
+    asset_tab(page, "Partitions")
+    pick_folder(page, key)
+    metadata = innermost(page, "Metadata", "failure_rate")
+    expect(metadata_value(metadata, "folder")).to_have_text(key)
+    return metadata
+
+
+RUN = """
+query Run($id: ID!) {
+  runOrError(runId: $id) { ... on Run {
+    jobName status tags { key value } assetSelection { path } stepKeysToExecute } }
 }"""
+
+
+def run_of(ui: UiProject, run_id: str, shown: str) -> dict:
+    run = ui.server.graphql(RUN, {"id": run_id})["runOrError"]
+    return {"id": run_id, "shown": shown, **run,
+            "tags": {t["key"]: t["value"] for t in run["tags"]}}
 
 
 @pytest.fixture(scope="module")
 def clicked_run(browser, ui: UiProject) -> dict:
-    """Materialize the damaged folder from the UI: select its partition, launch one run, open
-    it from the toast, and wait for it to end."""
+    """Step 2, materialize one folder: Jobs > ocr_folder_job > Materialize all (3)…, the damaged
+    folder in the partition picker, Launch 1 run, View on the toast; wait for the run to end."""
     with browser_tab(browser, ui) as page:
-        dialog = open_materialize_dialog(page)
-        dialog.get_by_text("Select a partition or create one").click()
-        page.locator("label").filter(has_text=DAMAGED).click()
-        page.keyboard.press("Escape")  # closes the partition list, not the dialog
+        dialog = open_job(page, FOLDER_JOB, assets=3)
+        pick_partition(dialog, DAMAGED)
         expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
         assert selected_partitions(dialog, 1) == {DAMAGED}
         dialog.get_by_role("button", name="Launch 1 run").click()
-        view_from_toast(page)
-        expect(page).to_have_url(re.compile(r"/runs/[0-9a-f-]{36}"))
-        run_id = page.url.rstrip("/").rsplit("/", 1)[1]
-        status = page.get_by_text(re.compile(r"^(Success|Failure|Canceled)$")).first
-        expect(status).to_be_visible(timeout=RUN_TIMEOUT_MS)
-        shown = status.inner_text()
-    run = ui.server.graphql(RUN_STATUS, {"id": run_id})["runOrError"]
-    return {"id": run_id, "shown": shown, **run}
+        run = run_of(ui, *finished_run_from_toast(page))
+    run["attempts"] = ui.attempts(DAMAGED, FAILED_PAGE)
+    return run
+
+
+def failed_page_attempts_shown(page, key: str, page_id: str) -> int:
+    """The attempts column of a failed page in the folder's `failures` table (step 4)."""
+    failures = metadata_value(folder_metadata(page, key), "failures")
+    attempts = table_row(failures, page_id).nth(2)
+    expect(attempts).to_have_text(re.compile(r"^\d+$"))
+    return int(attempts.inner_text())
+
+
+@pytest.fixture(scope="module")
+def retried_run(browser, ui: UiProject, clicked_run: dict) -> dict:
+    """Step 5, rerun the failed pages of a folder: Jobs > retry_failed_pages_job > Materialize
+    all (2)…, the folder in the partition picker, Launch 1 run; the failed page's attempts in the
+    folder's metadata before and after."""
+    with browser_tab(browser, ui) as page:
+        before = failed_page_attempts_shown(page, DAMAGED, FAILED_PAGE)
+        dialog = open_job(page, RETRY_JOB, assets=2)
+        pick_partition(dialog, DAMAGED)
+        assert selected_partitions(dialog, 1) == {DAMAGED}
+        screenshot(page, "retry-failed-pages")
+        dialog.get_by_role("button", name="Launch 1 run").click()
+        run = run_of(ui, *finished_run_from_toast(page))
+        after = failed_page_attempts_shown(page, DAMAGED, FAILED_PAGE)
+    return {**run, "shown_attempts": (before, after),
+            "attempts": (clicked_run["attempts"], ui.attempts(DAMAGED, FAILED_PAGE))}
 
 
 @pytest.mark.parametrize(("args", "host", "port"), [
@@ -338,77 +486,144 @@ def test_ui_command_ocrs_every_sample_folder_with_its_sensor(ui: UiProject) -> N
     assert [r["status"] for r in runs] == ["SUCCESS"] * len(runs), ui.server.log_tail()
 
 
-def test_asset_graph_shows_the_assets_and_their_lineage(page, clicked_run: dict) -> None:
-    """(After the clicked run only so that the screenshot shows a materialized folder.)"""
-    page.set_viewport_size(GRAPH_VIEWPORT)
-    page.goto("/asset-groups?expanded=global@global:ocr,global@global:quality,"
-              "global@global:corpus")
-    for name in ("page_texts", "failed_pages", "page_accuracy", "ocr_corpus"):
-        expect(graph_node(page, name)).to_be_visible()
+OBSERVATIONS = """
+query Observations($key: AssetKeyInput!) {
+  assetOrError(assetKey: $key) { ... on Asset {
+    assetObservations(limit: 100) { runId partition tags { key value } } } }
+}"""
+
+
+def test_1_lineage_runs_from_the_scan_folders_through_page_texts(
+        page, ui: UiProject, clicked_run: dict) -> None:
+    """Catalog > page_texts > Lineage: scan_folders -> page_texts -> failed_pages, page_accuracy,
+    ocr_corpus; and scan_folders > Observe records every registered folder's files as they are.
+    (After the clicked run only so that the screenshot shows a materialized folder.)"""
+    page.set_viewport_size(LINEAGE_VIEWPORT)
+    open_asset(page, "page_texts")
+    upstream = page.get_by_text("Upstream assets", exact=True).locator("xpath=..")
+    downstream = page.get_by_text("Downstream assets", exact=True).locator("xpath=..")
+    expect(upstream.get_by_role("link")).to_have_count(1)
+    expect(upstream.get_by_role("link", name="scan_folders")).to_be_visible()
+    for name in ("failed_pages", "page_accuracy", "ocr_corpus"):
+        expect(downstream.get_by_role("link", name=name)).to_be_visible()
+    expect(downstream.get_by_role("link")).to_have_count(3)
+
+    asset_tab(page, "Lineage")
     nodes = page.locator("svg foreignObject")
+    for name in ("scan_folders", "page_texts", "failed_pages", "page_accuracy", "ocr_corpus"):
+        expect(nodes.get_by_text(name, exact=True)).to_be_visible()
     expect(nodes.get_by_text("Loading…")).to_have_count(0)
     expect(nodes.get_by_text(re.compile(r"% filled")).first).to_be_visible()
     screenshot(page, "asset-graph")
 
-    # The graph's own selection syntax: everything upstream of the corpus is page_texts only.
-    page.locator(".CodeMirror").first.click()
-    page.keyboard.type("+key:ocr_corpus")
-    page.keyboard.press("Enter")
-    for name in ("failed_pages", "page_accuracy"):
-        expect(graph_node(page, name)).to_have_count(0)
-    expect(graph_node(page, "page_texts")).to_be_visible()
-    expect(graph_node(page, "ocr_corpus")).to_be_visible()
+    # The scans asset's own button: one observation per registered folder on disk. A sample
+    # folder touched since its run shows unsynced; the folder materialized above does not.
+    changed = sorted(ui.sample_folders)[0]
+    os.utime(next(p for p in (ui.scans / changed).iterdir() if p.is_file()))
+    open_asset(page, "scan_folders")
+    expect(page.get_by_text("Downstream assets", exact=True).locator("xpath=..").get_by_role(
+        "link", name="page_texts")).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"\bObserve$")).click()
+    run_id, shown = finished_run_from_toast(page)
+    assert shown == "Success", ui.server.log_tail()
+    observed = {o["partition"]: {t["key"]: t["value"] for t in o["tags"]}[DATA_VERSION_TAG]
+                for o in ui.server.graphql(OBSERVATIONS, {"key": {"path": ["scan_folders"]}})[
+                    "assetOrError"]["assetObservations"] if o["runId"] == run_id}
+    on_disk = list_scan_folders(ui.scans).folders
+    assert observed == {key: folder_signature(ui.scans / name) for key, name in on_disk.items()}
+    assert MOVED not in observed
+    open_asset(page, "page_texts")
+    asset_tab(page, "Partitions")
+    for key, unsynced in ((changed, 1), (DAMAGED, 0)):
+        pick_folder(page, key)
+        expect(metadata_value(innermost(page, "Metadata", "failure_rate"), "folder")) \
+            .to_have_text(key)
+        expect(page.get_by_text(re.compile(r"^Unsynced")).filter(visible=True)) \
+            .to_have_count(unsynced)
 
-    page.goto("/assets/page_texts")
-    downstream = page.get_by_text("Downstream assets", exact=True).locator("xpath=..")
-    for name in ("failed_pages", "page_accuracy", "ocr_corpus"):
-        expect(downstream.get_by_role("link", name=name)).to_be_visible()
-    upstream_heading = page.get_by_text("Upstream assets", exact=True)
-    expect(upstream_heading).to_be_visible()  # else the count below would pass without it
-    expect(upstream_heading.locator("xpath=..").get_by_role("link")).to_have_count(0)
 
-
-def test_materializing_one_partition_by_clicking_succeeds(clicked_run: dict) -> None:
+def test_2_materializing_one_folder_from_its_job(page, clicked_run: dict) -> None:
     assert clicked_run["shown"] == "Success"
     assert clicked_run["status"] == "SUCCESS"
-    tags = {t["key"]: t["value"] for t in clicked_run["tags"]}
-    assert tags["dagster/partition"] == DAMAGED
+    assert clicked_run["jobName"] == FOLDER_JOB
+    assert clicked_run["tags"]["dagster/partition"] == DAMAGED
     assert {"/".join(a["path"]) for a in clicked_run["assetSelection"]} == {
-        "page_texts", "failed_pages"}
+        "page_texts", "failed_pages", "page_accuracy"}
+    open_asset(page, "page_texts")
+    asset_tab(page, "Partitions")
+    pick_folder(page, DAMAGED)
+    expect(page.get_by_text("Materialized", exact=True).filter(visible=True).first).to_be_visible()
 
 
-def test_checks_show_on_the_asset_and_name_the_pages(page, clicked_run: dict) -> None:
-    page.goto("/assets/page_texts?view=checks")
-    for check, result, description in (
-            ("counts_invariant", "Passed", None),
-            ("empty_pages", "Failed", "1 empty pages: blank.png"),
-            ("garbage_pages", "Failed", "1 garbage pages: noise.png")):
-        page.get_by_text(check, exact=True).first.click()
-        latest = innermost(page, "Latest execution", "Evaluation result")
-        expect(latest.get_by_text(result, exact=True)).to_be_visible()
-        expect(latest.get_by_text(DAMAGED, exact=True)).to_be_visible()
-        if description:
-            expect(latest.get_by_text(description)).to_be_visible()
-            expect(latest.get_by_role("img", name="warning_outline")).to_be_visible()
-        if check == "empty_pages":
+def check_of_folder(page, check: str, key: str):
+    """Step 3: (on page_texts' Checks tab) the check, its Partitions tab, the folder: the
+    panel with its result, description and metadata."""
+    page.get_by_text(check, exact=True).first.click()
+    page.get_by_role("tab", name="Partitions", exact=True).last.click()
+    pick_folder(page, key)
+    result = innermost(page, "Latest execution", "Metadata")
+    expect(result.get_by_text(key, exact=True).filter(visible=True).first).to_be_visible()
+    return result
+
+
+def test_3_a_folders_checks_name_its_pages(page, ui: UiProject, clicked_run: dict) -> None:
+    """Catalog > page_texts > Checks > each check > Partitions > the folder: the counts
+    invariant passed, and each warning names exactly the pages `ocr-assets status` lists."""
+    status = ui.status(DAMAGED)
+    flagged = {flag: sorted(e["page"] for e in status["flagged"]
+                            if e["reason"].startswith(f"{flag}:"))
+               for flag in ("empty", "garbage", "partial")}
+    assert flagged == {"empty": [BLANK], "garbage": [NOISE], "partial": [TRUNCATED]}, status
+    assert status["failed"] == 1
+
+    open_asset(page, "page_texts")
+    asset_tab(page, "Checks")
+    result = check_of_folder(page, "counts_invariant", DAMAGED)
+    expect(result.get_by_text("Passed", exact=True)).to_be_visible()
+    expect(metadata_value(result, "done")).to_have_text(str(status["done"]))
+    expect(metadata_value(result, "failed")).to_have_text(str(status["failed"]))
+    for check, flag in WARNINGS.items():
+        result = check_of_folder(page, check, DAMAGED)
+        expect(result.get_by_text("Failed", exact=True)).to_be_visible()
+        expect(result.get_by_role("img", name="warning_outline").first).to_be_visible()
+        if flag is None:
+            description = (f"{status['failed']} failed pages: {FAILED_PAGE} (unreadable_image); "
+                           "rerun them with retry_failed_pages_job")
+        else:
+            description = f"{len(flagged[flag])} {flag} pages: {', '.join(flagged[flag])}"
+        expect(result.get_by_text(description, exact=True)).to_be_visible()
+        if check == "no_failed_pages":
             screenshot(page, "partition-checks")
 
 
-def test_partition_metadata_shows_counts_speed_confidence_and_failures(
-        page, clicked_run: dict) -> None:
-    page.goto(f"/assets/page_texts?view=partitions&partition={DAMAGED}")
-    metadata = innermost(page, "Metadata", "pages_per_s")
-    for key, value in (("pages", "4"), ("done", "3"), ("failed", "1"), ("pending", "0")):
-        expect(metadata_value(metadata, key)).to_have_text(value)
-    for key in ("pages_per_s", "mean_confidence", "failure_rate"):
+def test_4_a_folders_numbers_are_what_status_says(page, ui: UiProject,
+                                                  clicked_run: dict) -> None:
+    """Catalog > page_texts > Partitions > the folder: pages, done, failed (pending when not 0)
+    as `ocr-assets status --json` has them; the failures and flagged tables; the plots; and the
+    failed-pages report under failed_pages > Partitions > the folder."""
+    status = ui.status(DAMAGED)
+    assert (status["pages"], status["done"], status["failed"], status["pending"]) == (5, 4, 1, 0)
+    metadata = folder_metadata(page, DAMAGED)
+    for key in ("pages", "done", "failed"):
+        expect(metadata_value(metadata, key)).to_have_text(str(status[key]))
+    expect(metadata.locator("td:first-child").get_by_text("pending", exact=True)).to_have_count(0)
+    expect(metadata_value(metadata, "failure_rate")).to_have_text(
+        str(round(status["failed"] / status["pages"], 4)))
+    expect(metadata_value(metadata, "recovered")).to_have_text("1")
+    for key in ("pages_per_s", "mean_confidence", "median_page_s"):
         expect(metadata_value(metadata, key)).to_have_text(re.compile(r"^\d+(\.\d+)?$"))
-    expect(metadata_value(metadata, "failure_rate")).to_have_text("0.25")
     failures = metadata_value(metadata, "failures")
-    expect(failures).to_contain_text("truncated_image.png")
-    expect(failures).to_contain_text("unreadable_image")
+    expect(table_row(failures, FAILED_PAGE).nth(1)).to_have_text("unreadable_image")
+    expect(failures.locator("tr").filter(has_text=re.compile(r"\.(png|tif)"))).to_have_count(
+        status["failed"])
+    flagged_cell = metadata_value(metadata, "flagged")
+    for entry in status["flagged"]:
+        flag = entry["reason"].split(":")[0]
+        expect(flagged_cell.locator("tr").filter(has_text=entry["page"]).filter(
+            has_text=flag)).to_have_count(1)
     screenshot(page, "partition-metadata")
 
-    page.goto("/assets/page_texts")
+    asset_tab(page, "Overview")
     overview_metadata = innermost(page, "Metadata", "Plots")
     overview_metadata.get_by_role("button", name="Plots").click()
     overview_metadata.get_by_role("button", name="Events").click()
@@ -419,16 +634,54 @@ def test_partition_metadata_shows_counts_speed_confidence_and_failures(
         for other in PLOTTED - {key}:  # its own chart, not one shared with the others
             expect(chart.get_by_text(other, exact=True)).to_have_count(0)
 
-    page.goto(f"/assets/failed_pages?view=partitions&partition={DAMAGED}")
+    open_asset(page, "failed_pages")
+    asset_tab(page, "Partitions")
+    pick_folder(page, DAMAGED)
     report = innermost(page, "Metadata", "by_category")
-    expect(metadata_value(report, "failed")).to_have_text("1")
-    expect(metadata_value(report, "pages")).to_contain_text("truncated_image.png")
+    expect(metadata_value(report, "failed")).to_have_text(str(status["failed"]))
+    expect(metadata_value(report, "recovered")).to_have_text("1")
+    expect(table_row(metadata_value(report, "pages"), FAILED_PAGE).nth(1)).to_have_text(
+        "unreadable_image")
+    expect(metadata_value(report, "report")).to_contain_text(
+        f"reports/{DAMAGED}/failed_pages.csv")
     screenshot(page, "failed-pages-report")
 
 
-def test_backfill_of_failed_and_missing_partitions_selects_exactly_those(
-        page, ui: UiProject, clicked_run: dict) -> None:
-    dialog = open_materialize_dialog(page)
+def test_5_rerunning_a_folders_failed_pages_reads_them_again(ui: UiProject,
+                                                           retried_run: dict) -> None:
+    assert retried_run["shown"] == "Success"
+    assert (retried_run["status"], retried_run["jobName"]) == ("SUCCESS", RETRY_JOB)
+    assert retried_run["tags"][TAG_PAGES] == "failed"
+    assert retried_run["tags"]["dagster/partition"] == DAMAGED
+    before, after = retried_run["attempts"]
+    assert after > before, "the failed page was not read again"
+    assert retried_run["shown_attempts"] == (before, after), "the UI shows the manifest's count"
+    status = ui.status(DAMAGED)
+    assert status["failed"] == 1, "an empty file stays failed"
+    ocr = OcrConfig(scans_root=str(ui.scans), data_root=str(ui.data))
+    try:
+        rows = ocr.project().manifest.pages(DAMAGED)
+    finally:
+        ocr.project().close()
+    assert {p for p, row in rows.items() if row.status == FAILED} == {FAILED_PAGE}
+
+
+def test_6_backfill_of_failed_and_missing_folders_picks_exactly_those(
+        page, ui: UiProject, clicked_run: dict, retried_run: dict) -> None:
+    """Jobs > ocr_folder_job > Materialize all (3)…, Failed and missing: the never-run and the
+    failed folder, not the folders that went through (with failed pages or not). First, why
+    the failed folder's run failed, from its partition: one line says its folder is missing."""
+    open_asset(page, "page_texts")
+    asset_tab(page, "Partitions")
+    pick_folder(page, MOVED)
+    expect(page.get_by_text(re.compile(r"^Run \w+ failed, and did not materialize this asset"))
+           .first).to_be_visible()
+    page.get_by_role("button", name="View logs").click()
+    logs = page.get_by_role("dialog")
+    expect(logs.get_by_text(MISSING_FOLDER_LINE).first).to_be_visible()
+    logs.get_by_role("button", name="Done").click()
+
+    dialog = open_job(page, FOLDER_JOB, assets=3)
     dialog.get_by_role("button", name="Failed and missing").click()
     expect(dialog.get_by_text("2 partitions", exact=True)).to_be_visible()
     assert selected_partitions(dialog, 2) == {CLEAN, MOVED}
@@ -440,14 +693,10 @@ def test_backfill_of_failed_and_missing_partitions_selects_exactly_those(
     backfill_id = toast.inner_text().rsplit(" ", 1)[1]
     view_from_toast(page)
     expect(page).to_have_url(re.compile(f"/runs/b/{backfill_id}"))
-    selection = page.get_by_text("Partition selection", exact=True).locator("xpath=..")
-    for key in (CLEAN, MOVED):
-        expect(selection.get_by_text(key, exact=True)).to_be_visible()
-    expect(selection.get_by_text(DAMAGED, exact=True)).to_have_count(0)
-
+    expect(page.get_by_text("Partition selection", exact=True).locator("xpath=..").get_by_text(
+        "2 partitions", exact=True)).to_be_visible()
     with dg.DagsterInstance.from_config(str(ui.home)) as instance:
         backfill = instance.get_backfill(backfill_id)
-    targeted = backfill.asset_backfill_data.target_subset.partitions_subsets_by_asset_key
-    assert {key.to_user_string(): set(subset.get_partition_keys())
-            for key, subset in targeted.items()} == {
-        "page_texts": {CLEAN, MOVED}, "failed_pages": {CLEAN, MOVED}}
+    assert not backfill.is_asset_backfill, "a backfill of the job: one ocr_folder_job run each"
+    assert backfill.partition_set_origin.partition_set_name == f"{FOLDER_JOB}_partition_set"
+    assert sorted(backfill.partition_names) == sorted([CLEAN, MOVED])
