@@ -1,8 +1,9 @@
 """The project end to end, cold: `ocr-assets run` on a batch with a fresh data root.
 
 Fresh means no manifest, no outputs and a new Dagster instance: the command registers every
-folder as a partition, materializes each folder (OCR, failed-pages report, checks) in its own
-in-process Dagster run, then builds the corpus and checks it. The harness then reads the
+folder as a partition, materializes the folders (OCR, failed-pages report, checks) in
+in-process Dagster runs of up to `OCR_ASSETS_FOLDERS_PER_RUN` folders each, then builds the
+corpus and checks it. The harness then reads the
 instance's run records and the manifest to split the time into orchestration and OCR.
 """
 
@@ -32,11 +33,13 @@ class Overheads:
     startup_s: float = 0.0
     """Command start to the first folder's run launch: imports, folder registration, the plan."""
     launch_to_first_page_s: list[float] = field(default_factory=list)
-    """Per folder: run launch to the start of its first page (run start, resources, plan,
-    the worker pool's start, the engine's load)."""
+    """Per folder run (one folder or many): its launch to the start of its first page (run
+    start, resources, plan, the worker pool's start, the engine's load)."""
     last_page_to_end_s: list[float] = field(default_factory=list)
-    """Per folder: the end of its last page to the end of its run (pool shutdown, the
-    failed-pages report, the checks)."""
+    """Per folder run: the end of its last page to the end of the run (the last folder's
+    retry pass, reports and checks, the pool's shutdown)."""
+    folder_runs: int = 0
+    """How many folder runs the command launched (folders share runs)."""
     corpus_run_s: float = 0.0
     """The corpus run: build, write, completeness check."""
     exit_s: float = 0.0
@@ -52,6 +55,7 @@ class Overheads:
         return {"startup_s": round(self.startup_s, 3),
                 "launch_to_first_page_s": stats(self.launch_to_first_page_s),
                 "last_page_to_end_s": stats(self.last_page_to_end_s),
+                "folder_runs": self.folder_runs,
                 "corpus_run_s": round(self.corpus_run_s, 3), "exit_s": round(self.exit_s, 3),
                 "ocr_s": round(self.ocr_s, 1)}
 
@@ -110,11 +114,13 @@ def _verify(batch: Batch, data_root: Path, engine: str) -> None:
 def read_overheads(data_root: Path, timed: Timed) -> Overheads:
     """Split the run's time from the Dagster instance's run records and the manifest."""
     import dagster as dg
-    from dagster._core.storage.tags import PARTITION_NAME_TAG
+
+    from ocr_assets.orchestration.batches import partitions_of_run
 
     overheads = Overheads()
     instance = dg.DagsterInstance.from_config(str(data_root / "dagster_home"))
     manifest = open_manifest(data_root / "manifest.sqlite")
+    order = instance.get_dynamic_partitions("scan_folders")
     launches: list[float] = []
     try:
         for record in instance.get_run_records():
@@ -126,7 +132,9 @@ def read_overheads(data_root: Path, timed: Timed) -> Overheads:
                 overheads.corpus_run_s = ended - launched
                 overheads.exit_s = timed.started_at + timed.wall_s - ended
                 continue
-            pages = [row for row in manifest.pages(run.tags[PARTITION_NAME_TAG]).values()
+            overheads.folder_runs += 1
+            pages = [row for key in partitions_of_run(run.tags, order)
+                     for row in manifest.pages(key).values()
                      if row.updated_at is not None and row.ms is not None]
             if not pages:
                 continue

@@ -72,10 +72,12 @@ def _comparison_sections(results: dict) -> list[str]:
                 f"{comparison['identical_to_cli'][name]} of {acc['pages']}")
                for name, acc in comparison["accuracy"].items()]),
         "## Orchestration overhead per run (first repetition; seconds)",
-        table(("engine", "command start to first folder run", "run launch to first page "
-               "(median / max)", "last page to run end (median / max)", "corpus run",
+        table(("engine", "folder runs", "command start to first folder run",
+               "run launch to first page (median / max)",
+               "last page to run end (median / max)", "corpus run",
                "corpus run end to exit", "pages' own time (sum)", "workers busy"),
-              [(name, o["startup_s"], _spread(o["launch_to_first_page_s"]),
+              [(name, o.get("folder_runs", "-"), o["startup_s"],
+                _spread(o["launch_to_first_page_s"]),
                 _spread(o["last_page_to_end_s"]), o["corpus_run_s"], o["exit_s"], o["ocr_s"],
                 f"{run['workers_busy']:.1%}")
                for name in pipelines

@@ -33,9 +33,9 @@ from pathlib import Path
 import dagster as dg
 
 from ocr_assets.defs.automation.sensors import evaluate_scan_folders
-from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.engine.folder.planning import RUN_NEEDS, RunState, folders_to_run
 from ocr_assets.engine.folder.registry import folder_signature
+from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
 from ocr_assets.orchestration.resources import OcrConfig
 

@@ -25,6 +25,7 @@ import pytest
 
 from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.settings import default_workers
+from ocr_assets.orchestration.batches import partitions_of_run
 from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, PROJECT_ROOT
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
@@ -158,17 +159,27 @@ def drop_and_wait(daemon: Daemon, names: list[str], pages: list[Path]) -> None:
     for name in names:
         daemon.drop_folder(name, pages)
 
+    def folder_runs() -> dict[str, list[dg.DagsterRun]]:
+        """Each dropped folder's runs (a run may cover several: a range)."""
+        order = daemon.instance.get_dynamic_partitions("scan_folders")
+        covering: dict[str, list[dg.DagsterRun]] = {}
+        for run in daemon.runs("ocr_folder_job"):
+            for key in set(partitions_of_run(run.tags, order)) & set(names):
+                covering.setdefault(key, []).append(run)
+        return covering
+
     def all_succeeded() -> bool:
-        runs = [r for r in daemon.runs("ocr_folder_job")
-                if r.tags.get("dagster/partition") in names]
+        runs = [run for folder in folder_runs().values() for run in folder]
         failed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE]
         assert not failed, f"run {failed[0].run_id} failed:\n{daemon.log.read_text()[-3000:]}"
-        return {r.tags["dagster/partition"] for r in runs
-                if r.status == dg.DagsterRunStatus.SUCCESS} == set(names)
+        return {key for key, folder in folder_runs().items()
+                if any(r.status == dg.DagsterRunStatus.SUCCESS for r in folder)} == set(names)
 
     daemon.wait_for(f"the sensor's runs of {len(names)} folders to succeed", all_succeeded)
-    runs = [r for r in daemon.runs("ocr_folder_job") if r.tags.get("dagster/partition") in names]
-    assert len(runs) == len(names), "one run per folder: the sensor's run keys are idempotent"
+    covering = folder_runs()
+    assert all(len(runs) == 1 for runs in covering.values()), \
+        "one run for each folder: the sensor's run keys are idempotent"
+    runs = {run.run_id: run for folder in covering.values() for run in folder}.values()
     assert {r.tags["ocr_assets/trigger"] for r in runs} == {"sensor"}
     manifest = open_manifest(daemon.data / "manifest.sqlite")
     expected = set()

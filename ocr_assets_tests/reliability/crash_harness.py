@@ -2,7 +2,8 @@
 then resumed with the same command, with every promise checked after each run.
 
 Each trial copies a fresh scans root (three folders, one with a hostile name, one with a page
-that fails for good), starts `ocr-assets run` in a process group of its own with the
+that fails for good, all three read by one Dagster run: the kills hit a run over several
+folders), starts `ocr-assets run` in a process group of its own with the
 fault-injection engine (`fault:delay=...`: instant, deterministic text, so every output can be
 checked byte for byte), kills it one way, and resumes it with the same command until a run
 ends by itself. The ways to die:
@@ -74,6 +75,8 @@ class TrialResult:
     pages: int = 0
     lost: list[str] = field(default_factory=list)
     redone_after_done: list[str] = field(default_factory=list)
+    folders_per_run: int = 0
+    """The most folders one run covered: the kills hit runs over several folders."""
 
 
 def make_scans(root: Path) -> int:
@@ -278,6 +281,19 @@ def check_complete(scans: Path, data: Path, returncode: int, pages: int,
     leftovers = [str(p) for p in data.rglob(".*.tmp")]
     if leftovers:
         raise HarnessFailure(f"{where}: temp files left behind: {leftovers}")
+    result.folders_per_run = _largest_folder_run(data)
+
+
+def _largest_folder_run(data: Path) -> int:
+    """The most folders one Dagster run of the trial covered (the folders share a run)."""
+    import dagster as dg
+
+    from ocr_assets.orchestration.batches import partitions_of_run
+
+    with dg.DagsterInstance.from_config(str(data / "dagster_home")) as instance:
+        order = instance.get_dynamic_partitions("scan_folders")
+        runs = instance.get_runs(dg.RunsFilter(job_name="ocr_folder_job"))
+        return max((len(partitions_of_run(run.tags, order)) for run in runs), default=0)
 
 
 def run_trial(root: Path, mode: str, rng: random.Random, delay_s: float = 0.1) -> TrialResult:
@@ -347,5 +363,6 @@ def run_harness(root: Path, trials: int, seed: int, delay_s: float = 0.1,
         "lost": sum(len(r.lost) for r in results),
         "redone_after_done": sum(len(r.redone_after_done) for r in results),
         "by_mode": dict(Counter(r.mode for r in results)),
+        "min_folders_per_run": min(r.folders_per_run for r in results),
         "lost_pages": [page for r in results for page in r.lost],
     }

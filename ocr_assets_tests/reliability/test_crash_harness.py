@@ -30,6 +30,7 @@ def test_quick_crash_trials_lose_nothing(tmp_path: Path) -> None:
 
     assert figures["killed_runs"] >= len(QUICK_MODES)
     assert (figures["lost"], figures["redone_after_done"]) == (0, 0), figures
+    assert figures["min_folders_per_run"] == 3, "each trial's folders share one run"
 
 
 @pytest.mark.slow
@@ -47,4 +48,5 @@ def test_full_crash_harness_loses_nothing(tmp_path: Path) -> None:
         Path(report).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     assert trials >= 20, "the full harness is at least 20 trials"
     assert figures["killed_runs"] + figures["killed_workers"] >= trials
+    assert figures["min_folders_per_run"] == 3, "each trial's folders share one run"
     assert (figures["lost"], figures["redone_after_done"]) == (0, 0), figures
