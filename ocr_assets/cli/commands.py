@@ -18,6 +18,7 @@ from ocr_assets.cli.runs import (
 )
 from ocr_assets.engine.corpus.layout import PARQUET_KEY
 from ocr_assets.engine.folder.planning import RETRY_NEEDS, RUN_NEEDS
+from ocr_assets.engine.page.engines.choice import fallback_note
 from ocr_assets.engine.project import Project
 
 if TYPE_CHECKING:
@@ -42,8 +43,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     needs = folders_needing_run(instance, project, RUN_NEEDS, scan, count_new=True)
     pages_to_do = sum(need.pages for need in needs.values())
     print(f"{len(scan.folders)} folders, {len(needs)} to run, {pages_to_do} pages to OCR, "
-          f"{project.settings.workers} workers; Dagster home {instance.root_directory}",
-          file=sys.stderr)
+          f"{project.settings.workers} workers, engine {project.settings.engine}; Dagster "
+          f"home {instance.root_directory}", file=sys.stderr)
+    if pages_to_do and (note := fallback_note(project.config.engine)):
+        print(note, file=sys.stderr)
     # Only now, so that a re-run with nothing to OCR never loads the engine (pytesseract
     # imports pandas): the check is for pages that are about to be read.
     if pages_to_do and not engine_ready(project):

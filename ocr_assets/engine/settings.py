@@ -13,6 +13,8 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+from ocr_assets.engine.page.engines.choice import AUTO, resolve_engine
+
 ARCHIVAL_FORMAT_NAMES = ("hocr", "alto")
 """The per-page archival documents an engine can write in the same pass as the text."""
 DEFAULT_MIN_CONFIDENCE = 6.0
@@ -38,7 +40,8 @@ class OcrSettings:
 
     lang: str = "eng"
     psm: int = 3
-    engine: str = "pytesseract"
+    engine: str = field(default_factory=lambda: resolve_engine(AUTO))
+    """`<engine>[:options]`, resolved (never `auto`: see `engines.choice`)."""
     workers: int = field(default_factory=default_workers)
     page_timeout_s: float = 180.0
     recycle_after: int = 200

@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from ocr_assets.engine.folder.accuracy import (
     NORMALISATION,
@@ -36,6 +39,7 @@ from ocr_assets.orchestration.metadata import (
     folder_metadata,
     markdown_table,
 )
+from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.run_state import FAILED_PAGES, PAGE_ACCURACY, PAGE_TEXTS
 
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
@@ -78,8 +82,11 @@ FLAGS = ("partial", "empty", "garbage")
 
 
 def check_specs() -> list[dg.AssetCheckSpec]:
+    """The checks as the folder step declares them: partitioned by folder like their assets,
+    so the UI shows each folder's result (a check's Partitions tab) and not only the latest
+    of any folder."""
     return [dg.AssetCheckSpec(name, asset=check.asset, blocking=check.blocking,
-                              description=check.description)
+                              description=check.description, partitions_def=scan_folders)
             for name, check in CHECKS.items()]
 
 
@@ -100,12 +107,16 @@ class CheckOutcome:
                                    passed=self.passed, severity=self.check.severity,
                                    description=self.description, metadata=self.metadata)
 
-    def evaluation(self, partition: str) -> dg.AssetCheckEvaluation:
-        """As a step over several partitions records it for one of them."""
+    def evaluation(self, partition: str,
+                   target: AssetCheckEvaluationTargetMaterializationData | None = None,
+                   ) -> dg.AssetCheckEvaluation:
+        """As a step over several partitions records it for one of them, about the `target`
+        materialization of its asset."""
         return dg.AssetCheckEvaluation(asset_key=self.check.asset, check_name=self.name,
                                        passed=self.passed, severity=self.check.severity,
                                        description=self.description, metadata=self.metadata,
-                                       blocking=self.check.blocking, partition=partition)
+                                       blocking=self.check.blocking, partition=partition,
+                                       target_materialization_data=target)
 
 
 @dataclass

@@ -90,6 +90,12 @@ def test_one_run_records_every_folder_on_its_own(instance: dg.DagsterInstance,
         result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         if e.dagster_event.event_specific_data.partition is None]
     assert not unpartitioned, "every check result belongs to its folder"
+    current = instance.event_log_storage.get_asset_check_partition_info(
+        [dg.AssetCheckKey(PAGE_TEXTS, "counts_invariant"),
+         dg.AssetCheckKey(dg.AssetKey("failed_pages"), "failure_share")])
+    assert sorted((i.check_key.name, i.partition_key) for i in current if i.is_current) == sorted(
+        (name, key) for name in ("counts_invariant", "failure_share") for key in FOLDERS), \
+        "each folder's results are about its latest materialization: the UI shows them"
     observed = {e.asset_observation.partition for e in instance.all_logs(
         result.run_id, of_type=dg.DagsterEventType.ASSET_OBSERVATION)
         if e.asset_observation.asset_key == SCAN_FOLDERS}

@@ -5,15 +5,17 @@ whose scans root starts as a copy of `data/scans`: its sensor OCRs every sample 
 the daemon, as for a new user (the README's promise). Then the test stops the sensors and adds
 its own folders, as the sensor would have seen them: a clean one never run, one with a good, a
 blank, a noise, a truncated page and an empty file, and one that was moved away after it was
-registered (its run failed). Then each test walks one step of the README's "What to click"
+registered (its run failed), the new and the moved one side by side in the partitions' order.
+Then each test walks one step of the README's "What to click"
 (`docs/ui.md` holds what each screen says), in the README's order, clicking as a person does:
 
 1. the lineage: `page_texts` > Lineage, and `scan_folders` > Observe;
-2. materialize one folder: Jobs > `ocr_folder_job` > Materialize all (3)…, one partition;
+2. materialize one folder: Jobs > `ocr_folder_job` > Materialize all…, one partition;
 3. a folder's checks: `page_texts` > Checks > a check > Partitions > the folder;
 4. a folder's numbers: `page_texts` > Partitions > the folder, against `ocr-assets status`;
-5. rerun the failed pages of a folder: Jobs > `retry_failed_pages_job` > Materialize all (2)…;
-6. backfill the failed and missing folders: Jobs > `ocr_folder_job` > Failed and missing.
+5. rerun the failed pages of a folder: Jobs > `retry_failed_pages_job` > Materialize all…;
+6. backfill the failed and missing folders: Jobs > `ocr_folder_job` > Failed and missing: one
+   run over both (a range), in which the moved folder fails alone.
 
 The backfill comes last: it launches runs that change what the other steps look at.
 `scripts/screenshots.sh` runs this module with `OCR_ASSETS_SCREENSHOTS=docs/ui` to refresh the
@@ -42,10 +44,17 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocr_assets.engine.folder.registry import folder_signature, list_scan_folders, register_folders
 from ocr_assets.engine.manifest import FAILED
+from ocr_assets.orchestration.batches import partitions_of_run
 from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
 from ocr_assets.orchestration.partitions import scan_folders
+from ocr_assets.orchestration.provenance import INPUT_DATA_VERSION_TAG
 from ocr_assets.orchestration.resources import OcrConfig
-from ocr_assets.orchestration.run_state import DATA_VERSION_TAG, SCAN_FOLDERS, TAG_PAGES
+from ocr_assets.orchestration.run_state import (
+    DATA_VERSION_TAG,
+    FAILED_FOLDERS,
+    SCAN_FOLDERS,
+    TAG_PAGES,
+)
 from ocr_assets.ui import dev_command
 from ocr_assets_tests.e2e.dagster_ui import (
     CHROMIUM_ARGS,
@@ -64,7 +73,7 @@ from ocr_assets_tests.e2e.dagster_ui import (
     unhealthy_daemons,
 )
 from ocr_assets_tests.helpers import FIXTURES
-from ocr_assets_tests.project_defs import page_texts
+from ocr_assets_tests.project_defs import materialization, run_folders
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -72,14 +81,17 @@ except ImportError:  # the browser fixture skips (or, in CI, fails) saying so
     sync_playwright = None
 
 SAMPLE_SCANS = Path(__file__).resolve().parents[2] / "data" / "scans"
-CLEAN, DAMAGED, MOVED = "box-004", "box-005-damaged", "box-006-moved"
-"""The test's own folders, named apart from the sample folders."""
+DAMAGED, CLEAN, MOVED = "box-004-damaged", "box-005", "box-006-moved"
+"""The test's own folders, named apart from the sample folders; their partitions are added in
+this order, so the two that step 6 backfills are consecutive and share one run."""
 FAILED_PAGE, BLANK, NOISE, TRUNCATED = "empty.png", "blank.png", "noise.png", "truncated.png"
 """The damaged folder's pages that a check names: failed (an empty file), empty, garbage and
 partial (the retry pass reads the readable top of the truncated file)."""
 FOLDER_JOB, RETRY_JOB = "ocr_folder_job", "retry_failed_pages_job"
+FOLDER_ASSETS = {"page_texts", "failed_pages", "page_accuracy"}
+"""What both jobs materialize: the assets of the folder step `ocr_scan_folders`."""
 SAMPLE_RUNS_TIMEOUT_S = 600
-"""One queued run per sample folder: about 50 s on an idle 2-core machine."""
+"""The sensor's runs over the sample folders: about 50 s on an idle 2-core machine."""
 RUN_TIMEOUT_MS = 300_000
 """A run through the queue and the daemon takes ~20 s on an idle 2-core machine."""
 UI_TIMEOUT_MS = 60_000
@@ -113,8 +125,8 @@ def write_truncated_page(path: Path) -> None:
 
 
 def write_test_folders(scans: Path) -> None:
-    """`box-004`: one clean page. `box-005-damaged`: a clean page, a blank page, a noise page,
-    a truncated page and an empty file. `box-006-moved`: one page (removed later)."""
+    """`box-004-damaged`: a clean page, a blank page, a noise page, a truncated page and an
+    empty file. `box-005`: one clean page. `box-006-moved`: one page (removed later)."""
     clean, damaged, moved = scans / CLEAN, scans / DAMAGED, scans / MOVED
     for folder in (clean, damaged, moved):
         folder.mkdir(parents=True)
@@ -168,14 +180,13 @@ def prepare_partitions(scans: Path, data: Path, home: Path) -> None:
                     if key in (CLEAN, DAMAGED, MOVED)}
     register_folders(ocr.project().manifest, scan)
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions(scan_folders.name, sorted(scan.folders))
+        instance.add_dynamic_partitions(scan_folders.name, [DAMAGED, CLEAN, MOVED])
         for key, name in scan.folders.items():
             instance.report_runless_asset_event(dg.AssetObservation(
                 asset_key=SCAN_FOLDERS, partition=key,
                 tags={DATA_VERSION_TAG: folder_signature(scans / name)}))
         shutil.rmtree(scans / MOVED)
-        result = dg.materialize([page_texts], partition_key=MOVED, instance=instance,
-                                resources={"ocr": ocr}, raise_on_error=False)
+        result = run_folders(instance, ocr, MOVED)
     ocr.project().manifest.close()
     assert not result.success, "the run of the removed folder should have failed"
 
@@ -192,11 +203,20 @@ FOLDER_RUNS = """
     ... on Runs { results { status tags { key value } } } } }"""
 
 
-def finished_folder_runs(server: UiServer, folders: int) -> list[dict] | None:
-    """The runs of `ocr_folder_job` once there are `folders` of them and all have ended."""
+def run_partitions(run: dict, home: Path) -> list[str]:
+    """The partitions a run (as GraphQL gives it) covers: its one, or its range."""
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        order = instance.get_dynamic_partitions(scan_folders.name)
+    return partitions_of_run(tags, order)
+
+
+def finished_folder_runs(server: UiServer, home: Path, folders: set[str]) -> list[dict] | None:
+    """The runs of `ocr_folder_job` once they cover the `folders` and all have ended."""
     runs = server.graphql(FOLDER_RUNS)["runsOrError"]["results"]
     ended = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
-    return runs if len(runs) >= folders and len(ended) == len(runs) else None
+    covered = {key for run in runs for key in run_partitions(run, home)}
+    return runs if covered >= folders and len(ended) == len(runs) else None
 
 
 def daemons_unhealthy_after(server: UiServer, timeout: float) -> list[str]:
@@ -222,8 +242,9 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiProject]:
     with running_ui(env, root / "ui.log") as server:
         ticked = poll(lambda: completed_sensor_tick(server), "a first tick of scan_folder_sensor",
                       timeout=120)
-        sample_runs = poll(lambda: finished_folder_runs(server, len(sample_folders)),
-                           "one finished sensor run per sample folder",
+        sample_runs = poll(lambda: finished_folder_runs(server, data / "dagster_home",
+                                                        sample_folders),
+                           "finished sensor runs over every sample folder",
                            timeout=SAMPLE_RUNS_TIMEOUT_S, interval=2)
         startup = {
             "sensor": ticked,
@@ -302,10 +323,11 @@ def asset_tab(page, tab: str) -> None:
 
 
 def open_job(page, job: str, assets: int):
-    """Jobs, then the job, then its "Materialize all (N)…": the launch dialog."""
+    """Jobs, then the job, then its "Materialize all…": the launch dialog, for `assets` assets
+    (the button counts them only when the job has assets it cannot materialize)."""
     left_bar(page, "Jobs")
     page.locator(f'a[href$="/jobs/{job}"]').first.click()
-    button = page.get_by_role("button", name=f"Materialize all ({assets})…")
+    button = page.get_by_role("button", name="Materialize all…")
     expect(button).to_be_enabled()
     button.click()
     dialog = page.get_by_role("dialog")
@@ -399,19 +421,23 @@ def folder_metadata(page, key: str):
 RUN = """
 query Run($id: ID!) {
   runOrError(runId: $id) { ... on Run {
-    jobName status tags { key value } assetSelection { path } stepKeysToExecute } }
+    jobName status tags { key value } assetSelection { path } stepStats { stepKey status } } }
 }"""
 
 
 def run_of(ui: UiProject, run_id: str, shown: str) -> dict:
+    """The run as GraphQL gives it, with its tags as a dict, its assets as names and its steps
+    as (step, status) pairs."""
     run = ui.server.graphql(RUN, {"id": run_id})["runOrError"]
     return {"id": run_id, "shown": shown, **run,
-            "tags": {t["key"]: t["value"] for t in run["tags"]}}
+            "tags": {t["key"]: t["value"] for t in run["tags"]},
+            "assets": {"/".join(a["path"]) for a in run["assetSelection"]},
+            "steps": [(s["stepKey"], s["status"]) for s in run["stepStats"]]}
 
 
 @pytest.fixture(scope="module")
 def clicked_run(browser, ui: UiProject) -> dict:
-    """Step 2, materialize one folder: Jobs > ocr_folder_job > Materialize all (3)…, the damaged
+    """Step 2, materialize one folder: Jobs > ocr_folder_job > Materialize all…, the damaged
     folder in the partition picker, Launch 1 run, View on the toast; wait for the run to end."""
     with browser_tab(browser, ui) as page:
         dialog = open_job(page, FOLDER_JOB, assets=3)
@@ -435,11 +461,11 @@ def failed_page_attempts_shown(page, key: str, page_id: str) -> int:
 @pytest.fixture(scope="module")
 def retried_run(browser, ui: UiProject, clicked_run: dict) -> dict:
     """Step 5, rerun the failed pages of a folder: Jobs > retry_failed_pages_job > Materialize
-    all (2)…, the folder in the partition picker, Launch 1 run; the failed page's attempts in the
+    all (3)…, the folder in the partition picker, Launch 1 run; the failed page's attempts in the
     folder's metadata before and after."""
     with browser_tab(browser, ui) as page:
         before = failed_page_attempts_shown(page, DAMAGED, FAILED_PAGE)
-        dialog = open_job(page, RETRY_JOB, assets=2)
+        dialog = open_job(page, RETRY_JOB, assets=3)
         pick_partition(dialog, DAMAGED)
         assert selected_partitions(dialog, 1) == {DAMAGED}
         screenshot(page, "retry-failed-pages")
@@ -477,11 +503,13 @@ def test_ui_command_serves_on_loopback_with_the_daemon_and_sensors_running(
 
 
 def test_ui_command_ocrs_every_sample_folder_with_its_sensor(ui: UiProject) -> None:
-    """The README's "ready to use on the sample data": no click, one sensor run per folder of
-    `data/scans`, each through the daemon's queue to success."""
+    """The README's "ready to use on the sample data": no click, sensor runs over every folder
+    of `data/scans` (the folders of a tick share a run), each through the daemon's queue to
+    success."""
     runs = ui.startup["sample_runs"]
     tags = [{t["key"]: t["value"] for t in run["tags"]} for run in runs]
-    assert sorted(t["dagster/partition"] for t in tags) == sorted(ui.sample_folders)
+    covered = [key for run in runs for key in run_partitions(run, ui.home)]
+    assert sorted(covered) == sorted(ui.sample_folders), "each folder in one run"
     assert {t["ocr_assets/trigger"] for t in tags} == {"sensor"}
     assert [r["status"] for r in runs] == ["SUCCESS"] * len(runs), ui.server.log_tail()
 
@@ -542,13 +570,25 @@ def test_1_lineage_runs_from_the_scan_folders_through_page_texts(
             .to_have_count(unsynced)
 
 
-def test_2_materializing_one_folder_from_its_job(page, clicked_run: dict) -> None:
+def test_2_materializing_one_folder_from_its_job(page, ui: UiProject,
+                                                 clicked_run: dict) -> None:
+    """One step, `ocr_scan_folders`, materializes the folder's three assets; the run launched
+    from the dialog observes the folder first, like the sensor's, and the folder's text
+    records that observation as its input: Dagster's data versions see what it read."""
     assert clicked_run["shown"] == "Success"
     assert clicked_run["status"] == "SUCCESS"
     assert clicked_run["jobName"] == FOLDER_JOB
     assert clicked_run["tags"]["dagster/partition"] == DAMAGED
-    assert {"/".join(a["path"]) for a in clicked_run["assetSelection"]} == {
-        "page_texts", "failed_pages", "page_accuracy"}
+    assert clicked_run["assets"] == FOLDER_ASSETS
+    assert clicked_run["steps"] == [("ocr_scan_folders", "SUCCESS")]
+    signature = folder_signature(ui.scans / DAMAGED)
+    observed = [o for o in ui.server.graphql(OBSERVATIONS, {"key": {"path": ["scan_folders"]}})[
+        "assetOrError"]["assetObservations"] if o["runId"] == clicked_run["id"]]
+    assert [(o["partition"], {t["key"]: t["value"] for t in o["tags"]}[DATA_VERSION_TAG])
+            for o in observed] == [(DAMAGED, signature)]
+    with dg.DagsterInstance.from_config(str(ui.home)) as instance:
+        texts = materialization(instance, clicked_run["id"], "page_texts", DAMAGED)
+    assert texts.tags[INPUT_DATA_VERSION_TAG] == signature
     open_asset(page, "page_texts")
     asset_tab(page, "Partitions")
     pick_folder(page, DAMAGED)
@@ -653,6 +693,7 @@ def test_5_rerunning_a_folders_failed_pages_reads_them_again(ui: UiProject,
     assert (retried_run["status"], retried_run["jobName"]) == ("SUCCESS", RETRY_JOB)
     assert retried_run["tags"][TAG_PAGES] == "failed"
     assert retried_run["tags"]["dagster/partition"] == DAMAGED
+    assert retried_run["assets"] == FOLDER_ASSETS
     before, after = retried_run["attempts"]
     assert after > before, "the failed page was not read again"
     assert retried_run["shown_attempts"] == (before, after), "the UI shows the manifest's count"
@@ -666,11 +707,33 @@ def test_5_rerunning_a_folders_failed_pages_reads_them_again(ui: UiProject,
     assert {p for p, row in rows.items() if row.status == FAILED} == {FAILED_PAGE}
 
 
+BACKFILL_RUNS_TIMEOUT_S = 300
+"""The backfill daemon's launch and one run through the queue: ~30 s on an idle 2-core machine."""
+
+
+def finished_backfill(instance: dg.DagsterInstance,
+                      backfill_id: str) -> list[dg.DagsterRun] | None:
+    """The backfill's runs once it has launched them all and all have ended."""
+    if instance.get_backfill(backfill_id).status.value == "REQUESTED":
+        return None
+    runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+    return runs if all(run.is_finished for run in runs) else None
+
+
+def partition_statuses(instance: dg.DagsterInstance, asset: str,
+                       keys: list[str]) -> dict[str, str]:
+    """What the UI shows for each partition of `asset`: MATERIALIZED, FAILED, ..."""
+    found = instance.get_status_by_partition(dg.AssetKey(asset), keys, scan_folders) or {}
+    return {key: status.value for key, status in found.items() if status is not None}
+
+
 def test_6_backfill_of_failed_and_missing_folders_picks_exactly_those(
         page, ui: UiProject, clicked_run: dict, retried_run: dict) -> None:
-    """Jobs > ocr_folder_job > Materialize all (3)…, Failed and missing: the never-run and the
+    """Jobs > ocr_folder_job > Materialize all…, Failed and missing: the never-run and the
     failed folder, not the folders that went through (with failed pages or not). First, why
-    the failed folder's run failed, from its partition: one line says its folder is missing."""
+    the failed folder's run failed, from its partition: one line says its folder is missing.
+    The backfill launches one run over the two (consecutive partitions: a range); the moved
+    folder fails it alone, and the new folder is materialized by it all the same."""
     open_asset(page, "page_texts")
     asset_tab(page, "Partitions")
     pick_folder(page, MOVED)
@@ -697,6 +760,30 @@ def test_6_backfill_of_failed_and_missing_folders_picks_exactly_those(
         "2 partitions", exact=True)).to_be_visible()
     with dg.DagsterInstance.from_config(str(ui.home)) as instance:
         backfill = instance.get_backfill(backfill_id)
-    assert not backfill.is_asset_backfill, "a backfill of the job: one ocr_folder_job run each"
+        runs = poll(lambda: finished_backfill(instance, backfill_id),
+                    "the backfill's runs to end", timeout=BACKFILL_RUNS_TIMEOUT_S, interval=2)
+        order = instance.get_dynamic_partitions(scan_folders.name)
+        [run] = runs
+        [failure] = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        clean_texts = materialization(instance, run.run_id, "page_texts", CLEAN)
+        statuses = {asset: partition_statuses(instance, asset, [DAMAGED, CLEAN, MOVED])
+                    for asset in sorted(FOLDER_ASSETS)}
+    assert not backfill.is_asset_backfill, "a backfill of the job: ocr_folder_job runs"
     assert backfill.partition_set_origin.partition_set_name == f"{FOLDER_JOB}_partition_set"
     assert sorted(backfill.partition_names) == sorted([CLEAN, MOVED])
+    assert {key.to_user_string() for key in backfill.asset_selection} == FOLDER_ASSETS
+    assert (run.job_name, run.status) == (FOLDER_JOB, dg.DagsterRunStatus.FAILURE)
+    assert partitions_of_run(run.tags, order) == [CLEAN, MOVED], "one run over the range"
+    why = failure.dagster_event.step_failure_data.user_failure_data.metadata[FAILED_FOLDERS].data
+    assert list(why) == [MOVED] and MISSING_FOLDER_LINE in why[MOVED], why
+    assert clean_texts.metadata["done"].value == 1, "the new folder's page read in the run"
+    expected = {DAMAGED: "MATERIALIZED", CLEAN: "MATERIALIZED", MOVED: "FAILED"}
+    assert statuses == {asset: expected for asset in FOLDER_ASSETS}, "the moved folder alone"
+
+    open_asset(page, "page_texts")
+    asset_tab(page, "Partitions")
+    pick_folder(page, CLEAN)
+    expect(page.get_by_text("Materialized", exact=True).filter(visible=True).first).to_be_visible()
+    pick_folder(page, MOVED)
+    expect(page.get_by_text(re.compile(rf"^Run {run.run_id[:8]}\w* failed, and did not "
+                                       "materialize this asset")).first).to_be_visible()

@@ -28,6 +28,7 @@ from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.folder.retry import PageRetry
 from ocr_assets.engine.folder.run import FolderRun, ocr_folders
 from ocr_assets.engine.manifest import DONE, PageOutcome
+from ocr_assets.engine.page.engines.choice import fallback_note
 from ocr_assets.engine.project import FolderNotRegisteredError, ScanFolder
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.orchestration.automation import AutomationConfig
@@ -35,7 +36,7 @@ from ocr_assets.orchestration.catalog import OWNERS, REPORT_SCHEMA, tags
 from ocr_assets.orchestration.concurrency import OCR_POOL
 from ocr_assets.orchestration.folder_results import check_specs, folder_results
 from ocr_assets.orchestration.partitions import scan_folders
-from ocr_assets.orchestration.provenance import page_texts_tags
+from ocr_assets.orchestration.provenance import check_target, page_texts_tags
 from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets.orchestration.run_state import (
     DATA_VERSION_TAG,
@@ -68,9 +69,13 @@ def _record(context: dg.AssetExecutionContext, run: FolderRun, recipe: str) -> l
                 asset, partition=results.key, metadata=metadata,
                 tags=page_texts_tags(context.instance, results.key, recipe)
                 if asset == PAGE_TEXTS else None))
+    # Each check result points at the materialization just logged, as a check step's would:
+    # Dagster shows a folder's check status only while it is about the folder's latest one.
+    targets = {asset: check_target(context.instance, asset, results.key)
+               for asset in results.metadata if asset in selected}
     for check in results.checks:
         if check.check.asset in selected:
-            context.log_event(check.evaluation(results.key))
+            context.log_event(check.evaluation(results.key, targets[check.check.asset]))
     return results.blocking_failures()
 
 
@@ -122,8 +127,10 @@ def ocr_scan_folders(context: dg.AssetExecutionContext, ocr: OcrConfig, recipe: 
         problems[folder.key] = f"OCR of folder {folder.name!r} could not start: {exc}"
 
     context.log.info(f"OCR of {len(folders)} folders with {settings.workers} workers, "
-                     f"lang={settings.lang}, psm={settings.psm}"
+                     f"engine {settings.engine}, lang={settings.lang}, psm={settings.psm}"
                      + ("; every failed page is read again" if failed_again else ""))
+    if note := fallback_note(ocr.engine):
+        context.log.warning(note)
     with failing_for_good("the OCR of the run's folders"):
         ocr_folders(folders, settings, on_folder=folder_done, failed_again=failed_again,
                     on_page=log_page, on_retry=log_retry, on_refused=refused)
