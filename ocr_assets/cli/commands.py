@@ -45,7 +45,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{len(scan.folders)} folders, {len(needs)} to run, {pages_to_do} pages to OCR, "
           f"{project.settings.workers} workers, engine {project.settings.engine}; Dagster "
           f"home {instance.root_directory}", file=sys.stderr)
-    if pages_to_do and (note := fallback_note(project.config.engine)):
+    if pages_to_do and (note := fallback_note(project.config.engine,
+                                                 project.settings.archival_formats)):
         print(note, file=sys.stderr)
     # Only now, so that a re-run with nothing to OCR never loads the engine (pytesseract
     # imports pandas): the check is for pages that are about to be read.

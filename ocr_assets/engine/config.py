@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ocr_assets.engine.page.engines.choice import resolve_engine
 from ocr_assets.engine.settings import DEFAULT_MIN_CONFIDENCE, OcrSettings, default_workers
 
 ENV_PREFIX = "OCR_ASSETS_"
@@ -55,10 +54,10 @@ class ProjectConfig:
     lang: str = setting("eng", "LANG", "Tesseract language(s), e.g. `deu+eng`; a folder's "
                          "`folder.toml` overrides it.")
     psm: int = setting(3, "PSM", "Tesseract page segmentation mode.")
-    engine: str = setting("auto", "ENGINE", "`auto` (tesserocr when installed, else "
-                           "pytesseract), `pytesseract` (the Tesseract CLI: its text page for "
-                           "page), `tesserocr` (kept loaded), or the dotted path of an "
-                           "OcrEngine factory; `:options` after it.")
+    engine: str = setting("auto", "ENGINE", "`auto` (tesserocr when installed and no ALTO is "
+                           "asked for, else pytesseract), `pytesseract` (the Tesseract "
+                           "CLI: its text page for page), `tesserocr` (kept loaded), or the "
+                           "dotted path of an OcrEngine factory; `:options` after it.")
     max_megapixels: float = setting(120.0, "MAX_MEGAPIXELS", "Pages above this are refused "
                                      "before any pixel is decoded (decompression bombs).")
     max_side_px: int = setting(10000, "MAX_SIDE_PX", "Pages with a longer side are downscaled "
@@ -110,7 +109,7 @@ class ProjectConfig:
     def settings(self) -> OcrSettings:
         """How pages are read: the settings that travel to the workers."""
         return OcrSettings(
-            lang=self.lang, psm=self.psm, engine=resolve_engine(self.engine),
+            lang=self.lang, psm=self.psm, engine=self.engine,
             workers=self.workers or default_workers(), page_timeout_s=self.page_timeout_s,
             recycle_after=self.recycle_after, max_megapixels=self.max_megapixels,
             max_side_px=self.max_side_px, max_attempts=self.max_attempts,

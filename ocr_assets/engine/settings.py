@@ -40,8 +40,9 @@ class OcrSettings:
 
     lang: str = "eng"
     psm: int = 3
-    engine: str = field(default_factory=lambda: resolve_engine(AUTO))
-    """`<engine>[:options]`, resolved (never `auto`: see `engines.choice`)."""
+    engine: str = AUTO
+    """`<engine>[:options]`; `auto` is resolved when the settings are made, so a page's facts
+    name the engine that read it (see `engines.choice`)."""
     workers: int = field(default_factory=default_workers)
     page_timeout_s: float = 180.0
     recycle_after: int = 200
@@ -68,6 +69,7 @@ class OcrSettings:
         if unknown:
             raise ValueError(f"unknown archival formats {unknown}; choose from "
                              f"{sorted(ARCHIVAL_FORMAT_NAMES)} (OCR_ASSETS_ARCHIVAL_FORMATS)")
+        object.__setattr__(self, "engine", resolve_engine(self.engine, self.archival_formats))
 
     def recipe(self) -> dict[str, object]:
         """The settings that decide what text a page yields: the language and page segmentation

@@ -129,7 +129,7 @@ def ocr_scan_folders(context: dg.AssetExecutionContext, ocr: OcrConfig, recipe: 
     context.log.info(f"OCR of {len(folders)} folders with {settings.workers} workers, "
                      f"engine {settings.engine}, lang={settings.lang}, psm={settings.psm}"
                      + ("; every failed page is read again" if failed_again else ""))
-    if note := fallback_note(ocr.engine):
+    if note := fallback_note(ocr.engine, settings.archival_formats):
         context.log.warning(note)
     with failing_for_good("the OCR of the run's folders"):
         ocr_folders(folders, settings, on_folder=folder_done, failed_again=failed_again,

@@ -32,6 +32,19 @@ def test_falling_back_says_why_and_what_to_install(monkeypatch: pytest.MonkeyPat
     assert choice.fallback_note("auto") is None
 
 
+def test_auto_reads_with_pytesseract_where_alto_is_asked_for(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """tesserocr renders hOCR in its pass but not ALTO: `auto` must not fail every page."""
+    monkeypatch.setattr(choice, "kept_loaded_installed", lambda: True)
+    assert OcrSettings(archival_formats=("hocr",)).engine == "tesserocr"
+    assert OcrSettings(archival_formats=("hocr", "alto")).engine == "pytesseract"
+    assert ProjectConfig(archival_formats="alto").settings().engine == "pytesseract"
+    assert OcrSettings(engine="tesserocr", archival_formats=("alto",)).engine == "tesserocr", \
+        "an engine named is kept (and refuses ALTO page by page, saying so)"
+    note = choice.fallback_note("auto", ("alto",))
+    assert note is not None and "ALTO" in note
+
+
 def test_tesserocr_is_installed_by_the_setup() -> None:
     """scripts/setup.sh installs the extra: the default engine here is the fast one."""
     assert choice.kept_loaded_installed()

@@ -38,7 +38,8 @@ def test_each_page_is_one_single_threaded_tesseract_run_that_writes_text_and_tsv
         tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A `tesseract` on PATH that logs each run (its parent, its OMP_THREAD_LIMIT, its command
     line, the outputs it left) and runs the real one. The operator's environment says 8
-    threads; every page's Tesseract, started by a pool worker, still runs with 1."""
+    threads; every page's Tesseract, started by a pool worker, still runs with 1. The engine is
+    named: the default (`auto`) keeps Tesseract loaded where tesserocr is installed."""
     real = shutil.which("tesseract")
     assert real, "tesseract is not installed (scripts/setup.sh installs it)"
     log = tmp_path / "tesseract.log"
@@ -59,7 +60,7 @@ def test_each_page_is_one_single_threaded_tesseract_run_that_writes_text_and_tsv
     for name in ("page_1.tif", "page_2.tif"):
         shutil.copy(fixtures_dir / "pages" / "phototest.tif", run.folder / name)
 
-    report = run.process(workers=1, auto_rotate=False)
+    report = run.process(workers=1, auto_rotate=False, engine="pytesseract")
 
     assert report.done == 2, report.failures
     runs = [line.split("\t") for line in log.read_text().splitlines()]

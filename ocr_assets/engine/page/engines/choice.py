@@ -6,7 +6,8 @@ the pages' text comes from the Tesseract that tesserocr's wheel bundles: on the 
 it read 1.15 times as many pages per second as the bare CLI with the same character error
 rate (docs/benchmarks.md). pytesseract runs the installed `tesseract` program, so its text is
 that program's page for page: choose it (`OCR_ASSETS_ENGINE=pytesseract`) for output identical
-to a CLI workflow. `auto` is resolved where the settings are made, so every page's facts and
+to a CLI workflow; `auto` chooses it too where ALTO is asked for, which tesserocr cannot render
+in the same pass. `auto` is resolved where the settings are made, so every page's facts and
 manifest row name the engine that really read it.
 """
 
@@ -29,18 +30,32 @@ def kept_loaded_installed() -> bool:
     return True
 
 
-def resolve_engine(spec: str) -> str:
-    """`spec` (`<engine>[:options]`) with `auto` replaced by the engine it stands for here."""
+def _fallback_reason(archival_formats: tuple[str, ...]) -> str | None:
+    """Why `auto` reads with pytesseract here; None when it keeps Tesseract loaded."""
+    if "alto" in archival_formats:
+        return ("ALTO is asked for (OCR_ASSETS_ARCHIVAL_FORMATS), which tesserocr cannot render "
+                "in the pass that reads the text")
+    if not kept_loaded_installed():
+        return ("tesserocr is not installed; installed, it keeps Tesseract loaded in each "
+                "worker and reads pages faster (`.venv/bin/pip install -e '.[tesserocr]'`, "
+                "which scripts/setup.sh runs)")
+    return None
+
+
+def resolve_engine(spec: str, archival_formats: tuple[str, ...] = ()) -> str:
+    """`spec` (`<engine>[:options]`) with `auto` replaced by the engine it stands for here, for
+    pages that also get the `archival_formats`."""
     name, sep, options = spec.partition(":")
     if name != AUTO:
         return spec
-    return (KEPT_LOADED if kept_loaded_installed() else FALLBACK) + sep + options
+    engine = FALLBACK if _fallback_reason(archival_formats) else KEPT_LOADED
+    return engine + sep + options
 
 
-def fallback_note(spec: str) -> str | None:
+def fallback_note(spec: str, archival_formats: tuple[str, ...] = ()) -> str | None:
     """The line to log when `auto` fell back to pytesseract; None otherwise."""
-    if spec.partition(":")[0] != AUTO or kept_loaded_installed():
+    if spec.partition(":")[0] != AUTO:
         return None
-    return ("OCR engine: pytesseract, one Tesseract process per page, because tesserocr is not "
-            "installed; installed, it keeps Tesseract loaded in each worker and reads pages "
-            "faster (`.venv/bin/pip install -e '.[tesserocr]'`, which scripts/setup.sh runs)")
+    reason = _fallback_reason(archival_formats)
+    return f"OCR engine: pytesseract, one Tesseract process per page, because {reason}" \
+        if reason else None
