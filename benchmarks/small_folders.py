@@ -279,6 +279,8 @@ def daemon_burst(shape: Shape, sources: list[Path], work: Path, reps: int,
     return {"folders": shape.folders, "pages": len(images), "runs": runs,
             "median_wall_s": {k: round(v, 2) for k, v in walls.items()},
             "daemon_over_cli": round(walls["pipeline"] / walls["cli"], 3),
+            "per_rep": [round(float(ours["wall_s"]) / float(cli["wall_s"]), 3)
+                        for cli, ours in zip(runs["cli"], runs["pipeline"], strict=True)],
             "folder_runs": launched}
 
 
@@ -312,8 +314,9 @@ def render(results: dict[str, object]) -> str:
         f"({machine['cpu_model']}), {results['reps']} repetitions (medians), "
         f"{results['workers']} workers, default settings and engine; light pages: "
         f"{', '.join(results['sources'])}.", "",
-        "## Throughput",
-        table(("batch", "pages", "bare CLI (s)", "`ocr-assets run` (s)",
+    ]
+    if results["shapes"]:
+        lines += ["## Throughput", table(("batch", "pages", "bare CLI (s)", "`ocr-assets run` (s)",
                "ratio (pages/s, per repetition)", "median ratio", "CPU beyond the CLI's",
                "orchestration per folder (s)"),
               [(name, shape["pages"], shape["median_wall_s"]["cli"],
@@ -321,16 +324,16 @@ def render(results: dict[str, object]) -> str:
                 " / ".join(str(v) for v in shape["ratio_pages_per_s"]["per_rep"]),
                 shape["ratio_pages_per_s"]["median"], f"{shape['extra_cpu_per_page']:+.1%}",
                 shape["overhead_per_folder_s"])
-               for name, shape in results["shapes"].items()]),
-    ]
+               for name, shape in results["shapes"].items()])]
     burst = results.get("daemon_burst")
     if burst:
         lines += ["## The daemon's path (sensor burst)",
                   table(("folders", "pages", "`ocr-assets run` (s)",
                          "drop to corpus through the daemon (s)", "daemon / CLI",
-                         "folder runs launched"),
+                         "per repetition", "folder runs launched"),
                         [(burst["folders"], burst["pages"], burst["median_wall_s"]["cli"],
                           burst["median_wall_s"]["pipeline"], burst["daemon_over_cli"],
+                          " / ".join(str(v) for v in burst["per_rep"]),
                           " / ".join(str(n) for n in burst["folder_runs"]))])]
     if results.get("memory"):
         lines += ["## Peak memory of the orchestrating process",
@@ -351,7 +354,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "the shipped fixtures when it is absent)")
     parser.add_argument("--shapes", default="100x1-3,4x6",
                         help="comma-separated batches, FOLDERSxPAGES or FOLDERSxLOW-HIGH")
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=3,
+                        help="repetitions of each shape against the CLI (0: skip the shapes)")
     parser.add_argument("--daemon-reps", type=int, default=3,
                         help="repetitions of the daemon's path on the first shape (0: skip)")
     parser.add_argument("--memory", default="1,100,1000",
@@ -375,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     work = Path(tempfile.mkdtemp(prefix="ocr-assets-small-"))
     try:
-        for shape in shapes:
+        for shape in shapes if args.reps else ():
             results["shapes"][shape.name] = compare_shape(shape, sources, work, args.reps,
                                                           args.workers)
         if args.daemon_reps and shapes:

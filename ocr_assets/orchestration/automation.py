@@ -22,7 +22,7 @@ class AutomationConfig:
                                     "corpus is rebuilt at most this long after its last build.")
     nightly_cron: str = setting("0 2 * * *", "NIGHTLY_CRON", "When the nightly ingestion runs.")
     timezone: str = setting("UTC", "TIMEZONE", "The nightly cron's timezone.")
-    folders_per_run: int = setting(50, "FOLDERS_PER_RUN", "At most this many folders in one "
+    folders_per_run: int = setting(200, "FOLDERS_PER_RUN", "At most this many folders in one "
                                    "run of a backfill, a sensor's burst or the nightly "
                                    "schedule: one run reads many small folders through one "
                                    "pool without a run's set-up for each.")

@@ -43,6 +43,8 @@ def test_dagster_yaml_queues_runs_and_limits_the_ocr_pool(instance: dg.DagsterIn
     assert {"key": "ocr_assets/job", "value": "corpus", "limit": 1} in \
         queue.tag_concurrency_limits
     assert corpus_job.tags == CORPUS_TAG
+    assert instance.run_coordinator.dequeue_interval_seconds == 1, \
+        "a requested run leaves the queue within a second, not Dagster's default 5"
 
 
 def test_the_tesseract_step_is_in_the_pool_and_retries_with_a_backoff() -> None:

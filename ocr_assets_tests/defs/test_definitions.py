@@ -56,8 +56,8 @@ def test_the_asset_graph_has_its_assets_dependencies_and_partitions(
     # The command line and the sensor name the folder assets without loading the definitions.
     assert set(ocr_scan_folders.keys) == {PAGE_TEXTS, FAILED_PAGES, dg.AssetKey("page_accuracy")}
     assert ocr_scan_folders.can_subset
-    assert ocr_scan_folders.backfill_policy == dg.BackfillPolicy.multi_run(50), \
-        "a backfill runs its folders 50 to a run (OCR_ASSETS_FOLDERS_PER_RUN)"
+    assert ocr_scan_folders.backfill_policy == dg.BackfillPolicy.multi_run(200), \
+        "a backfill runs its folders 200 to a run (OCR_ASSETS_FOLDERS_PER_RUN)"
     assert dg.AssetKey("failed_pages") == FAILED_PAGES
 
 
