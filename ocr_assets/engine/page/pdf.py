@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from PIL import Image
 
 from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.page.decode import PreparedImage, save_png
@@ -34,6 +35,10 @@ and Tesseract's documentation recommend for OCR."""
 IMAGE_DEPTH = 15
 """How deep into form XObjects the image objects of a page are looked for (pypdfium2's own
 default): an image nested deeper is still drawn, but neither sized nor checked."""
+RENDER_FLAGS = (pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_GRAYSCALE
+                | pdfium_c.FPDF_RENDER_LIMITEDIMAGECACHE)
+"""Annotations drawn (a stamp or a note is on the page), grey pixels, images not kept cached
+after the page (a worker renders one page of many documents)."""
 WHY_UNREADABLE = {
     pdfium_c.FPDF_ERR_PASSWORD: "is encrypted with a password; decrypt it (qpdf --decrypt) "
                                 "or scan the pages again",
@@ -115,8 +120,10 @@ def pdf_page(path: Path, frame: int | None, max_pages: int) -> Iterator[pdfium.P
             raise PageError(FailureCategory.UNREADABLE_DOCUMENT,
                             f"{_label(path, frame)}: PDFium cannot load the page ({exc}); the "
                             "document is damaged there: re-export or rescan it") from exc
-        with page:
+        try:
             yield page
+        finally:
+            page.close()
     finally:
         document.close()
 
@@ -154,24 +161,24 @@ def _refuse_image_bombs(page: pdfium.PdfPage, label: str, max_megapixels: float)
 def render_page(page: pdfium.PdfPage, path: Path, frame: int | None, work_dir: Path, *,
                 max_megapixels: float, max_side_px: int) -> PreparedImage:
     """Render the page at its scan's resolution (300 dpi without a scan) as a greyscale PNG
-    for Tesseract, refusing it first when its pixels at that resolution, or those of an image
-    it holds, are above the megapixel limit; a longer side than `max_side_px` is rendered
+    for Tesseract, refusing it first when an image it holds, or its own pixels at that
+    resolution, are above the megapixel limit; a longer side than `max_side_px` is rendered
     smaller instead of resized afterwards."""
     label = _label(path, frame)
+    _refuse_image_bombs(page, label, max_megapixels)
     dpi = scan_dpi(page)
     steps = [f"pdf_page_{(frame or 0) + 1}"]
     if dpi is None:
         dpi = DEFAULT_DPI
         steps.append("no_scanned_image")
     scale = dpi / POINTS_PER_INCH
-    width, height = math.ceil(page.get_width() * scale), math.ceil(page.get_height() * scale)
+    width, height = round(page.get_width() * scale), round(page.get_height() * scale)
     megapixels = width * height / 1_000_000
     if megapixels > max_megapixels:
         raise PageError(FailureCategory.TOO_LARGE,
                         f"{label}: {width}x{height} at {dpi:.0f} dpi is {megapixels:.0f} MP, "
                         f"above the limit of {max_megapixels:g} MP; raise max_megapixels if "
                         "the page is real")
-    _refuse_image_bombs(page, label, max_megapixels)
     if width < 1 or height < 1:
         raise PageError(FailureCategory.UNREADABLE_DOCUMENT,
                         f"{label}: the page has no area ({page.get_width():g}x"
@@ -180,9 +187,9 @@ def render_page(page: pdfium.PdfPage, path: Path, frame: int | None, work_dir: P
     if max(width, height) > max_side_px:
         factor = max_side_px / max(width, height)
         steps.append(f"downscale_{factor:.3f}")
-        dpi, scale = dpi * factor, scale * factor
-    bitmap = page.render(scale=scale, grayscale=True, limit_image_cache=True)
-    image = bitmap.to_pil()
+        dpi = dpi * factor
+        width, height = max(1, round(width * factor)), max(1, round(height * factor))
+    image = _render(page, width, height)
     target = save_png(image, work_dir / "page.png", (dpi, dpi),
                       f"{label}: cannot write the rendered page")
     return PreparedImage(target, True, image.width, image.height, tuple(steps))
@@ -191,6 +198,17 @@ def render_page(page: pdfium.PdfPage, path: Path, frame: int | None, work_dir: P
 def pdfium_version() -> str:
     """What reads a kept text layer, for the page's facts: PDFium's build."""
     return f"pdfium {pdfium.PDFIUM_INFO}"
+
+
+def _render(page: pdfium.PdfPage, width: int, height: int) -> Image.Image:
+    """The page drawn into exactly width x height grey pixels on white, with its annotations.
+
+    Drawn through PDFium's own call: pypdfium2's `render` rounds the size up from the page's
+    32-bit float points, so a 480 px scan came out 481 px high."""
+    bitmap = pdfium.PdfBitmap.new_native(width, height, format=pdfium_c.FPDFBitmap_Gray)
+    bitmap.fill_rect((255, 255, 255, 255), 0, 0, width, height)
+    pdfium_c.FPDF_RenderPageBitmap(bitmap, page, 0, 0, width, height, 0, RENDER_FLAGS)
+    return bitmap.to_pil()
 
 
 def text_layer(page: pdfium.PdfPage) -> str:
