@@ -120,13 +120,7 @@ def score_page(text: str, confidences: tuple[float, ...], words: frozenset[str] 
     else:
         real_words = sum(map(is_plausible_word, tokens))
         dictionary_share = None
-    if mean_conf is not None:
-        confidence = mean_conf / 100.0
-    else:
-        # A text without confidences that has words is a PDF's kept text layer (OCR gives a
-        # confidence to every word): its words are judged in place of a confidence.
-        confidence = (dictionary_share if dictionary_share is not None
-                      else real_words / len(tokens) if tokens else 0.0)
+    confidence = mean_conf / 100.0 if mean_conf is not None else 0.0
     # Without a word list the dictionary term is left out and the confidence counts double.
     word_term = dictionary_share if dictionary_share is not None else confidence
     garbage_score = round(min(1.0, max(0.0, (1.0 - confidence) / 2 + (1.0 - word_term) / 2

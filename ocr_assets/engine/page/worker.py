@@ -207,6 +207,8 @@ def _read_pdf_page(task: PageTask, path: Path, work_dir: Path, started: float) -
     with pdf_page(path, task.frame, settings.max_pdf_pages) as page:
         kept = text_layer(page) if settings.skip_text else ""
         if kept:
+            # No confidences: scored as text with no confidence, so only a layer of mostly
+            # dictionary words passes as text (a garbled one is flagged, as OCR would be).
             quality = score_page(kept, (), load_words(settings.lang))
             return PageReading(kept, quality, TEXT_LAYER_ENGINE, pdfium_version(),
                                None, text_layer="kept")
