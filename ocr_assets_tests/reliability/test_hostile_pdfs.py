@@ -92,7 +92,7 @@ def test_hostile_pdfs_each_get_their_outcome_and_the_batch_finishes(
         "bomb.pdf": (FAILED, TOO_LARGE),
     }
     message = {page_id: row.error_message or "" for page_id, row in rows.items()}
-    assert "truncated.pdf: the PDF is not a PDF PDFium can repair" in message["truncated.pdf"]
+    assert "truncated.pdf: cannot be read as a PDF" in message["truncated.pdf"]
     assert "encrypted with a password" in message["locked.pdf"]
     assert "has no pages" in message["empty.pdf"]
     assert "3000 pages, above the limit of 1000" in message["register.pdf"]

@@ -40,12 +40,12 @@ RENDER_FLAGS = (pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_GRAYSCALE
 """Annotations drawn (a stamp or a note is on the page), grey pixels, images not kept cached
 after the page (a worker renders one page of many documents)."""
 WHY_UNREADABLE = {
-    pdfium_c.FPDF_ERR_PASSWORD: "is encrypted with a password; decrypt it (qpdf --decrypt) "
-                                "or scan the pages again",
-    pdfium_c.FPDF_ERR_SECURITY: "is encrypted with a security handler PDFium does not know; "
-                                "decrypt it or scan the pages again",
-    pdfium_c.FPDF_ERR_FORMAT: "is not a PDF PDFium can repair (truncated, or its structure is "
-                              "damaged); re-export or rescan it",
+    pdfium_c.FPDF_ERR_PASSWORD: "the PDF is encrypted with a password; decrypt it (qpdf "
+                                "--decrypt) or scan the pages again",
+    pdfium_c.FPDF_ERR_SECURITY: "the PDF is encrypted with a security handler PDFium does not "
+                                "know; decrypt it or scan the pages again",
+    pdfium_c.FPDF_ERR_FORMAT: "cannot be read as a PDF (truncated, or its structure damaged "
+                              "beyond repair); re-export or rescan it",
 }
 
 
@@ -73,8 +73,8 @@ def open_pdf(path: Path) -> pdfium.PdfDocument:
             raise PageError(FailureCategory.IO_ERROR,
                             f"{path.name}: cannot read the file; check its permissions and "
                             "the disk")
-        why = WHY_UNREADABLE.get(code, "cannot be opened by PDFium; re-export or rescan it")
-        raise PageError(FailureCategory.UNREADABLE_DOCUMENT, f"{path.name}: the PDF {why}")
+        why = WHY_UNREADABLE.get(code, "PDFium cannot open the PDF; re-export or rescan it")
+        raise PageError(FailureCategory.UNREADABLE_DOCUMENT, f"{path.name}: {why}")
     document = pdfium.PdfDocument(handle)
     if len(document) < 1:
         document.close()

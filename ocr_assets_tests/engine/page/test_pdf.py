@@ -80,8 +80,8 @@ def test_a_page_without_a_scan_is_rendered_at_300_dpi_and_downscaled_by_renderin
 
 
 @pytest.mark.parametrize(("make", "message"), [
-    (lambda path: path.write_bytes(b"%PDF-1.4\nnothing else\n"), "not a PDF PDFium can repair"),
-    (lambda path: path.write_bytes(b""), "not a PDF PDFium can repair"),
+    (lambda path: path.write_bytes(b"%PDF-1.4\nnothing else\n"), "cannot be read as a PDF"),
+    (lambda path: path.write_bytes(b""), "cannot be read as a PDF"),
     (lambda path: path.write_bytes(blank_pages_pdf(0)), "has no pages"),
     (lambda path: encrypted(blank_pages_pdf(1), path, "secret"), "encrypted with a password"),
 ])
