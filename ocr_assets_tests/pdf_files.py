@@ -90,6 +90,17 @@ def image_bomb_pdf(side: int) -> bytes:
     ])
 
 
+def content_bomb_pdf(size: int) -> bytes:
+    """One page whose content stream is `size` deflated zero bytes (PDF whitespace): PDFium
+    inflates all of it when it loads the page, and has no limit of its own."""
+    return hand_made_pdf([
+        CATALOG,
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        stream(b"/Filter /FlateDecode", zeros_deflated(size)),
+    ])
+
+
 def with_text_layer(pdf: Path, text: str) -> None:
     """Give every page of `pdf` an invisible text layer reading `text` (rendering mode 3, as
     OCRmyPDF and scanners write theirs), in place."""

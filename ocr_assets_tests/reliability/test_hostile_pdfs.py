@@ -25,6 +25,7 @@ from ocr_assets_tests.helpers import Run, new_run
 from ocr_assets_tests.pdf_files import (
     CATALOG,
     blank_pages_pdf,
+    content_bomb_pdf,
     encrypted,
     hand_made_pdf,
     image_bomb_pdf,
@@ -111,3 +112,19 @@ def test_hostile_pdfs_each_get_their_outcome_and_the_batch_finishes(
     assert retried.tried == 0 and set(retried.not_retried) == {
         page_id for page_id, (status, _) in outcome.items() if status == FAILED}
     assert "replace the file" in retried.not_retried["locked.pdf"]
+
+
+def test_a_content_stream_bomb_costs_only_its_worker(tmp_path: Path, fixtures_dir: Path) -> None:
+    """PDFium inflates a page's content stream whole, without a limit: a 1.5 GB stream in a
+    1.5 MB file is stopped by the worker's memory limit, and the other pages go through."""
+    run = new_run(tmp_path)
+    (run.folder / "bomb.pdf").write_bytes(content_bomb_pdf(1_500_000_000))
+    (run.folder / "good.pdf").write_bytes(pdf_of_pages([fixtures_dir / "pages" / "phototest.tif"]))
+    assert (run.folder / "bomb.pdf").stat().st_size < 2_000_000
+
+    report = run.process(engine=fault(), workers=2, worker_memory_mb=1024, max_attempts=1)
+
+    rows = run.manifest.pages(run.key)
+    assert report.pending == 0 and rows["good.pdf"].status == DONE
+    assert rows["bomb.pdf"].status == FAILED
+    assert rows["bomb.pdf"].error_category in {"worker_crashed", "out_of_memory"}
