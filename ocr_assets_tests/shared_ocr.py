@@ -92,7 +92,7 @@ def shared_pages(testdata: Path) -> list[Path]:
 
 
 def bad_inputs(testdata: Path) -> list[Path]:
-    """Every file of `bad/`: odd, broken, blank and real pages, and one non-image."""
+    """Every file of `bad/`: odd, broken, blank and real pages, and a broken PDF."""
     return sorted(p for p in (testdata / "bad").iterdir() if p.name not in NOT_INPUTS)
 
 

@@ -16,7 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ocr_assets.engine.settings import DEFAULT_MIN_CONFIDENCE, OcrSettings, default_workers
+from ocr_assets.engine.settings import (
+    DEFAULT_MAX_PDF_PAGES,
+    DEFAULT_MIN_CONFIDENCE,
+    OcrSettings,
+    default_workers,
+)
 
 ENV_PREFIX = "OCR_ASSETS_"
 DEFAULT_MAX_FAILED_SHARE = 0.5
@@ -60,6 +65,9 @@ class ProjectConfig:
                            "dotted path of an OcrEngine factory; `:options` after it.")
     max_megapixels: float = setting(120.0, "MAX_MEGAPIXELS", "Pages above this are refused "
                                      "before any pixel is decoded (decompression bombs).")
+    max_pdf_pages: int = setting(DEFAULT_MAX_PDF_PAGES, "MAX_PDF_PAGES", "A PDF with more "
+                                  "pages is refused as a whole (one page that fails "
+                                  "`too_large`) before any page is read.")
     max_side_px: int = setting(10000, "MAX_SIDE_PX", "Pages with a longer side are downscaled "
                                 "before OCR.")
     recycle_after: int = setting(200, "RECYCLE_AFTER", "A worker process is replaced after "
@@ -112,7 +120,8 @@ class ProjectConfig:
             lang=self.lang, psm=self.psm, engine=self.engine,
             workers=self.workers or default_workers(), page_timeout_s=self.page_timeout_s,
             recycle_after=self.recycle_after, max_megapixels=self.max_megapixels,
-            max_side_px=self.max_side_px, max_attempts=self.max_attempts,
+            max_side_px=self.max_side_px, max_pdf_pages=self.max_pdf_pages,
+            max_attempts=self.max_attempts,
             auto_rotate=self.auto_rotate, rotate_every_page=self.rotate_every_page,
             rotate_min_confidence=self.rotate_min_confidence,
             worker_memory_mb=self.worker_memory_mb,

@@ -29,6 +29,9 @@ class FailureCategory(StrEnum):
     """Reading the scan or writing the output failed at the operating-system level."""
     OUT_OF_MEMORY = "out_of_memory"
     """The page needed more memory than the worker may use (`worker_memory_mb`)."""
+    UNREADABLE_DOCUMENT = "unreadable_document"
+    """A PDF that cannot be read: broken beyond repair, encrypted with a password, without
+    pages, or a page of it that PDFium cannot load. Any setting reads it the same way."""
 
 
 class PageError(Exception):

@@ -22,6 +22,8 @@ DEFAULT_MIN_CONFIDENCE = 6.0
 pages turned by 90, 180 and 270 degrees scored 9.3 to 11.0, while the one upright page that OSD
 called upside down (a sparse 17th-century title page, script guessed as Thai) scored 3.6.
 OCRmyPDF's default, 14, is tuned for dense full pages and left all of these unturned."""
+DEFAULT_MAX_PDF_PAGES = 5000
+"""Pages per PDF: above the thickest bound volume, far below a hostile page count."""
 RECIPE_KEY_CHARS = 16
 """64 bits of the recipe's digest: a folder has a handful of recipes over its life, not 2**32."""
 
@@ -63,6 +65,12 @@ class OcrSettings:
     first; `pillow_truncated`: the same, accepting a truncated file's readable part (retry pass)."""
     archival_formats: tuple[str, ...] = ()
     """Per-page archival documents to write beside the text: `hocr`, `alto` (same pass)."""
+    max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES
+    """A PDF with more pages is one page that fails `too_large`, never thousands of rows: the
+    folder's listing and the worker both apply it."""
+    skip_text: bool = False
+    """A PDF page that already has a text layer keeps that text instead of being OCRed
+    (OCRmyPDF's `--skip-text`); set per folder in its `folder.toml`."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.archival_formats) - set(ARCHIVAL_FORMAT_NAMES))
@@ -77,13 +85,17 @@ class OcrSettings:
         turned upright first. Not the engine (pytesseract and tesserocr run Tesseract with the same
         model and settings on the same image; the small differences between their Tesseract
         versions are not worth reading a corpus again), nor how pages are scheduled, bounded or
-        retried (workers, timeouts, memory, attempts, the megapixel refusal), nor the archival
-        documents written beside the text."""
-        return {"lang": self.lang, "psm": int(self.psm), "max_side_px": int(self.max_side_px),
-                "auto_rotate": bool(self.auto_rotate),
-                "rotate_every_page": bool(self.rotate_every_page),
-                "rotate_min_confidence": float(self.rotate_min_confidence),
-                "decode": self.decode}
+        retried (workers, timeouts, memory, attempts, the megapixel and page refusals), nor the
+        archival documents written beside the text. `skip_text` is in it only when on, so the
+        recipes of every page read before it existed stay what they were."""
+        recipe: dict[str, object] = {
+            "lang": self.lang, "psm": int(self.psm), "max_side_px": int(self.max_side_px),
+            "auto_rotate": bool(self.auto_rotate),
+            "rotate_every_page": bool(self.rotate_every_page),
+            "rotate_min_confidence": float(self.rotate_min_confidence), "decode": self.decode}
+        if self.skip_text:
+            recipe["skip_text"] = True
+        return recipe
 
     def recipe_key(self) -> str:
         """A short, stable digest of `recipe()`: what a done page's manifest row keeps, so a

@@ -44,7 +44,7 @@ from ocr_assets.engine.store.outputs import OutputStore
 # `max_attempts`.
 DETERMINISTIC_FAILURES = frozenset({
     FailureCategory.UNREADABLE_IMAGE, FailureCategory.TOO_LARGE,
-    FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
+    FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE, FailureCategory.UNREADABLE_DOCUMENT,
 })
 POOL_GRACE_S = 30.0
 """The pool kills a worker at most this long after the engine's own timeout should have fired
@@ -175,7 +175,8 @@ def plan_folder(folder: ScanFolder, settings: OcrSettings, *,
     # Taken before the listing: a file that changes while the folder is listed makes the
     # stored signature stale (the planning then compares the rows), never wrong.
     signature = folder_signature(folder.path)
-    listing = discover_pages(folder.path, root=folder.project.scans_root)
+    listing = discover_pages(folder.path, root=folder.project.scans_root,
+                             max_pdf_pages=settings.max_pdf_pages)
     _, gone = manifest.sync_pages(partition_key, [p.page_id for p in listing.pages],
                                   listing_signature=signature)
     for page_id in gone:

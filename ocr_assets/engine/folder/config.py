@@ -1,10 +1,11 @@
 """Per-folder settings: a `folder.toml` in a scan folder overrides the language (and page
 segmentation mode) for that folder only, so one scans root can hold German, English and
-mixed boxes side by side.
+mixed boxes side by side; a folder of PDFs that were OCRed before can keep their text.
 
 ```toml
-lang = "deu"   # Tesseract language(s) of this folder, e.g. "deu+eng"
-psm = 4        # optional: Tesseract page segmentation mode
+lang = "deu"       # Tesseract language(s) of this folder, e.g. "deu+eng"
+psm = 4            # optional: Tesseract page segmentation mode
+skip_text = true   # optional: PDF pages with a text layer keep it instead of being OCRed
 ```
 """
 
@@ -17,8 +18,8 @@ from pathlib import Path
 from ocr_assets.engine.settings import OcrSettings
 
 FOLDER_CONFIG_NAME = "folder.toml"
-FOLDER_KEYS: dict[str, type] = {"lang": str, "psm": int}
-KIND_NAMES = {str: "a string", int: "an integer"}
+FOLDER_KEYS: dict[str, type] = {"lang": str, "psm": int, "skip_text": bool}
+KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
 
 
 class FolderConfigError(ValueError):

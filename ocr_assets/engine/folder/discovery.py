@@ -1,13 +1,14 @@
 """Which files of a scan folder are pages, with stable ids in natural order.
 
-A file is a page candidate when its extension or its first bytes say "image"; everything else
-(checksums, `Thumbs.db`, notes, PDFs) is counted as ignored, never as a page. A known non-image
-extension (`.txt`, `.md5`, `.pdf`, ...) is believed over the bytes, and the two magic numbers
+A file is a page candidate when its extension or its first bytes say "image" or "PDF";
+everything else (checksums, `Thumbs.db`, notes) is counted as ignored, never as a page. A known
+non-image extension (`.txt`, `.md5`, ...) is believed over the bytes, and the two magic numbers
 that plain text can start with (`BM`, `P1`..`P6`) count only with the header that must follow
 them, so a note that reads "P2 torn corner" is not a page that then fails as unreadable.
 Every frame of a multi-page TIFF is a page of its own (`scan.tif#2`), except reduced-resolution
-copies in a pyramid TIFF, which are previews of the same page. Other formats contribute their
-first frame.
+copies in a pyramid TIFF, which are previews of the same page; so is every page of a PDF
+(`scan.pdf#2`). A PDF that cannot be opened, has no pages or more than `max_pdf_pages` is one
+page, which then fails alone with the reason. Other formats contribute their first frame.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from natsort import natsorted, ns
 from PIL import Image, TiffImagePlugin
 
 from ocr_assets.engine.naming import display_name
+from ocr_assets.engine.page.pdf import PDF_EXTENSION, PDF_SIGNATURE, is_pdf, page_count
+from ocr_assets.engine.settings import DEFAULT_MAX_PDF_PAGES
 
 IMAGE_EXTENSIONS = frozenset({
     ".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp", ".dib", ".gif",
@@ -35,7 +38,7 @@ IMAGE_EXTENSIONS = frozenset({
 # page that fails.
 NON_IMAGE_EXTENSIONS = frozenset({
     ".txt", ".text", ".csv", ".tsv", ".md", ".rst", ".md5", ".sha1", ".sha256", ".sha512",
-    ".xml", ".json", ".yaml", ".yml", ".toml", ".ini", ".db", ".sqlite", ".pdf", ".html",
+    ".xml", ".json", ".yaml", ".yml", ".toml", ".ini", ".db", ".sqlite", ".html",
     ".htm", ".log", ".rtf", ".doc", ".docx", ".odt", ".xls", ".xlsx", ".ods", ".zip", ".gz",
     ".tar", ".7z",
 })
@@ -79,11 +82,11 @@ class FolderListing:
     """Relative path -> reason, for entries that must not be read (symlinks out of the root)."""
 
 
-def looks_like_image(path: Path) -> bool:
-    """An image by extension, or by its first bytes unless the extension says it is not one
-    (cheap: at most `SNIFF_BYTES` read, in one read)."""
+def looks_like_page(path: Path) -> bool:
+    """An image or a PDF by extension, or by its first bytes unless the extension says it is
+    neither (cheap: at most `SNIFF_BYTES` read, in one read)."""
     suffix = path.suffix.lower()
-    if suffix in IMAGE_EXTENSIONS:
+    if suffix in IMAGE_EXTENSIONS or suffix == PDF_EXTENSION:
         return True
     if suffix in NON_IMAGE_EXTENSIONS:
         return False
@@ -92,7 +95,7 @@ def looks_like_image(path: Path) -> bool:
             head = fh.read(SNIFF_BYTES)
     except OSError:
         return False
-    return has_image_signature(head)
+    return has_image_signature(head) or head.startswith(PDF_SIGNATURE)
 
 
 def has_image_signature(head: bytes) -> bool:
@@ -137,6 +140,23 @@ def page_frames(path: Path) -> list[int] | None:
     return frames if len(frames) > 1 else None
 
 
+def pdf_frames(path: Path, max_pages: int) -> list[int] | None:
+    """The page indices of a PDF with several pages; None for a one-page PDF, and for one that
+    cannot be opened, has no pages or more than `max_pages`: that file is one page, which fails
+    alone with the reason (so a hostile page count never becomes that many manifest rows).
+    Only the page tree's count is read, no page is loaded or rendered."""
+    pages = page_count(path)
+    if pages is None or pages < 2 or pages > max_pages:
+        return None
+    return list(range(pages))
+
+
+def _frames(path: Path, max_pdf_pages: int) -> list[int] | None:
+    if is_pdf(path):
+        return pdf_frames(path, max_pdf_pages)
+    return page_frames(path) if is_tiff(path) else None
+
+
 def _walk_files(folder: Path, root: Path) -> Iterator[tuple[Path, str | None]]:
     """Files below `folder`, with a refusal reason for links that leave `root` or loop."""
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
@@ -161,11 +181,14 @@ def _walk_files(folder: Path, root: Path) -> Iterator[tuple[Path, str | None]]:
             yield path, None
 
 
-def discover_pages(folder: Path, root: Path | None = None) -> FolderListing:
+def discover_pages(folder: Path, root: Path | None = None, *,
+                   max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES) -> FolderListing:
     """List the pages of `folder` in natural order (page_2 before page_10).
 
-    `root` bounds where symlinks may point (default: the folder itself). Only TIFF files are
-    opened (to count their frames); every other file costs one `stat` and at most one short read.
+    `root` bounds where symlinks may point (default: the folder itself). Only TIFF and PDF
+    files are opened (to count their frames and pages); every other file costs one `stat` and
+    at most one short read. `max_pdf_pages` must be the run's own (`OcrSettings`), since it
+    decides the ids of a PDF's pages.
     """
     folder = Path(folder)
     root = Path(root or folder).resolve()
@@ -189,14 +212,14 @@ def discover_pages(folder: Path, root: Path | None = None) -> FolderListing:
         if not S_ISREG(stat.st_mode):  # opening a FIFO would wait for a writer forever
             listing.refused[rel] = "not a regular file (a pipe, socket or device is never read)"
             continue
-        if not looks_like_image(path):
+        if not looks_like_page(path):
             listing.ignored.append(rel)
             continue
         candidates.append((rel, path, stat))
 
     owners: dict[str, str] = {}
     for rel, path, stat in natsorted(candidates, key=lambda c: c[0], alg=ns.PATH | ns.IGNORECASE):
-        frames = page_frames(path) if is_tiff(path) else None
+        frames = _frames(path, max_pdf_pages)
         if frames is None:
             pages = [Page(rel, path, None, stat.st_size, stat.st_mtime_ns)]
         else:

@@ -5,7 +5,7 @@ folder on disk and the page files, not against the manifest alone: a page on dis
 row, a row without a page, a done row without its text file, or a page still pending or running
 all break it, and each is named.
 
-Listing a folder's pages again (`discover_pages`: every TIFF opened to count its frames) is
+Listing a folder's pages again (`discover_pages`: every TIFF and PDF opened to count its pages) is
 skipped only when nothing can have changed since the rows were synced with a listing: the
 folder's signature on disk (names, sizes and modification times of its files) equals the one
 stored with that listing, and the rows are still exactly the page ids it found. A page added,
@@ -70,7 +70,8 @@ def check_counts(folder: ScanFolder) -> CountsInvariant:
         on_disk = set(rows)
     else:
         on_disk = {p.page_id for p in discover_pages(
-            folder.path, root=folder.project.scans_root).pages}
+            folder.path, root=folder.project.scans_root,
+            max_pdf_pages=folder.project.settings.max_pdf_pages).pages}
     result.pages_on_disk = len(on_disk)
     result.without_row = sorted(on_disk - rows.keys())
     result.row_without_page = sorted(rows.keys() - on_disk)

@@ -39,7 +39,7 @@ from ocr_assets.engine.folder.discovery import (
     FRAME_SEPARATOR,
     IMAGE_EXTENSIONS,
     discover_pages,
-    looks_like_image,
+    looks_like_page,
 )
 from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.folder.retry import entry_applies, load_record, strategies_for
@@ -99,7 +99,7 @@ def changed_files(folder: Path, rows: Mapping[str, PageRecord]) -> FolderChanges
     for page_id, row in rows.items():
         recorded.setdefault(_page_file(page_id, files), (row.size, row.mtime_ns))
     added = [rel for rel in files if rel not in recorded and (
-        Path(rel).suffix.lower() in IMAGE_EXTENSIONS or looks_like_image(folder / rel))]
+        Path(rel).suffix.lower() in IMAGE_EXTENSIONS or looks_like_page(folder / rel))]
     removed = [rel for rel in recorded if rel not in files]
     changed = [rel for rel, stat in recorded.items()
                if rel in files and stat[0] is not None and files[rel] != stat]
@@ -226,7 +226,8 @@ def _first_need(project: Project, key: str, folder: Path, summary: FolderSummary
     if Need.NEW in wanted and key not in runs.materialized:
         pages = summary.unfinished
         if not sum(summary.counts.values()) and count_new:
-            pages = len(discover_pages(folder, root=project.scans_root).pages)
+            pages = len(discover_pages(folder, root=project.scans_root,
+                                       max_pdf_pages=settings.max_pdf_pages).pages)
         return FolderNeed(Need.NEW, "never materialized", pages)
     if Need.PENDING in wanted and summary.unfinished:
         return FolderNeed(Need.PENDING, f"{summary.unfinished} pages pending",

@@ -95,6 +95,9 @@ NOT_RETRIED_BECAUSE: dict[str, str] = {
                                "if the scan is real, and a plain run redoes it",
     FailureCategory.MISSING_LANGUAGE: "the language's traineddata is missing; install it, and a "
                                       "plain run redoes the page",
+    FailureCategory.UNREADABLE_DOCUMENT: "the PDF reads the same with any setting (broken, "
+                                         "encrypted or without pages); replace the file, and a "
+                                         "plain run reads it",
 }
 
 
@@ -239,7 +242,8 @@ def retry_failed_pages(folder: ScanFolder, *, settings: OcrSettings | None = Non
     record = {k: v for k, v in load_record(folder.reports).items() if k in rows}
     todo = _select(rows, record, report, again)
     pages = {p.page_id: p for p in discover_pages(folder.path,
-                                                  root=folder.project.scans_root).pages
+                                                  root=folder.project.scans_root,
+                                                  max_pdf_pages=settings.max_pdf_pages).pages
              if p.page_id in todo}
     if pages:
         rotates = {s.settings(settings).auto_rotate for ss in todo.values() for s in ss}

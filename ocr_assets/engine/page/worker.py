@@ -16,18 +16,25 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.manifest.base import DONE, FAILED, FLAG_REASON_SEPARATOR, PageOutcome
 from ocr_assets.engine.naming import display_name
-from ocr_assets.engine.page.decode import prepare_image
+from ocr_assets.engine.page.decode import PreparedImage, prepare_image
 from ocr_assets.engine.page.engines.base import EngineOutput, OcrEngine
 from ocr_assets.engine.page.engines.registry import get_engine
 from ocr_assets.engine.page.fingerprint import file_fingerprint
 from ocr_assets.engine.page.orientation import Orientation, doubt_about, upright_page
+from ocr_assets.engine.page.pdf import (
+    is_pdf,
+    pdf_page,
+    pdfium_version,
+    render_page,
+    text_layer,
+)
 from ocr_assets.engine.page.quality import PageQuality, score_page
 from ocr_assets.engine.page.wordlists import load_words
 from ocr_assets.engine.settings import OcrSettings
@@ -173,6 +180,62 @@ def page_flags(partial: str | None, quality: PageQuality) -> tuple[list[str], st
     return flags, FLAG_REASON_SEPARATOR.join(reasons)
 
 
+TEXT_LAYER_ENGINE = "pdf_text_layer"
+"""The engine a page's row and facts name when its PDF text layer was kept (`skip_text`)."""
+
+
+@dataclass(frozen=True)
+class PageReading:
+    """A page's text and what is known of how it was got: from OCR, or a kept text layer."""
+
+    text: str
+    quality: PageQuality
+    engine: str
+    engine_version: str
+    image: PreparedImage | None
+    """What Tesseract read; None for a kept text layer."""
+    orientation: Orientation | None = None
+    renderings: dict[str, str] = field(default_factory=dict)
+    text_layer: str | None = None
+    """`kept` when the text is the PDF's own text layer, None when it was OCRed."""
+
+
+def _read_pdf_page(task: PageTask, path: Path, work_dir: Path, started: float) -> PageReading:
+    """A PDF page: its text layer kept when the folder says `skip_text` and it has one,
+    else rendered and OCRed like an image."""
+    settings = task.settings
+    with pdf_page(path, task.frame, settings.max_pdf_pages) as page:
+        kept = text_layer(page) if settings.skip_text else ""
+        if kept:
+            # No confidences: scored as text with no confidence, so only a layer of mostly
+            # dictionary words passes as text (a garbled one is flagged, as OCR would be).
+            quality = score_page(kept, (), load_words(settings.lang))
+            return PageReading(kept, quality, TEXT_LAYER_ENGINE, pdfium_version(),
+                               None, text_layer="kept")
+        image = render_page(page, path, task.frame, work_dir,
+                            max_megapixels=settings.max_megapixels,
+                            max_side_px=settings.max_side_px)
+    return _ocr_image(image, work_dir, settings, started, path)
+
+
+def _ocr_image(image: PreparedImage, work_dir: Path, settings: OcrSettings, started: float,
+               path: Path) -> PageReading:
+    backend = get_engine(settings.engine)
+    result, quality, orientation = read_upright(image.path, work_dir, backend, settings,
+                                                started, path)
+    return PageReading(result.text, quality, settings.engine, backend.version(), image,
+                       orientation, result.renderings)
+
+
+def _read_page(task: PageTask, path: Path, work_dir: Path, started: float) -> PageReading:
+    if is_pdf(path):
+        return _read_pdf_page(task, path, work_dir, started)
+    settings = task.settings
+    image = prepare_image(path, task.frame, work_dir, max_megapixels=settings.max_megapixels,
+                          max_side_px=settings.max_side_px, decode=settings.decode)
+    return _ocr_image(image, work_dir, settings, started, path)
+
+
 def ocr_page(task: PageTask) -> PageOutcome:
     """OCR one page and write its outputs; never raises for a bad page."""
     started = time.perf_counter()
@@ -181,20 +244,15 @@ def ocr_page(task: PageTask) -> PageOutcome:
     fingerprint: str | None = None
     try:
         fingerprint = file_fingerprint(path)
-        backend = get_engine(settings.engine)
         with tempfile.TemporaryDirectory(prefix="ocr-assets-page-") as tmp:
-            work_dir = Path(tmp)
-            image = prepare_image(path, task.frame, work_dir,
-                                  max_megapixels=settings.max_megapixels,
-                                  max_side_px=settings.max_side_px, decode=settings.decode)
-            result, quality, orientation = read_upright(image.path, work_dir, backend,
-                                                        settings, started, path)
+            reading = _read_page(task, path, Path(tmp), started)
+        image, quality = reading.image, reading.quality
         ms = round((time.perf_counter() - started) * 1000)
-        flags, flag_reason = page_flags(image.partial, quality)
+        flags, flag_reason = page_flags(image.partial if image else None, quality)
         text_key, facts_key = output_keys(task.output_name)
-        for document, content in result.renderings.items():
+        for document, content in reading.renderings.items():
             write_text(task.outputs, archival_key(task.output_name, document), content)
-        write_text(task.outputs, text_key, result.text)
+        write_text(task.outputs, text_key, reading.text)
         write_json(task.outputs, facts_key, {
             "folder": display_name(task.folder_name),
             "partition": task.partition_key,
@@ -202,12 +260,13 @@ def ocr_page(task: PageTask) -> PageOutcome:
             "source": display_name(path.name),
             "frame": None if task.frame is None else task.frame + 1,
             "fingerprint": fingerprint,
-            "engine": settings.engine,
-            "engine_version": backend.version(),
+            "engine": reading.engine,
+            "engine_version": reading.engine_version,
             "settings": settings.output_settings(),
-            "image": {"width": image.width, "height": image.height,
-                      "normalised": image.normalised, "steps": list(image.steps)},
-            "orientation": orientation.as_dict() if orientation else None,
+            "image": image and {"width": image.width, "height": image.height,
+                                "normalised": image.normalised, "steps": list(image.steps)},
+            "text_layer": reading.text_layer,
+            "orientation": reading.orientation.as_dict() if reading.orientation else None,
             "mean_confidence": quality.mean_confidence,
             "words": quality.words,
             "chars": quality.chars,
@@ -239,5 +298,5 @@ def ocr_page(task: PageTask) -> PageOutcome:
                        mean_confidence=quality.mean_confidence, words=quality.words,
                        chars=quality.chars, garbage_score=quality.garbage_score,
                        flags=",".join(flags), flag_reason=flag_reason,
-                       output_name=task.output_name, engine=settings.engine,
+                       output_name=task.output_name, engine=reading.engine,
                        recipe=settings.recipe_key())

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from PIL import Image
 
 from ocr_assets.engine.folder.discovery import discover_pages
+from ocr_assets_tests.pdf_files import blank_pages_pdf, encrypted, pdf_of_pages
 
 
 def test_images_are_found_by_extension_and_by_content_and_the_rest_is_ignored(
@@ -20,15 +22,13 @@ def test_images_are_found_by_extension_and_by_content_and_the_rest_is_ignored(
     (tmp_path / "notes.txt").write_text("box 1, shelf 4\n")
     (tmp_path / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 60)
     (tmp_path / "checksums.md5").write_text("d41d8cd98f00b204e9800998ecf8427e  page_1.tif\n")
-    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
     shutil.copy(phototest, tmp_path / ".hidden.tif")
 
     listing = discover_pages(tmp_path)
 
     assert [p.page_id for p in listing.pages] == [
         "odd_name.data", "page_1.tif", "page_2.PNG", "scan_without_extension"]
-    assert listing.ignored == [".hidden.tif", "checksums.md5", "notes.txt", "scan.pdf",
-                               "Thumbs.db"]
+    assert listing.ignored == [".hidden.tif", "checksums.md5", "notes.txt", "Thumbs.db"]
     assert listing.refused == {}
     page = listing.pages[1]
     assert page.path == tmp_path / "page_1.tif"
@@ -157,3 +157,43 @@ def test_pnm_and_bmp_pages_without_extension_are_found_by_their_header(tmp_path:
 
     assert [p.page_id for p in listing.pages] == ["ascii_scan", "bitmap_scan", "grey_scan"]
     assert listing.ignored == []
+
+
+def test_every_page_of_a_pdf_is_a_page_named_like_tiff_frames(tmp_path: Path,
+                                                               fixtures_dir: Path) -> None:
+    pages = fixtures_dir / "pages"
+    (tmp_path / "book.pdf").write_bytes(pdf_of_pages([pages / "phototest.tif",
+                                                      pages / "eurotext.tif"]))
+    (tmp_path / "leaflet.PDF").write_bytes(pdf_of_pages([pages / "phototest.tif"]))
+    (tmp_path / "export").write_bytes(blank_pages_pdf(3))  # found by its first bytes
+    shutil.copy(pages / "phototest.tif", tmp_path / "page_1.tif")
+
+    pages_found = discover_pages(tmp_path).pages
+
+    assert [(p.page_id, p.frame) for p in pages_found] == [
+        ("book.pdf#1", 0), ("book.pdf#2", 1), ("export#1", 0), ("export#2", 1),
+        ("export#3", 2), ("leaflet.PDF", None), ("page_1.tif", None)]
+
+
+def test_a_pdf_that_cannot_be_counted_or_is_too_long_is_one_page_that_will_fail(
+        tmp_path: Path) -> None:
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\nnot a document\n")
+    (tmp_path / "empty.pdf").write_bytes(blank_pages_pdf(0))
+    encrypted(blank_pages_pdf(2), tmp_path / "locked.pdf", "secret")
+    (tmp_path / "long.pdf").write_bytes(blank_pages_pdf(30))
+    (tmp_path / "liar.pdf").write_bytes(blank_pages_pdf(2, count=10**9))
+
+    listing = discover_pages(tmp_path, max_pdf_pages=20)
+
+    assert [(p.page_id, p.frame) for p in listing.pages] == [
+        ("broken.pdf", None), ("empty.pdf", None), ("liar.pdf#1", 0), ("liar.pdf#2", 1),
+        ("locked.pdf", None), ("long.pdf", None)]
+    assert len(discover_pages(tmp_path, max_pdf_pages=30).pages) == 6 + 29
+
+
+def test_thousands_of_pages_are_counted_without_loading_one(tmp_path: Path) -> None:
+    (tmp_path / "register.pdf").write_bytes(blank_pages_pdf(4000))
+    started = time.perf_counter()
+    pages = discover_pages(tmp_path).pages
+    assert len(pages) == 4000 and pages[-1].page_id == "register.pdf#4000"
+    assert time.perf_counter() - started < 5

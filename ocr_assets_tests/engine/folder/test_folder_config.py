@@ -34,11 +34,21 @@ def test_the_file_overrides_language_and_psm_only_for_its_folder(tmp_path: Path)
     assert folder_settings(tmp_path / "other", settings) is settings
 
 
+def test_skip_text_is_a_folder_setting_and_part_of_the_recipe(tmp_path: Path) -> None:
+    write_config(tmp_path / "reocr", "skip_text = true\n")
+    settings = OcrSettings(workers=1)
+    kept = folder_settings(tmp_path / "reocr", settings)
+    assert kept.skip_text and not settings.skip_text
+    assert kept.recipe_key() != settings.recipe_key()
+    assert "skip_text" not in settings.recipe(), "recipes made before skip_text stay the same"
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("lang = deu", "not valid TOML"),
     ('language = "deu"', "unknown keys ['language']"),
     ("lang = 7", "'lang' must be a string"),
     ('psm = "4"', "'psm' must be an integer"),
+    ('skip_text = "yes"', "'skip_text' must be true or false"),
     ('lang = "deu+"', "not a Tesseract language spec"),
 ])
 def test_a_bad_file_is_refused_naming_it(tmp_path: Path, text: str, message: str) -> None:

@@ -32,9 +32,9 @@ def listings(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     calls: list[Path] = []
     discover = invariants.discover_pages
 
-    def counting(folder: Path, root: Path | None = None):
+    def counting(folder: Path, root: Path | None = None, **limits: int):
         calls.append(folder)
-        return discover(folder, root)
+        return discover(folder, root, **limits)
 
     monkeypatch.setattr(invariants, "discover_pages", counting)
     return calls

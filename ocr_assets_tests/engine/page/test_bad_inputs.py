@@ -53,7 +53,7 @@ EXPECTED: dict[str, Expect] = {
     # Only a GIF's first frame is a page; the bomb is the frame extents of frame 2, which is
     # never decoded: the page is a blank 100x100 image.
     "decompression_bomb_extents.gif": Expect("done", text=False),
-    "invalid.pdf": Expect("ignored"),
+    "invalid.pdf": failed("unreadable_document"),  # "%PDF-1.3 This is not a valid PDF file"
     # Odd but valid images, normalised for Tesseract.
     "pil_sample_cmyk.jpg": Expect("done", text=False, steps=("cmyk_to_rgb",)),
     "baiona_cmyk.jpg": Expect("done", text=True, steps=("cmyk_to_rgb",)),
