@@ -41,3 +41,16 @@ class PageError(Exception):
         super().__init__(f"{category}: {message}")
         self.category = category
         self.message = message
+
+
+def too_large(subject: str, size: str, max_megapixels: float) -> PageError:
+    """The refusal of a page above the megapixel limit, in the same words wherever it is refused.
+
+    It names the limit in force and the variable that sets it, not Pillow's own guard (which
+    says twice the limit, in pixels): an operator must be able to act on it without reading
+    the code."""
+    return PageError(FailureCategory.TOO_LARGE,
+                     f"{subject}: {size}, above the limit of {max_megapixels:g} MP "
+                     f"(OCR_ASSETS_MAX_MEGAPIXELS = {max_megapixels:g} MP); refused before "
+                     "decoding to protect memory: if the scan is real, raise max_megapixels "
+                     "(OCR_ASSETS_MAX_MEGAPIXELS), or downscale the scan")

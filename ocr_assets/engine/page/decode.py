@@ -10,13 +10,14 @@ of being half-read by Tesseract.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from ocr_assets.engine.errors import FailureCategory, PageError
+from ocr_assets.engine.errors import FailureCategory, PageError, too_large
 
 PASS_THROUGH_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP", "PPM"})
 PASS_THROUGH_MODES = frozenset({"1", "L", "RGB", "P"})
@@ -27,9 +28,16 @@ TIFF_COMPRESSION_TAG = 259
 EXIF_ORIENTATION_TAG = 0x0112
 EXIF_TURNED = frozenset(range(2, 9))  # Orientation values that exif_transpose applies
 DECODE_MODES = ("auto", "pillow", "pillow_truncated")
+"""How a page is decoded: see `OcrSettings.decode`."""
 PARTLY_DECODED = "truncated_file_partly_decoded"
 """The step of an image whose file was truncated: what could be read of it was."""
-"""How a page is decoded: see `OcrSettings.decode`."""
+MAY_BE_TRUNCATED = "the file is corrupt or truncated"
+"""Said by every failure to decode a file that opened (a header was read): only such a file has
+a readable part, so only such a page is worth the retry pass's `redecode_truncated`. An empty
+file, or one that is not an image, fails to open and never says it."""
+PILLOW_BOMB_PIXELS = re.compile(r"Image size \((\d+) pixels\)")
+"""The page's pixel count in the message of Pillow's decompression-bomb guard, its only
+carrier."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,7 @@ def _open_checked(path: Path, max_megapixels: float) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PageError(FailureCategory.TOO_LARGE,
-                        f"{path.name}: {exc}. Raise max_megapixels if the scan is real.") from exc
+        raise _bomb_refused(exc, path.name, max_megapixels) from exc
     except UnidentifiedImageError as exc:
         raise PageError(FailureCategory.UNREADABLE_IMAGE,
                         f"{path.name}: not an image Pillow can identify") from exc
@@ -88,11 +95,20 @@ def _refuse_oversized(image: Image.Image, path: Path, frame: int | None,
     header, before any pixel is decoded)."""
     megapixels = image.width * image.height / 1_000_000
     if megapixels > max_megapixels:
-        where = f" frame {frame + 1}" if frame is not None else ""
-        raise PageError(FailureCategory.TOO_LARGE,
-                        f"{path.name}{where}: {image.width}x{image.height} is {megapixels:.0f} "
-                        f"MP, above the limit of {max_megapixels:g} MP; raise max_megapixels if "
-                        "the scan is real")
+        raise too_large(f"{path.name}{_where(frame)}",
+                        f"{image.width}x{image.height} is {megapixels:.4g} MP", max_megapixels)
+
+
+def _where(frame: int | None) -> str:
+    return f" frame {frame + 1}" if frame is not None else ""
+
+
+def _bomb_refused(exc: Exception, subject: str, max_megapixels: float) -> PageError:
+    """Pillow's guard refused the image (it is set to the page's limit, and refuses outright
+    at twice it): say so in the project's words, with the page's size where Pillow gave it."""
+    found = PILLOW_BOMB_PIXELS.search(str(exc))
+    size = f"{int(found[1]) / 1_000_000:.4g} MP" if found else "the image"
+    return too_large(subject, size, max_megapixels)
 
 
 def _decode(image: Image.Image, path: Path, frame: int | None, max_megapixels: float) -> None:
@@ -110,12 +126,11 @@ def _decode(image: Image.Image, path: Path, frame: int | None, max_megapixels: f
                 _refuse_oversized(image, path, frame, max_megapixels)
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PageError(FailureCategory.TOO_LARGE, f"{path.name}: {exc}") from exc
+        raise _bomb_refused(exc, f"{path.name}{_where(frame)}", max_megapixels) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        where = f" frame {frame + 1}" if frame is not None else ""
         raise PageError(FailureCategory.UNREADABLE_IMAGE,
-                        f"{path.name}{where}: cannot decode ({exc}); the file is corrupt or "
-                        "truncated: rescan or re-export it") from exc
+                        f"{path.name}{_where(frame)}: cannot decode ({exc}); "
+                        f"{MAY_BE_TRUNCATED}: rescan or re-export it") from exc
 
 
 def _decode_truncated(path: Path, frame: int | None, max_megapixels: float) -> Image.Image:

@@ -23,7 +23,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from ocr_assets.engine.errors import FailureCategory, PageError
+from ocr_assets.engine.errors import FailureCategory, PageError, too_large
 from ocr_assets.engine.page.decode import PreparedImage, save_png
 
 PDF_EXTENSION = ".pdf"
@@ -152,10 +152,8 @@ def _refuse_image_bombs(page: pdfium.PdfPage, label: str, max_megapixels: float)
         width, height = image.get_px_size()
         megapixels = width * height / 1_000_000
         if megapixels > max_megapixels:
-            raise PageError(FailureCategory.TOO_LARGE,
-                            f"{label}: holds a {width}x{height} image of {megapixels:.0f} MP, "
-                            f"above the limit of {max_megapixels:g} MP; raise max_megapixels "
-                            "if the scan is real")
+            raise too_large(label, f"holds a {width}x{height} image of {megapixels:.4g} MP",
+                            max_megapixels)
 
 
 def render_page(page: pdfium.PdfPage, path: Path, frame: int | None, work_dir: Path, *,
@@ -175,10 +173,8 @@ def render_page(page: pdfium.PdfPage, path: Path, frame: int | None, work_dir: P
     width, height = round(page.get_width() * scale), round(page.get_height() * scale)
     megapixels = width * height / 1_000_000
     if megapixels > max_megapixels:
-        raise PageError(FailureCategory.TOO_LARGE,
-                        f"{label}: {width}x{height} at {dpi:.0f} dpi is {megapixels:.0f} MP, "
-                        f"above the limit of {max_megapixels:g} MP; raise max_megapixels if "
-                        "the page is real")
+        raise too_large(label, f"{width}x{height} at {dpi:.0f} dpi is {megapixels:.4g} MP",
+                        max_megapixels)
     if width < 1 or height < 1:
         raise PageError(FailureCategory.UNREADABLE_DOCUMENT,
                         f"{label}: the page has no area ({page.get_width():g}x"
