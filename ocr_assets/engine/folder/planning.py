@@ -122,7 +122,7 @@ def retryable_failures(rows: Iterable[PageRecord], reports: OutputStore,
     helpable = []
     for row in failed:
         entry = record.get(row.page_id)
-        strategies = [s.name for s in strategies_for(row.error_category)]
+        strategies = [s.name for s in strategies_for(row)]
         pass_pending = bool(strategies) and (entry is None or not entry_applies(entry, row)
                                              or entry.strategies != strategies)
         if pass_pending or plain_retry_allowed(row, max_attempts):

@@ -39,7 +39,7 @@ def failed_pages_frame(manifest: Manifest, partition_key: str,
             continue
         if entry is not None:
             outcome = entry.outcome
-        elif strategies_for(row.error_category):
+        elif strategies_for(row):
             outcome = "not_yet_retried"
         else:
             outcome = NOT_RETRIED

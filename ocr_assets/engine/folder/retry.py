@@ -31,6 +31,7 @@ from ocr_assets.engine.folder.pool import worker_pool
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, PageRecord
 from ocr_assets.engine.manifest.leases import run_owner
 from ocr_assets.engine.naming import output_name_for
+from ocr_assets.engine.page.decode import MAY_BE_TRUNCATED
 from ocr_assets.engine.page.engines.registry import check_engine_ready
 from ocr_assets.engine.page.worker import PageTask, all_output_keys, ocr_page
 from ocr_assets.engine.settings import DEFAULT_MIN_CONFIDENCE, OcrSettings
@@ -55,6 +56,10 @@ class Strategy:
     needs_text: bool = False
     """A page this strategy reads without any text is not recovered (a truncated file's
     readable part can be just its blank top)."""
+    needs_truncated_file: bool = False
+    """Only for a page whose failure says its file may be truncated (it opened, then failed to
+    decode) and which has bytes: an empty file or one that is not an image has no readable
+    part, and trying would only bury its own message under the strategy's."""
 
     def settings(self, base: OcrSettings) -> OcrSettings:
         return replace(base, **dict(self.overrides))
@@ -64,7 +69,8 @@ REDECODE = Strategy("redecode", (("decode", "pillow"),),
                     "Pillow decodes the page and hands Tesseract a plain PNG")
 REDECODE_TRUNCATED = Strategy("redecode_truncated", (("decode", "pillow_truncated"),),
                               "the readable part of a truncated file is decoded (the rest is "
-                              "grey): its text covers only that part", needs_text=True)
+                              "grey): its text covers only that part", needs_text=True,
+                              needs_truncated_file=True)
 DOWNSCALE = Strategy("downscale", (("decode", "pillow"), ("max_side_px", DOWNSCALED_SIDE_PX)),
                      f"the page is downscaled to at most {DOWNSCALED_SIDE_PX} px on its long side")
 SINGLE_BLOCK = Strategy("psm_6", (("psm", 6),),
@@ -92,7 +98,8 @@ STRATEGIES: dict[str, tuple[Strategy, ...]] = {
 
 NOT_RETRIED_BECAUSE: dict[str, str] = {
     FailureCategory.TOO_LARGE: "refused before decoding to protect memory; raise max_megapixels "
-                               "if the scan is real, and a plain run redoes it",
+                               "(OCR_ASSETS_MAX_MEGAPIXELS) if the scan is real, or downscale "
+                               "the scan, and a plain run redoes it",
     FailureCategory.MISSING_LANGUAGE: "the language's traineddata is missing; install it, and a "
                                       "plain run redoes the page",
     FailureCategory.UNREADABLE_DOCUMENT: "the PDF reads the same with any setting (broken, "
@@ -101,8 +108,29 @@ NOT_RETRIED_BECAUSE: dict[str, str] = {
 }
 
 
-def strategies_for(category: str | None) -> tuple[Strategy, ...]:
-    return STRATEGIES.get(category or "", ())
+NOT_AN_IMAGE_BECAUSE = ("Pillow cannot open the file (empty, or not an image): no setting reads "
+                        "it; replace it with the page's scan, and a plain run reads it")
+"""Why an `unreadable_image` page that is not a truncated file is not retried."""
+
+
+def may_be_truncated(row: PageRecord) -> bool:
+    """Whether the page's file has bytes and its failure says it may be truncated."""
+    return bool(row.size) and MAY_BE_TRUNCATED in (row.error_message or "")
+
+
+def strategies_for(row: PageRecord) -> tuple[Strategy, ...]:
+    """The strategies that may read the failed page, in order; none when no setting can."""
+    return tuple(s for s in STRATEGIES.get(row.error_category or "", ())
+                 if not s.needs_truncated_file or may_be_truncated(row))
+
+
+def why_not_retried(row: PageRecord) -> str:
+    """Why no strategy applies to the failed page, for the report."""
+    if row.error_category in NOT_RETRIED_BECAUSE:
+        return NOT_RETRIED_BECAUSE[row.error_category]
+    if row.error_category == FailureCategory.UNREADABLE_IMAGE:
+        return NOT_AN_IMAGE_BECAUSE
+    return f"no retry strategy for '{row.error_category}'"
 
 
 @dataclass
@@ -191,8 +219,9 @@ def retry_page(task: PageTask, strategies: tuple[Strategy, ...]) -> RetryAttempt
             outcome = replace(outcome, status=FAILED, output_name=None, mean_confidence=None,
                               words=None, chars=None, garbage_score=None, flags="",
                               flag_reason="", error_category=str(FailureCategory.UNREADABLE_IMAGE),
-                              error_message=f"{Path(task.path).name}: the readable part of the "
-                                            "truncated file holds no text: rescan or re-export it")
+                              error_message=f"{Path(task.path).name}: {MAY_BE_TRUNCATED}, and "
+                                            "its readable part holds no text: rescan or "
+                                            "re-export it")
         tried.append((strategy.name, outcome.status, outcome.error_category,
                       outcome.error_message))
         if outcome.status == DONE:
@@ -209,10 +238,9 @@ def _select(rows: dict[str, PageRecord], record: dict[str, PageRetry],
     for page_id, row in sorted(rows.items()):
         if row.status != FAILED:
             continue
-        strategies = strategies_for(row.error_category)
+        strategies = strategies_for(row)
         if not strategies:
-            report.not_retried[page_id] = NOT_RETRIED_BECAUSE.get(
-                row.error_category or "", f"no retry strategy for '{row.error_category}'")
+            report.not_retried[page_id] = why_not_retried(row)
             continue
         previous = record.get(page_id)
         if (not again and previous is not None and entry_applies(previous, row)

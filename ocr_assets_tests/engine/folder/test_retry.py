@@ -46,9 +46,10 @@ def damaged(tmp_path: Path) -> Run:
     (run.folder / "stub.tif").write_bytes((FIXTURES / "pages" / "phototest.tif")
                                           .read_bytes()[:300])
     (run.folder / "not_an_image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    (run.folder / "empty.png").write_bytes(b"")
     Image.open(FIXTURES / "pages" / "phototest.tif").save(run.folder / "good.png")
     report = run.process()
-    assert report.done == 1 and report.failed == 3
+    assert report.done == 1 and report.failed == 4
     return run
 
 
@@ -60,7 +61,7 @@ def test_every_failure_category_has_strategies_or_a_reason_not_to_retry() -> Non
 def test_a_truncated_page_is_recovered_and_the_hopeless_ones_say_why(damaged: Run) -> None:
     report = retry(damaged)
 
-    assert (report.tried, report.recovered, report.still_failing) == (3, 1, 2)
+    assert (report.tried, report.recovered, report.still_failing) == (2, 1, 1)
     rows = damaged.manifest.pages(damaged.key)
     assert rows["cut.png"].status == DONE
     assert "quick brown" in damaged.text("cut.png")
@@ -77,11 +78,26 @@ def test_a_truncated_page_is_recovered_and_the_hopeless_ones_say_why(damaged: Ru
     frame = failed_pages_frame(damaged.manifest, damaged.key, load_record(reports))
     outcome = dict(zip(frame["page"], frame["retry_outcome"], strict=True))
     assert outcome == {"cut.png": "recovered", "stub.tif": "still_failing",
-                       "not_an_image.png": "still_failing"}
+                       "not_an_image.png": "not_retried", "empty.png": "not_retried"}
     recovered = frame[frame["page"] == "cut.png"].iloc[0]
     assert recovered["recovered_by"] == "redecode_truncated"
     assert recovered["first_category"] == "unreadable_image"
     assert recovered["status"] == DONE
+
+
+def test_an_empty_file_or_one_that_is_no_image_is_not_retried_as_truncated(damaged: Run) -> None:
+    """Neither has a readable part: its row keeps its own category and message, untouched."""
+    before = damaged.manifest.pages(damaged.key)
+    report = retry(damaged)
+
+    after = damaged.manifest.pages(damaged.key)
+    for page_id in ("empty.png", "not_an_image.png"):
+        assert "Pillow cannot open the file" in report.not_retried[page_id]
+        assert after[page_id] == before[page_id], "the row is left as the plain run wrote it"
+        assert after[page_id].error_category == FailureCategory.UNREADABLE_IMAGE
+        assert "retry pass" not in after[page_id].error_message
+    assert "not an image" in after["empty.png"].error_message
+    assert set(report.not_retried) == {"empty.png", "not_an_image.png"}
 
 
 def test_a_second_pass_tries_nothing_until_the_scan_changes(damaged: Run) -> None:
@@ -89,7 +105,7 @@ def test_a_second_pass_tries_nothing_until_the_scan_changes(damaged: Run) -> Non
     record = (damaged.out_root.parent / "reports" / damaged.key / RECORD_NAME).read_text()
 
     again = retry(damaged)
-    assert (again.tried, again.already_tried) == (0, 2)
+    assert (again.tried, again.already_tried) == (0, 1)
     assert (damaged.out_root.parent / "reports" / damaged.key / RECORD_NAME).read_text() == record
 
     truncated_page_with_text(damaged.folder / "stub.tif")  # rescanned: readable this time
@@ -112,7 +128,7 @@ def test_a_recovered_page_stays_done_until_the_folders_recipe_changes(damaged: R
     assert (rows["good.png"].status, rows["cut.png"].status) == (DONE, FAILED)
 
     third = retry(damaged)
-    assert (third.tried, third.recovered, third.already_tried) == (1, 1, 2), \
+    assert (third.tried, third.recovered, third.already_tried) == (1, 1, 1), \
         "the page that fails again with the new recipe is tried again; the others are not"
     assert damaged.manifest.pages(damaged.key)["cut.png"].status == DONE
     facts = json.loads((damaged.out_dir / "cut.png.json").read_text())
