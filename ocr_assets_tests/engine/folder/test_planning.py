@@ -64,13 +64,16 @@ def test_added_removed_and_replaced_pages_are_named(tmp_path: Path) -> None:
 
 def test_only_failures_a_run_can_help_are_retryable(tmp_path: Path) -> None:
     run = new_run(tmp_path)
-    (run.folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    # Cut after its header: it opens, then fails to decode (truncated), so the pass applies.
+    (run.folder / "broken.tif").write_bytes((FIXTURES / "pages" / "phototest.tif")
+                                            .read_bytes()[:300])
+    (run.folder / "empty.png").write_bytes(b"")  # nothing to read, with any setting
     run.process()
     rows = run.manifest.pages(run.key).values()
     reports = LocalStore(tmp_path / "reports" / run.key)
 
-    assert retryable_failures(rows, reports, max_attempts=3) == ["broken.png"], \
-        "the retry pass has not tried it yet"
+    assert retryable_failures(rows, reports, max_attempts=3) == ["broken.tif"], \
+        "the retry pass has not tried it yet; no strategy reads an empty file"
     from ocr_assets.engine.folder.retry import retry_failed_pages
     retry_failed_pages(run.scan_folder, settings=OcrSettings(workers=1))
     rows = run.manifest.pages(run.key).values()
@@ -181,7 +184,7 @@ def test_each_caller_gets_the_first_need_it_acts_on(tmp_path: Path) -> None:
     run = done_folder(tmp_path)
     broken = tmp_path / "scans" / "broken"
     broken.mkdir()
-    (broken / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    (broken / "bad.tif").write_bytes(PAGE.read_bytes()[:300])  # truncated: the pass applies
     broken_run = Run(broken, run.manifest, run.out_root, key="broken")
     broken_run.process()
     fresh = tmp_path / "scans" / "fresh"
