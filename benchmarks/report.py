@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+
+def write_results(out: Path, results: dict, markdown: str) -> None:
+    """`results.json` (every repetition) and `results.md` (the tables) in `out`, said on
+    stderr: every benchmark leaves the same pair."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (out / "results.md").write_text(markdown, encoding="utf-8")
+    print(f"results: {out / 'results.md'} and results.json", file=sys.stderr)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -16,7 +16,6 @@ Results go to `<out>/results.json` and `<out>/results.md`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -33,7 +32,7 @@ from benchmarks.batch import Batch, build_batch, find_source_pages
 from benchmarks.corpus_build import measure_corpus
 from benchmarks.machine import Timed, machine_facts
 from benchmarks.pipeline import PipelineRun, page_texts, run_pipeline
-from benchmarks.report import render_markdown
+from benchmarks.report import render_markdown, write_results
 from benchmarks.rerun import measure_rerun
 from ocr_assets.engine.settings import default_workers
 
@@ -250,11 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     results["load_at_end"] = os.getloadavg()
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n",
-                                           encoding="utf-8")
-    (args.out / "results.md").write_text(render_markdown(results), encoding="utf-8")
-    print(f"results: {args.out / 'results.md'} and results.json", file=sys.stderr)
+    write_results(args.out, results, render_markdown(results))
     return 0
 
 

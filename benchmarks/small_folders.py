@@ -23,7 +23,6 @@ Results go to `<out>/results.json` and `<out>/results.md` (default
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -40,7 +39,7 @@ from PIL import Image
 
 from benchmarks.baseline import run_baseline
 from benchmarks.machine import Timed, machine_facts, run_measured
-from benchmarks.report import table
+from benchmarks.report import table, write_results
 from ocr_assets.engine.settings import OcrSettings, default_workers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -390,11 +389,7 @@ def main(argv: list[str] | None = None) -> int:
             results["memory"] = memory(counts, work, args.workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n",
-                                           encoding="utf-8")
-    (args.out / "results.md").write_text(render(results), encoding="utf-8")
-    print(f"results: {args.out / 'results.md'}", file=sys.stderr)
+    write_results(args.out, results, render(results))
     return 0
 
 

@@ -14,6 +14,7 @@ manifest row name the engine that really read it.
 from __future__ import annotations
 
 from functools import cache
+from importlib.util import find_spec
 
 AUTO = "auto"
 KEPT_LOADED = "tesserocr"
@@ -22,12 +23,11 @@ FALLBACK = "pytesseract"
 
 @cache
 def kept_loaded_installed() -> bool:
-    """Whether tesserocr imports (its wheel bundles Tesseract; about 0.05 s, once a process)."""
-    try:
-        import tesserocr  # noqa: F401
-    except (ImportError, OSError):
-        return False
-    return True
+    """Whether tesserocr is installed, found without importing it: settings are made by every
+    command, also those that read no page (`status`, `search`), which must not pay for the
+    engine. An installed tesserocr that cannot load is reported by the engine's readiness
+    check before any page is read, saying why."""
+    return find_spec("tesserocr") is not None
 
 
 def _fallback_reason(archival_formats: tuple[str, ...]) -> str | None:
