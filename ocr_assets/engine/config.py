@@ -94,6 +94,12 @@ class ProjectConfig:
                               "character error rate is above this.")
     archival_formats: str = setting("", "ARCHIVAL_FORMATS", "Comma-separated per-page archival "
                                      "documents written in the same pass: `hocr`, `alto`.")
+    searchable_pdf: bool = setting(False, "SEARCHABLE_PDF", "Each page also gets a searchable "
+                                   "PDF (its image with the OCR words as invisible text), and "
+                                   "each folder one PDF of its done pages; a folder's "
+                                   "`folder.toml` can turn it on or off.")
+    pdfa: bool = setting(False, "PDFA", "Write each folder's searchable PDF as PDF/A-2b "
+                         "(pikepdf prepares and validates it).")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> ProjectConfig:
@@ -124,7 +130,7 @@ class ProjectConfig:
             max_attempts=self.max_attempts,
             auto_rotate=self.auto_rotate, rotate_every_page=self.rotate_every_page,
             rotate_min_confidence=self.rotate_min_confidence,
-            worker_memory_mb=self.worker_memory_mb,
+            worker_memory_mb=self.worker_memory_mb, searchable_pdf=self.searchable_pdf,
             archival_formats=tuple(name.strip().lower()
                                    for name in self.archival_formats.split(",") if name.strip()))
 

@@ -64,7 +64,7 @@ class Project:
 
     @cached_property
     def outputs(self) -> OutputStore:
-        """The root of every output; `ocr/`, `reports/` and `corpus/` below it."""
+        """The root of every output; `ocr/`, `reports/`, `pdf/` and `corpus/` below it."""
         return open_store(self.config.output_url or self.config.data_root)
 
     @property
@@ -76,6 +76,11 @@ class Project:
     def reports_store(self) -> OutputStore:
         """Per-folder reports: `<partition>/failed_pages.csv`, `accuracy.csv`, ..."""
         return self.outputs.child("reports")
+
+    @property
+    def pdf_store(self) -> OutputStore:
+        """Folders' searchable PDFs: `<partition>.pdf`."""
+        return self.outputs.child("pdf")
 
     @property
     def corpus_store(self) -> OutputStore:

@@ -71,6 +71,9 @@ class OcrSettings:
     skip_text: bool = False
     """A PDF page that already has a text layer keeps that text instead of being OCRed
     (OCRmyPDF's `--skip-text`); set per folder in its `folder.toml`."""
+    searchable_pdf: bool = False
+    """Each page also gets its searchable PDF (the image read, with the words of the same pass
+    as invisible text), from which the folder's PDF is merged; per folder in `folder.toml`."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.archival_formats) - set(ARCHIVAL_FORMAT_NAMES))
@@ -87,7 +90,9 @@ class OcrSettings:
         versions are not worth reading a corpus again), nor how pages are scheduled, bounded or
         retried (workers, timeouts, memory, attempts, the megapixel and page refusals), nor the
         archival documents written beside the text. `skip_text` is in it only when on, so the
-        recipes of every page read before it existed stay what they were."""
+        recipes of every page read before it existed stay what they were; so is
+        `searchable_pdf`, which does not change the text but is made from the pass that reads
+        it: turning it on reads a folder's done pages once more, for their PDFs."""
         recipe: dict[str, object] = {
             "lang": self.lang, "psm": int(self.psm), "max_side_px": int(self.max_side_px),
             "auto_rotate": bool(self.auto_rotate),
@@ -95,6 +100,8 @@ class OcrSettings:
             "rotate_min_confidence": float(self.rotate_min_confidence), "decode": self.decode}
         if self.skip_text:
             recipe["skip_text"] = True
+        if self.searchable_pdf:
+            recipe["searchable_pdf"] = True
         return recipe
 
     def recipe_key(self) -> str:

@@ -17,7 +17,7 @@ OWNERS = ["team:digitisation"]
 
 def tags(layer: str) -> dict[str, str]:
     """The catalog tags of an asset: its domain, and its layer (`input`, `pages`, `report`,
-    `quality`, `corpus`)."""
+    `quality`, `deliverable`, `corpus`)."""
     return {"domain": "ocr", "layer": layer}
 
 

@@ -1,6 +1,7 @@
-"""What one folder's run records in Dagster: the metadata of its three assets (`page_texts`,
-`failed_pages`, `page_accuracy`) and the results of its checks, from the engine's report and
-the manifest after the run, with the folder's reports written on the way.
+"""What one folder's run records in Dagster: the metadata of its assets (`page_texts`,
+`failed_pages`, `page_accuracy`, and `searchable_pdf` where the folder asks for it) and the
+results of their checks, from the engine's report and the manifest after the run, with the
+folder's reports (and searchable PDF) written on the way.
 
 The checks recompute from the folder, the files and the manifest; they never trust the numbers
 the run reported, so a tampered or stale manifest makes them fail. Each check is declared once
@@ -29,6 +30,13 @@ from ocr_assets.engine.folder.reports import (
     write_frame_report,
 )
 from ocr_assets.engine.folder.retry import load_record
+from ocr_assets.engine.folder.searchable_pdf import (
+    MIN_PAGE_WORD_MATCH,
+    FolderPdf,
+    FolderPdfError,
+    build_folder_pdf,
+    verify_folder_pdf,
+)
 from ocr_assets.engine.folder.run import FolderRun
 from ocr_assets.engine.manifest import DONE, FAILED, PageRecord
 from ocr_assets.engine.project import ScanFolder
@@ -40,7 +48,12 @@ from ocr_assets.orchestration.metadata import (
     markdown_table,
 )
 from ocr_assets.orchestration.partitions import scan_folders
-from ocr_assets.orchestration.run_state import FAILED_PAGES, PAGE_ACCURACY, PAGE_TEXTS
+from ocr_assets.orchestration.run_state import (
+    FAILED_PAGES,
+    PAGE_ACCURACY,
+    PAGE_TEXTS,
+    SEARCHABLE_PDF,
+)
 
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
 
@@ -76,6 +89,10 @@ CHECKS: dict[str, Check] = {
     "cer_within_limit": Check(PAGE_ACCURACY, False, "Warns when the folder's character error "
                               "rate against its ground truth is above OCR_ASSETS_MAX_CER, naming "
                               "the worst pages."),
+    "searchable_pdf_complete": Check(SEARCHABLE_PDF, True, "The folder's searchable PDF, read "
+                                     "back as a reader would (PDFium), has one page per done "
+                                     "page and each page's text layer extracts to its text "
+                                     "(failed pages are left out, and named)."),
 }
 FLAGS = ("partial", "empty", "garbage")
 """The page flags a check of its own names (`<flag>_pages`)."""
@@ -138,10 +155,55 @@ def folder_results(run: FolderRun) -> FolderResults:
     texts = folder_metadata(report)
     texts["path"] = dg.MetadataValue.path(folder.outputs.uri(""))
     accuracy = evaluate_folder(folder)
-    return FolderResults(folder.key, {PAGE_TEXTS: texts,
-                                      FAILED_PAGES: _failed_pages_report(run, rows),
-                                      PAGE_ACCURACY: _accuracy_report(run, accuracy)},
-                         check_outcomes(folder, accuracy))
+    metadata = {PAGE_TEXTS: texts, FAILED_PAGES: _failed_pages_report(run, rows),
+                PAGE_ACCURACY: _accuracy_report(run, accuracy)}
+    checks = check_outcomes(folder, accuracy)
+    if folder.settings().searchable_pdf:
+        metadata[SEARCHABLE_PDF], pdf_check = _searchable_pdf(folder)
+        checks.append(pdf_check)
+    return FolderResults(folder.key, metadata, checks)
+
+
+def _searchable_pdf(folder: ScanFolder) -> tuple[dict[str, dg.MetadataValue], CheckOutcome]:
+    """Build the folder's PDF (unless it already holds its done pages) and verify it."""
+    try:
+        built: FolderPdf | None = build_folder_pdf(folder, pdfa=folder.project.config.pdfa)
+    except FolderPdfError as exc:
+        built = None
+        error = str(exc)
+    if built is None:
+        return ({"error": dg.MetadataValue.text(error)},
+                CheckOutcome("searchable_pdf_complete", False, error))
+    metadata: dict[str, dg.MetadataValue] = {
+        "path": dg.MetadataValue.path(built.uri),
+        "pages": dg.MetadataValue.int(built.pages),
+        "bytes": dg.MetadataValue.int(built.bytes),
+        "pdfa": dg.MetadataValue.bool(built.pdfa),
+        "rebuilt": dg.MetadataValue.bool(built.rebuilt),
+        "left_out": dg.MetadataValue.json(list(built.left_out)),
+    }
+    return metadata, _pdf_check(folder)
+
+
+def _pdf_check(folder: ScanFolder) -> CheckOutcome:
+    found = verify_folder_pdf(folder)
+    metadata: dict[str, dg.MetadataValue] = {
+        "pages_in_pdf": dg.MetadataValue.int(found.pages_in_pdf),
+        "done_pages": dg.MetadataValue.int(found.done_pages),
+        "word_match": dg.MetadataValue.float(round(found.word_match, 4)),
+        "failed_pages_left_out": dg.MetadataValue.json(found.failed_pages[:TABLE_ROWS]),
+        "pages_not_word_for_word": dg.MetadataValue.json(found.mismatched[:TABLE_ROWS]),
+    }
+    problems = ([found.problem] if found.problem else []) + (
+        [f"{found.pages_in_pdf} pages in the PDF, {found.done_pages} done pages; run the "
+         "folder again to rebuild it"] if found.pages_in_pdf != found.done_pages else []) + (
+        [f"{len(found.broken)} pages whose text layer extracts less than "
+         f"{MIN_PAGE_WORD_MATCH:.0%} of their text: " + ", ".join(found.broken[:10])]
+        if found.broken else [])
+    notes = [f"{len(found.failed_pages)} failed pages are not in it: "
+             + ", ".join(found.failed_pages[:10])] if found.failed_pages else []
+    return CheckOutcome("searchable_pdf_complete", found.passed,
+                        "; ".join(problems + notes) or None, metadata)
 
 
 def check_outcomes(folder: ScanFolder,

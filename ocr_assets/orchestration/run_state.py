@@ -25,6 +25,7 @@ SCAN_FOLDERS = dg.AssetKey("scan_folders")
 PAGE_TEXTS = dg.AssetKey("page_texts")
 FAILED_PAGES = dg.AssetKey("failed_pages")
 PAGE_ACCURACY = dg.AssetKey("page_accuracy")
+SEARCHABLE_PDF = dg.AssetKey("searchable_pdf")
 FOLDER_ASSETS = (PAGE_TEXTS, FAILED_PAGES)
 """The assets whose partitions are a folder's run: the OCR and the retry pass with its report."""
 DATA_VERSION_TAG = "dagster/data_version"

@@ -1,11 +1,17 @@
 """The OCR of scan folders (partitions): one step reads every folder of its run through one pool
-and records, for each folder, its page texts, its failed-pages report and its accuracy, with
-their checks.
+and records, for each folder, its page texts, its failed-pages report, its accuracy and (where
+the folder asks for it) its searchable PDF, with their checks.
 
 ```
 scan_folders ──► page_texts ──► failed_pages
-                      └───────► page_accuracy
+                      ├───────► page_accuracy
+                      └───────► searchable_pdf
 ```
+The searchable PDF is an asset of its own but an output of this same step, not a step of its
+own: it is merged from page PDFs the OCR pass already wrote, in a fraction of a second per
+folder, so a step (and with the multiprocess executor a process) per run for it would cost more
+than the merge, and many small folders would wait for it; here each folder's PDF is recorded
+the moment the folder is done, like its reports.
 A run covers one folder (a click in the UI, a sensor's request) or many (`ocr-assets run`, a
 backfill: `BackfillPolicy.multi_run`, `OCR_ASSETS_FOLDERS_PER_RUN` folders a run), and either
 way each folder gets its own materializations and check results, recorded the moment it is
@@ -45,6 +51,7 @@ from ocr_assets.orchestration.run_state import (
     PAGE_ACCURACY,
     PAGE_TEXTS,
     SCAN_FOLDERS,
+    SEARCHABLE_PDF,
     TAG_PAGES,
 )
 from ocr_assets.orchestration.steps import failing_for_good, run_settings
@@ -178,6 +185,15 @@ def folder_assets(step_retry: dg.RetryPolicy | None = None, recipe: str | None =
                             "truth (`<stem>.gt.txt` beside it, or under OCR_ASSETS_GROUND_TRUTH),"
                             " per page and for the folder "
                             "(`<data>/reports/<partition>/accuracy.csv`)."),
+            dg.AssetSpec(
+                SEARCHABLE_PDF, deps=[PAGE_TEXTS], group_name="ocr", kinds={"pdf"},
+                tags=tags("deliverable"), **common,
+                description="One searchable PDF of the folder (`<data>/pdf/<partition>.pdf`): "
+                            "its done pages in page order, each the image Tesseract read with "
+                            "the words of the same pass as invisible text; PDF/A-2b with "
+                            "OCR_ASSETS_PDFA. Made only for folders that ask for it "
+                            "(OCR_ASSETS_SEARCHABLE_PDF, or `searchable_pdf` in `folder.toml`)."
+                            " Rebuilt only when its done pages changed."),
         ],
         check_specs=check_specs(), partitions_def=scan_folders, can_subset=True, pool=OCR_POOL,
         retry_policy=step_retry or automation.step_retry_policy(),

@@ -36,6 +36,7 @@ from ocr_assets.engine.page.pdf import (
     text_layer,
 )
 from ocr_assets.engine.page.quality import PageQuality, score_page
+from ocr_assets.engine.page.searchable_pdf import page_pdf, source_page_pdf
 from ocr_assets.engine.page.wordlists import load_words
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.store.outputs import OutputStore, write_json, write_text
@@ -85,11 +86,11 @@ def output_keys(output_name: str) -> tuple[str, str]:
     return f"{output_name}.txt", f"{output_name}.json"
 
 
-ARCHIVAL_SUFFIXES = {"hocr": ".hocr", "alto": ".alto.xml"}
+ARCHIVAL_SUFFIXES = {"hocr": ".hocr", "alto": ".alto.xml", "pdf": ".pdf"}
 
 
 def archival_key(output_name: str, document: str) -> str:
-    """The key of the page's hOCR (`.hocr`) or ALTO (`.alto.xml`) document."""
+    """The key of the page's hOCR (`.hocr`), ALTO (`.alto.xml`) or searchable PDF (`.pdf`)."""
     return output_name + ARCHIVAL_SUFFIXES[document]
 
 
@@ -198,6 +199,8 @@ class PageReading:
     renderings: dict[str, str] = field(default_factory=dict)
     text_layer: str | None = None
     """`kept` when the text is the PDF's own text layer, None when it was OCRed."""
+    pdf: bytes | None = None
+    """The page's searchable PDF, when the settings ask for it."""
 
 
 def _read_pdf_page(task: PageTask, path: Path, work_dir: Path, started: float) -> PageReading:
@@ -211,7 +214,9 @@ def _read_pdf_page(task: PageTask, path: Path, work_dir: Path, started: float) -
             # dictionary words passes as text (a garbled one is flagged, as OCR would be).
             quality = score_page(kept, (), load_words(settings.lang))
             return PageReading(kept, quality, TEXT_LAYER_ENGINE, pdfium_version(),
-                               None, text_layer="kept")
+                               None, text_layer="kept",
+                               pdf=source_page_pdf(path, task.frame or 0)
+                               if settings.searchable_pdf else None)
         image = render_page(page, path, task.frame, work_dir,
                             max_megapixels=settings.max_megapixels,
                             max_side_px=settings.max_side_px)
@@ -223,8 +228,10 @@ def _ocr_image(image: PreparedImage, work_dir: Path, settings: OcrSettings, star
     backend = get_engine(settings.engine)
     result, quality, orientation = read_upright(image.path, work_dir, backend, settings,
                                                 started, path)
+    pdf = (page_pdf(result.image_path or image.path, result.tsv, path.name)
+           if settings.searchable_pdf else None)
     return PageReading(result.text, quality, settings.engine, backend.version(), image,
-                       orientation, result.renderings)
+                       orientation, result.renderings, pdf=pdf)
 
 
 def _read_page(task: PageTask, path: Path, work_dir: Path, started: float) -> PageReading:
@@ -252,6 +259,8 @@ def ocr_page(task: PageTask) -> PageOutcome:
         text_key, facts_key = output_keys(task.output_name)
         for document, content in reading.renderings.items():
             write_text(task.outputs, archival_key(task.output_name, document), content)
+        if reading.pdf is not None:
+            task.outputs.write_bytes(archival_key(task.output_name, "pdf"), reading.pdf)
         write_text(task.outputs, text_key, reading.text)
         write_json(task.outputs, facts_key, {
             "folder": display_name(task.folder_name),

@@ -29,6 +29,10 @@ class EngineOutput:
     """False when the engine exited cleanly but never saw the image (Leptonica decode failure)."""
     renderings: dict[str, str] = field(default_factory=dict)
     """Archival renderings asked for (`ARCHIVAL_FORMATS`: format -> document), same pass."""
+    tsv: str = ""
+    """The pass's TSV (words with their boxes): a searchable PDF's text layer is built from it."""
+    image_path: Path | None = None
+    """The image this pass read, in whose pixels the TSV's boxes are."""
 
 
 ARCHIVAL_FORMATS: dict[str, tuple[str, str]] = {

@@ -121,7 +121,7 @@ def tesseract_pass(image_path: Path, work_dir: Path, *, lang: str, psm: int, tim
         raise PageError(FailureCategory.ENGINE_ERROR,
                         f"tesseract wrote no output file ({exc.filename})") from exc
     words, confidences, page_seen = parse_tsv(tsv)
-    return EngineOutput(text, words, confidences, page_seen, documents)
+    return EngineOutput(text, words, confidences, page_seen, documents, tsv, image_path)
 
 
 def _signal_name(number: int) -> str:

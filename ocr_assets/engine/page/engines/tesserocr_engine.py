@@ -180,4 +180,4 @@ class TesserocrEngine(OcrEngine):
             api.Clear()
             api.ClearAdaptiveClassifier()
         words, confidences, page_seen = parse_tsv(tsv)
-        return EngineOutput(text, words, confidences, page_seen, documents)
+        return EngineOutput(text, words, confidences, page_seen, documents, tsv, image_path)
