@@ -30,6 +30,7 @@ from ocr_assets.engine.folder.reports import (
     write_frame_report,
 )
 from ocr_assets.engine.folder.retry import load_record
+from ocr_assets.engine.folder.run import FolderRun
 from ocr_assets.engine.folder.searchable_pdf import (
     MIN_PAGE_WORD_MATCH,
     FolderPdf,
@@ -37,7 +38,6 @@ from ocr_assets.engine.folder.searchable_pdf import (
     build_folder_pdf,
     verify_folder_pdf,
 )
-from ocr_assets.engine.folder.run import FolderRun
 from ocr_assets.engine.manifest import DONE, FAILED, PageRecord
 from ocr_assets.engine.project import ScanFolder
 from ocr_assets.orchestration.metadata import (

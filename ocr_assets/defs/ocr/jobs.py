@@ -8,14 +8,15 @@ import dagster as dg
 
 from ocr_assets.orchestration.run_state import TAG_PAGES
 
-FOLDER_ASSETS = dg.AssetSelection.assets("page_texts", "failed_pages",
-                                         "page_accuracy").without_checks()
+FOLDER_ASSETS = dg.AssetSelection.assets("page_texts", "failed_pages", "page_accuracy",
+                                         "searchable_pdf").without_checks()
 
 ocr_folder_job = dg.define_asset_job(
     "ocr_folder_job", selection=FOLDER_ASSETS,
     description="Scan folders (partitions): observe each, OCR its pages that need it, retry its "
                 "failed pages with other settings, write its failed-pages and accuracy reports "
-                "and evaluate its checks, each folder recorded when it is done.")
+                "(and its searchable PDF where asked for) and evaluate its checks, each folder "
+                "recorded when it is done.")
 
 retry_failed_pages_job = dg.define_asset_job(
     "retry_failed_pages_job", selection=FOLDER_ASSETS, tags={TAG_PAGES: "failed"},
