@@ -195,7 +195,7 @@ def verify_folder_pdf(folder: ScanFolder) -> PdfVerification:
                                  output_keys(row.output_name or row.page_id)[0]).split()
             text_page = document[index].get_textpage()
             found = extracted_words(text_page.get_text_bounded())
-            matched = _matched(expected, found)
+            matched = matched_words(expected, found)
             result.words += len(expected)
             result.words_matched += matched
             if found != expected:
@@ -207,7 +207,7 @@ def verify_folder_pdf(folder: ScanFolder) -> PdfVerification:
     return result
 
 
-def _matched(expected: list[str], found: list[str]) -> int:
+def matched_words(expected: list[str], found: list[str]) -> int:
     """How many of the expected words the extraction has, in order (longest common
     subsequence, by difflib's matcher)."""
     matcher = difflib.SequenceMatcher(None, expected, found, autojunk=False)
