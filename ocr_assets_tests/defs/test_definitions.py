@@ -33,28 +33,31 @@ def test_the_asset_graph_has_its_assets_dependencies_and_partitions(
         repo: dg.RepositoryDefinition) -> None:
     graph = repo.asset_graph
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"scan_folders", "page_texts", "failed_pages", "page_accuracy", "ocr_corpus"}
+    assert keys == {"scan_folders", "page_texts", "failed_pages", "page_accuracy",
+                    "searchable_pdf", "ocr_corpus"}
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
                for key in graph.get_all_asset_keys()}
     assert parents == {"scan_folders": set(), "page_texts": {"scan_folders"},
                        "failed_pages": {"page_texts"}, "page_accuracy": {"page_texts"},
-                       "ocr_corpus": {"page_texts"}}
+                       "searchable_pdf": {"page_texts"}, "ocr_corpus": {"page_texts"}}
     scans = graph.get(dg.AssetKey("scan_folders"))
     assert scans.is_observable and not scans.is_materializable
     assert graph.get(dg.AssetKey("page_texts")).code_version == OcrSettings().recipe_key()
-    for name in ("scan_folders", "page_texts", "failed_pages", "page_accuracy"):
+    for name in ("scan_folders", "page_texts", "failed_pages", "page_accuracy", "searchable_pdf"):
         partitions = graph.get(dg.AssetKey(name)).partitions_def
         assert isinstance(partitions, dg.DynamicPartitionsDefinition), name
         assert partitions.name == "scan_folders"
     assert graph.get(dg.AssetKey("ocr_corpus")).partitions_def is None
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {"scan_folders": "ocr", "page_texts": "ocr", "failed_pages": "ocr",
-                      "page_accuracy": "quality", "ocr_corpus": "corpus"}
-    for name in ("page_texts", "failed_pages", "page_accuracy"):
+                      "page_accuracy": "quality", "searchable_pdf": "ocr",
+                      "ocr_corpus": "corpus"}
+    for name in ("page_texts", "failed_pages", "page_accuracy", "searchable_pdf"):
         assert graph.get(dg.AssetKey(name)).pools == {"tesseract"}, \
             "one step OCRs the folders and writes their reports: it claims the OCR pool"
     # The command line and the sensor name the folder assets without loading the definitions.
-    assert set(ocr_scan_folders.keys) == {PAGE_TEXTS, FAILED_PAGES, dg.AssetKey("page_accuracy")}
+    assert set(ocr_scan_folders.keys) == {PAGE_TEXTS, FAILED_PAGES, dg.AssetKey("page_accuracy"),
+                                          dg.AssetKey("searchable_pdf")}
     assert ocr_scan_folders.can_subset
     assert ocr_scan_folders.backfill_policy == dg.BackfillPolicy.multi_run(200), \
         "a backfill runs its folders 200 to a run (OCR_ASSETS_FOLDERS_PER_RUN)"
@@ -88,10 +91,12 @@ def test_every_check_is_on_its_asset_with_its_severity(repo: dg.RepositoryDefini
     assert checks == {("page_texts", "counts_invariant"), ("failed_pages", "failure_share"),
                       ("page_texts", "empty_pages"), ("page_texts", "garbage_pages"),
                       ("page_texts", "no_failed_pages"), ("page_texts", "partial_pages"),
-                      ("page_accuracy", "cer_within_limit"), ("ocr_corpus", "corpus_complete")}
+                      ("page_accuracy", "cer_within_limit"), ("ocr_corpus", "corpus_complete"),
+                      ("searchable_pdf", "searchable_pdf_complete")}
     blocking = {key.name for key in repo.asset_graph.asset_check_keys
                 if repo.asset_graph.get_check_spec(key).blocking}
-    assert blocking == {"counts_invariant", "failure_share", "corpus_complete"}
+    assert blocking == {"counts_invariant", "failure_share", "corpus_complete",
+                        "searchable_pdf_complete"}
 
 
 def test_jobs_sensors_and_schedules(repo: dg.RepositoryDefinition) -> None:
@@ -99,12 +104,12 @@ def test_jobs_sensors_and_schedules(repo: dg.RepositoryDefinition) -> None:
     assert {"ocr_folder_job", "retry_failed_pages_job", "corpus_job"} <= set(jobs)
     folder_job = jobs["ocr_folder_job"]
     assert {key.to_user_string() for key in folder_job.asset_layer.executable_asset_keys} == {
-        "page_texts", "failed_pages", "page_accuracy"}
+        "page_texts", "failed_pages", "page_accuracy", "searchable_pdf"}
     assert [node.name for node in folder_job.graph.nodes] == ["ocr_scan_folders"], \
         "one step a run: it observes, OCRs, reports and checks every folder of the run"
     retry_job = jobs["retry_failed_pages_job"]
     assert {key.to_user_string() for key in retry_job.asset_layer.executable_asset_keys} == {
-        "page_texts", "failed_pages", "page_accuracy"}
+        "page_texts", "failed_pages", "page_accuracy", "searchable_pdf"}
     assert retry_job.tags["ocr_assets/pages"] == "failed"
     assert jobs["corpus_job"].tags == {"ocr_assets/job": "corpus"}
     sensors = {sensor.name: sensor for sensor in repo.sensor_defs}
