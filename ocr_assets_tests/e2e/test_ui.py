@@ -89,7 +89,10 @@ FAILED_PAGE, BLANK, NOISE, TRUNCATED = "empty.png", "blank.png", "noise.png", "t
 partial (the retry pass reads the readable top of the truncated file)."""
 FOLDER_JOB, RETRY_JOB = "ocr_folder_job", "retry_failed_pages_job"
 FOLDER_ASSETS = {"page_texts", "failed_pages", "page_accuracy"}
-"""What both jobs materialize: the assets of the folder step `ocr_scan_folders`."""
+"""What both jobs materialize for every folder: the assets of the folder step
+`ocr_scan_folders` (and `searchable_pdf`, which they select, for folders that ask for it)."""
+JOB_ASSETS = FOLDER_ASSETS | {"searchable_pdf"}
+"""What both jobs select."""
 SAMPLE_RUNS_TIMEOUT_S = 600
 """The sensor's runs over the sample folders: about 50 s on an idle 2-core machine."""
 RUN_TIMEOUT_MS = 300_000
@@ -579,7 +582,7 @@ def test_2_materializing_one_folder_from_its_job(page, ui: UiProject,
     assert clicked_run["status"] == "SUCCESS"
     assert clicked_run["jobName"] == FOLDER_JOB
     assert clicked_run["tags"]["dagster/partition"] == DAMAGED
-    assert clicked_run["assets"] == FOLDER_ASSETS
+    assert clicked_run["assets"] == JOB_ASSETS
     assert clicked_run["steps"] == [("ocr_scan_folders", "SUCCESS")]
     signature = folder_signature(ui.scans / DAMAGED)
     observed = [o for o in ui.server.graphql(OBSERVATIONS, {"key": {"path": ["scan_folders"]}})[
@@ -693,7 +696,7 @@ def test_5_rerunning_a_folders_failed_pages_reads_them_again(ui: UiProject,
     assert (retried_run["status"], retried_run["jobName"]) == ("SUCCESS", RETRY_JOB)
     assert retried_run["tags"][TAG_PAGES] == "failed"
     assert retried_run["tags"]["dagster/partition"] == DAMAGED
-    assert retried_run["assets"] == FOLDER_ASSETS
+    assert retried_run["assets"] == JOB_ASSETS
     before, after = retried_run["attempts"]
     assert after > before, "the failed page was not read again"
     assert retried_run["shown_attempts"] == (before, after), "the UI shows the manifest's count"
@@ -771,7 +774,7 @@ def test_6_backfill_of_failed_and_missing_folders_picks_exactly_those(
     assert not backfill.is_asset_backfill, "a backfill of the job: ocr_folder_job runs"
     assert backfill.partition_set_origin.partition_set_name == f"{FOLDER_JOB}_partition_set"
     assert sorted(backfill.partition_names) == sorted([CLEAN, MOVED])
-    assert {key.to_user_string() for key in backfill.asset_selection} == FOLDER_ASSETS
+    assert {key.to_user_string() for key in backfill.asset_selection} == JOB_ASSETS
     assert (run.job_name, run.status) == (FOLDER_JOB, dg.DagsterRunStatus.FAILURE)
     assert partitions_of_run(run.tags, order) == [CLEAN, MOVED], "one run over the range"
     why = failure.dagster_event.step_failure_data.user_failure_data.metadata[FAILED_FOLDERS].data
