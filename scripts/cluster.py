@@ -33,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -370,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster.teardown()
         shutil.rmtree(work, ignore_errors=True)
     result["seconds"] = round(time.monotonic() - started, 1)
+    result["pid"] = os.getpid()
     print(json.dumps(result), flush=True)
     return 0 if result["ok"] else 1
 
