@@ -61,6 +61,6 @@ wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
   say "installing ocr-assets and its dependencies into .venv"
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[test,tesserocr]"
+  .venv/bin/python -m pip install --quiet -e ".[test,tesserocr,cluster]"
   echo "$wanted" > "$stamp"
 fi

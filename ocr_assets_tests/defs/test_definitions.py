@@ -120,7 +120,9 @@ def test_jobs_sensors_and_schedules(repo: dg.RepositoryDefinition) -> None:
     [schedule] = repo.schedule_defs
     assert (schedule.name, schedule.job_name, schedule.cron_schedule) == (
         "nightly_ingestion", "ocr_folder_job", "0 2 * * *")
-    assert set(repo.get_top_level_resources()) == {"ocr"}
+    assert set(repo.get_top_level_resources()) == {"ocr", "shard_io_manager"}
+    assert jobs["ocr_sharded_job"].executor_def is dg.in_process_executor, \
+        "without a broker the sharded job runs in the run's process"
 
 
 def test_the_deployment_environment_reaches_the_definitions_when_they_load(

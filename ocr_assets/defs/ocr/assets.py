@@ -30,7 +30,6 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.folder.retry import PageRetry
 from ocr_assets.engine.folder.run import FolderRun, ocr_folders
 from ocr_assets.engine.manifest import DONE, PageOutcome
@@ -40,12 +39,11 @@ from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.catalog import OWNERS, REPORT_SCHEMA, tags
 from ocr_assets.orchestration.concurrency import OCR_POOL
-from ocr_assets.orchestration.folder_results import check_specs, folder_results
+from ocr_assets.orchestration.folder_results import check_specs
 from ocr_assets.orchestration.partitions import scan_folders
-from ocr_assets.orchestration.provenance import check_target, page_texts_tags
+from ocr_assets.orchestration.recording import observe_folder, record_folder
 from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets.orchestration.run_state import (
-    DATA_VERSION_TAG,
     FAILED_FOLDERS,
     FAILED_PAGES,
     PAGE_ACCURACY,
@@ -55,35 +53,6 @@ from ocr_assets.orchestration.run_state import (
     TAG_PAGES,
 )
 from ocr_assets.orchestration.steps import failing_for_good, run_settings
-
-
-def _observe(context: dg.AssetExecutionContext, folder: ScanFolder) -> str:
-    """Record the folder's state as read by this run (its signature, the data version of
-    `scan_folders`), and return it."""
-    signature = folder_signature(folder.path)
-    context.log_event(dg.AssetObservation(SCAN_FOLDERS, partition=folder.key,
-                                          tags={DATA_VERSION_TAG: signature}))
-    return signature
-
-
-def _record(context: dg.AssetExecutionContext, run: FolderRun, recipe: str) -> list[str]:
-    """Log the folder's materializations and check results; return its failed blocking checks."""
-    results = folder_results(run)
-    selected = context.selected_asset_keys
-    for asset, metadata in results.metadata.items():
-        if asset in selected:
-            context.log_event(dg.AssetMaterialization(
-                asset, partition=results.key, metadata=metadata,
-                tags=page_texts_tags(context.instance, results.key, recipe)
-                if asset == PAGE_TEXTS else None))
-    # Each check result points at the materialization just logged, as a check step's would:
-    # Dagster shows a folder's check status only while it is about the folder's latest one.
-    targets = {asset: check_target(context.instance, asset, results.key)
-               for asset in results.metadata if asset in selected}
-    for check in results.checks:
-        if check.check.asset in selected:
-            context.log_event(check.evaluation(results.key, targets[check.check.asset]))
-    return results.blocking_failures()
 
 
 def ocr_scan_folders(context: dg.AssetExecutionContext, ocr: OcrConfig, recipe: str) -> None:
@@ -104,7 +73,7 @@ def ocr_scan_folders(context: dg.AssetExecutionContext, ocr: OcrConfig, recipe: 
             problems[key] = (f"scan folder {folder.path} does not exist; restore it, or delete "
                              "the partition (`ocr-assets forget`)")
             continue
-        _observe(context, folder)
+        observe_folder(context, folder)
         folders.append(folder)
 
     def log_page(folder: ScanFolder, page_id: str, outcome: PageOutcome) -> None:
@@ -127,7 +96,7 @@ def ocr_scan_folders(context: dg.AssetExecutionContext, ocr: OcrConfig, recipe: 
                          f"{report.failed} failed, {report.skipped} skipped, "
                          f"{report.processed} OCRed at {report.pages_per_s:.2f} pages/s; retry "
                          f"pass: {retry.tried} tried, {retry.recovered} recovered")
-        for check in _record(context, run, recipe):
+        for check in record_folder(context, run, recipe, context.selected_asset_keys):
             problems[run.folder.key] = f"blocking check {check} failed"
 
     def refused(folder: ScanFolder, exc: Exception) -> None:

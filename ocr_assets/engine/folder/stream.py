@@ -43,6 +43,13 @@ if TYPE_CHECKING:
 OnPage = Callable[["ScanFolder", str, PageOutcome], None]
 OnDone = Callable[["ScanFolder", FolderReport], None]
 OnRefused = Callable[["ScanFolder", Exception], None]
+Order = Callable[[list[Page]], list[Page]]
+"""The order in which a folder's pages are claimed (a shard's own slice first: `shard.py`)."""
+
+
+def largest_first(pages: list[Page]) -> list[Page]:
+    """Longest-processing-time-first: a folder's own last pages are short ones."""
+    return sorted(pages, key=lambda page: page.size, reverse=True)
 
 
 @dataclass
@@ -71,6 +78,7 @@ class _Stream:
     on_page: OnPage | None
     on_done: OnDone
     on_refused: OnRefused | None
+    order: Order = largest_first
     owner: str = field(default_factory=run_owner)
     open: list[_Open] = field(default_factory=list)
 
@@ -104,7 +112,7 @@ class _Stream:
                               refused=plan.listing.refused)
         if plan.todo:
             folder.outputs.remove_partial_writes()
-        queue = iter(sorted(plan.todo, key=lambda page: page.size, reverse=True))
+        queue = iter(self.order(plan.todo))
         return _Open(folder, settings, plan, report, queue, started)
 
     def _claim_next(self, batch: _Open) -> PageTask | None:
@@ -138,15 +146,16 @@ class _Stream:
 
 def stream_folders(folders: Iterable[ScanFolder], settings: OcrSettings, *,
                    on_done: OnDone, failed_again: bool = False, on_page: OnPage | None = None,
-                   on_refused: OnRefused | None = None) -> None:
+                   on_refused: OnRefused | None = None, order: Order = largest_first) -> None:
     """Read the pages that need it of every folder, in order, through one pool.
 
     `settings` are the run's; each folder's `folder.toml` is applied on top, and a folder the
     engine cannot read as configured (a bad `folder.toml`, a missing language) goes to
     `on_refused` before any of its pages is touched (raised when there is none). `on_page` hears
     each page as it is recorded, `on_done` each folder once its last page is: both run in this
-    process, in the thread that called."""
-    stream = _Stream(iter(folders), settings, failed_again, on_page, on_done, on_refused)
+    process, in the thread that called. `order` decides which of a folder's pages are claimed
+    first (largest first by default)."""
+    stream = _Stream(iter(folders), settings, failed_again, on_page, on_done, on_refused, order)
     window = 2 * max(1, settings.workers)
     in_flight: dict[Future[PageOutcome], tuple[_Open, PageTask]] = {}
     with worker_pool(settings.workers, settings.recycle_after,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import hashlib
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -116,6 +117,12 @@ class PageRecord:
     lease_owner: str | None = None
     lease_until: float | None = None
     updated_at: float | None = None
+    host: str | None = None
+    """The host name (`socket.gethostname()`) of the run that recorded the page's status last:
+    which machine of a cluster read it. None on rows recorded before it was kept."""
+    done_count: int = 0
+    """How many times a run recorded the page done, over the row's life: above 1 within one
+    recipe and input, a page was OCRed twice (what the cluster's fault tests count)."""
 
     def flag_reasons(self) -> dict[str, str]:
         """flag -> why, for each of the page's flags."""
@@ -225,6 +232,9 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # The page ids a listing found: the counts invariant trusts an unchanged folder's rows
     # without listing its pages again only while they are still those ids.
     ("ALTER TABLE folder_listings ADD COLUMN pages_digest TEXT",),
+    # Which host recorded a page, and how many times it was recorded done (a cluster's runs).
+    ("ALTER TABLE pages ADD COLUMN host TEXT",
+     "ALTER TABLE pages ADD COLUMN done_count INTEGER NOT NULL DEFAULT 0"),
 )
 """SQLite schema versions 1..n (kept in `PRAGMA user_version`), applied in order; a new
 version is appended, never edited."""
@@ -374,18 +384,21 @@ class SqlManifest(abc.ABC):
             return cursor.rowcount == 1
 
     def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None:
+        """Store the outcome, end the lease, and name this host as the page's reader."""
         with self._tx() as db:
             db.execute(
                 "UPDATE pages SET status = ?, fingerprint = ?, size = ?, mtime_ns = ?, ms = ?, "
                 "error_category = ?, error_message = ?, mean_confidence = ?, words = ?, "
                 "chars = ?, garbage_score = ?, flags = ?, flag_reason = ?, output_name = ?, "
-                "engine = ?, recipe = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? "
+                "engine = ?, recipe = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?, "
+                "host = ?, done_count = done_count + ? "
                 "WHERE partition_key = ? AND page_id = ?",
                 (outcome.status, outcome.fingerprint, outcome.size, outcome.mtime_ns, outcome.ms,
                  outcome.error_category, outcome.error_message, outcome.mean_confidence,
                  outcome.words, outcome.chars, outcome.garbage_score, outcome.flags,
                  outcome.flag_reason, outcome.output_name, outcome.engine, outcome.recipe,
-                 time.time(), partition_key, page_id))
+                 time.time(), socket.gethostname(), int(outcome.status == DONE),
+                 partition_key, page_id))
 
     def accept_unchanged(self, partition_key: str, page_id: str, size: int,
                          mtime_ns: int) -> None:

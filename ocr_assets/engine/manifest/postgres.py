@@ -88,6 +88,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE {schema}.folder_listings ADD COLUMN pages_digest TEXT;
     """,
+    # 5: the host that recorded a page, and how many times it was recorded done (a cluster's
+    # runs: which machine read it, and whether any page was read twice).
+    """
+    ALTER TABLE {schema}.pages ADD COLUMN host TEXT;
+    ALTER TABLE {schema}.pages ADD COLUMN done_count INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 """Schema versions 1..n, applied in order; a new version is appended, never edited."""
 

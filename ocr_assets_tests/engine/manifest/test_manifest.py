@@ -7,6 +7,7 @@ its own on the test server; skipped with the reason when no server answers).
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -137,6 +138,22 @@ def test_record_stores_the_outcome_and_ends_the_lease(manifest: Manifest) -> Non
     assert (second.status, second.error_category, second.error_message) == (
         FAILED, "unreadable_image", "p2.tif: cannot decode")
     assert second.output_name is None
+
+
+def test_record_names_the_host_and_counts_the_times_a_page_was_done(
+        manifest: Manifest) -> None:
+    manifest.sync_pages(KEY, ["p1.tif", "p2.tif"])
+    assert manifest.pages(KEY)["p1.tif"].host is None
+    for _ in range(2):
+        manifest.claim(KEY, "p1.tif", "run-a", lease_s=60)
+        manifest.record(KEY, "p1.tif", done())
+    manifest.claim(KEY, "p2.tif", "run-a", lease_s=60)
+    manifest.record(KEY, "p2.tif", PageOutcome(status=FAILED, fingerprint=None, size=7,
+                                               mtime_ns=9, ms=3, error_category="timeout"))
+
+    rows = manifest.pages(KEY)
+    assert (rows["p1.tif"].host, rows["p1.tif"].done_count) == (socket.gethostname(), 2)
+    assert (rows["p2.tif"].host, rows["p2.tif"].done_count) == (socket.gethostname(), 0)
 
 
 def test_accept_unchanged_moves_only_the_stat(manifest: Manifest) -> None:

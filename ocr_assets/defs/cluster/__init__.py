@@ -1,0 +1,1 @@
+"""The sharded job: folders split into shards that a cluster's hosts read (`jobs.py`)."""

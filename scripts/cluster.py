@@ -1,0 +1,467 @@
+"""A cluster of hosts on one machine: network namespaces, each a host with its own processes,
+host name and DAGSTER_HOME, sharing only what real hosts share: PostgreSQL (the Dagster
+instance and the page manifest), RabbitMQ (the Celery broker), and the scans and outputs (this
+machine's filesystem stands in for NFS). One folder of P pages is read by `ocr_sharded_job`
+with the Celery executor, its shards spread over the OCR hosts; `--kill-one` kills every process
+of one OCR host mid-run (SIGKILL) and brings it back, `--restart-postgres` restarts the
+database server mid-run. Run as root (`ip netns`); `scripts/cluster.sh` is the way in.
+
+Each host reaches the servers over its veth pair: a TCP forwarder in this process listens on
+the host end's address and connects to 127.0.0.1, so no server's configuration changes (and
+RabbitMQ's `guest`, allowed from localhost only, works). What a run creates is named after this
+process (`oc<pid>...`: namespaces, veths, the database `ocr_cluster_<pid>_<hex>`, the RabbitMQ
+vhost of the same name) and removed at the end; leftovers of a run that was killed are removed
+by the next one, once their process is gone.
+
+The last line printed is one JSON object: {"hosts": {host: pages it recorded done}, "pages": P,
+"done": D, "failed": F, "duplicates": K (pages recorded done more than once), ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+POSTGRES = ("127.0.0.1", 5432)
+RABBITMQ = ("127.0.0.1", 5672)
+NAME = re.compile(r"^oc(\d+)")
+DB_NAME = re.compile(r"^ocr_cluster_(\d+)_[0-9a-f]+$")
+FIXTURE_PAGES = REPO / "ocr_assets_tests" / "fixtures" / "pages"
+
+
+def say(message: str) -> None:
+    print(f"cluster: {message}", file=sys.stderr, flush=True)
+
+
+def run(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, check=check, capture_output=True, text=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- what the servers must offer, and the leftovers of killed runs --------------------------
+
+def preflight() -> str | None:
+    """Why a cluster cannot be built here, or None."""
+    if os.geteuid() != 0:
+        return "not root: network namespaces need root"
+    for tool in ("ip", "unshare", "rabbitmqctl"):
+        if shutil.which(tool) is None:
+            return f"{tool} not found"
+    probe = f"ocprobe{os.getpid()}"
+    if run("ip", "netns", "add", probe, check=False).returncode != 0:
+        return "`ip netns add` fails here"
+    run("ip", "netns", "del", probe, check=False)
+    for name, address in (("PostgreSQL", POSTGRES), ("RabbitMQ", RABBITMQ)):
+        try:
+            socket.create_connection(address, timeout=3).close()
+        except OSError as exc:
+            return f"{name} does not answer on {address[0]}:{address[1]} ({exc})"
+    try:
+        import dagster_celery  # noqa: F401
+    except ImportError:
+        return "dagster-celery is not installed (pip install 'ocr-assets[cluster]')"
+    return None
+
+
+def _admin() -> psycopg2.extensions.connection:
+    db = psycopg2.connect(host=POSTGRES[0], port=POSTGRES[1], user="postgres", dbname="postgres",
+                          connect_timeout=5)
+    db.autocommit = True
+    return db
+
+
+def clean_stale() -> None:
+    """Remove the namespaces, veths, databases and vhosts of cluster runs whose process is
+    gone (a run killed before its own clean-up)."""
+    for line in run("ip", "netns", "list").stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        match = NAME.match(name)
+        if match and not _alive(int(match.group(1))):
+            run("ip", "netns", "del", name, check=False)
+    for line in run("ip", "-o", "link", "show").stdout.splitlines():
+        name = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
+        match = NAME.match(name)
+        if match and not _alive(int(match.group(1))):
+            run("ip", "link", "del", name, check=False)
+    with contextlib.closing(_admin()) as admin:
+        cursor = admin.cursor()
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE 'ocr_cluster_%'")
+        for (name,) in cursor.fetchall():
+            match = DB_NAME.match(name)
+            if match and not _alive(int(match.group(1))):
+                cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)))
+    for name in run("rabbitmqctl", "-q", "list_vhosts").stdout.split():
+        match = DB_NAME.match(name)
+        if match and not _alive(int(match.group(1))):
+            run("rabbitmqctl", "-q", "delete_vhost", name, check=False)
+
+
+# --- the forwarder: a host's veth address to the servers on 127.0.0.1 ------------------------
+
+class Forwarder:
+    """TCP forwarders on the host ends of the veths, to PostgreSQL and RabbitMQ on loopback.
+    A host killed closes its sockets; the forwarder closes the server side too, so the broker
+    sees the worker's connection end and hands its unfinished step to another worker."""
+
+    def __init__(self) -> None:
+        self._servers: list[socket.socket] = []
+        self._stop = threading.Event()
+
+    def listen(self, address: str, port: int, target: tuple[str, int]) -> None:
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((address, port))
+        server.listen(64)
+        server.settimeout(0.5)
+        self._servers.append(server)
+        threading.Thread(target=self._accept, args=(server, target), daemon=True).start()
+
+    def _accept(self, server: socket.socket, target: tuple[str, int]) -> None:
+        while not self._stop.is_set():
+            try:
+                client, _ = server.accept()
+            except (TimeoutError, OSError):
+                continue
+            try:
+                upstream = socket.create_connection(target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            client.settimeout(None)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        for server in self._servers:
+            server.close()
+
+
+# --- hosts -----------------------------------------------------------------------------------
+
+@dataclass
+class Host:
+    name: str
+    namespace: str
+    address: str
+    """The host end of its veth: where it reaches the servers."""
+    home: Path
+    env: dict[str, str]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, log: Path, *command: str) -> subprocess.Popen[bytes]:
+        """A process of this host: in its namespace, under its own host name (a UTS namespace:
+        leases name hosts, and a process on another host is never declared dead from here),
+        in a session of the host's own (kill-one kills the session)."""
+        with open(log, "ab") as out:
+            process = subprocess.Popen(
+                ["ip", "netns", "exec", self.namespace, "unshare", "--uts", "sh", "-c",
+                 'hostname "$0" && exec "$@"', self.name, *command],
+                env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=self.home)
+        self.processes.append(process)
+        return process
+
+    def kill(self) -> None:
+        """SIGKILL every process of the host: its sessions' whole process groups."""
+        for process in self.processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        for process in self.processes:
+            process.wait()
+        self.processes.clear()
+
+
+@dataclass
+class Cluster:
+    ident: str
+    work: Path
+    hosts: list[Host] = field(default_factory=list)
+    forwarder: Forwarder = field(default_factory=Forwarder)
+    links: list[str] = field(default_factory=list)
+
+    @property
+    def database(self) -> str:
+        return self.ident
+
+    def add_host(self, n: int, name: str, subnet: int, env: dict[str, str]) -> Host:
+        namespace = f"oc{os.getpid()}n{n}"
+        outer, inner = f"oc{os.getpid()}a{n}", f"oc{os.getpid()}b{n}"
+        address, guest = f"10.{subnet}.{n}.1", f"10.{subnet}.{n}.2"
+        run("ip", "netns", "add", namespace)
+        run("ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
+        self.links.append(outer)
+        run("ip", "link", "set", inner, "netns", namespace)
+        run("ip", "addr", "add", f"{address}/24", "dev", outer)
+        run("ip", "link", "set", outer, "up")
+        for command in (("ip", "addr", "add", f"{guest}/24", "dev", inner),
+                        ("ip", "link", "set", inner, "up"), ("ip", "link", "set", "lo", "up")):
+            run("ip", "netns", "exec", namespace, *command)
+        self.forwarder.listen(address, POSTGRES[1], POSTGRES)
+        self.forwarder.listen(address, RABBITMQ[1], RABBITMQ)
+        home = self.work / "hosts" / name
+        home.mkdir(parents=True)
+        shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+        broker = f"pyamqp://guest:guest@{address}:{RABBITMQ[1]}/{self.ident}"
+        (home / "dagster_celery_config.py").write_text(
+            f"broker_url = {broker!r}\nresult_backend = 'rpc://'\n"
+            "task_acks_late = True\ntask_reject_on_worker_lost = True\n"
+            "worker_prefetch_multiplier = 1\n")
+        host_env = {**env, "DAGSTER_HOME": str(home), "PGHOST": address,
+                    "OCR_ASSETS_CELERY_BROKER": broker,
+                    "PYTHONPATH": f"{REPO}:{home}", "PATH": f"{BIN}:{env['PATH']}"}
+        host = Host(name, namespace, address, home, host_env)
+        self.hosts.append(host)
+        return host
+
+    def teardown(self) -> None:
+        for host in self.hosts:
+            host.kill()
+            run("ip", "netns", "del", host.namespace, check=False)
+        for link in self.links:
+            run("ip", "link", "del", link, check=False)
+        self.forwarder.close()
+        with contextlib.closing(_admin()) as admin:
+            admin.cursor().execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(self.database)))
+        run("rabbitmqctl", "-q", "delete_vhost", self.ident, check=False)
+
+
+# --- the pages, the run, the figures ---------------------------------------------------------
+
+def make_pages(scans: Path, pages: int, small: bool) -> None:
+    """One folder of `pages` pages: the shipped fixture pages, one after the other, or (with
+    `small`) tiny blank images for the fake engine of the tests."""
+    folder = scans / "big"
+    folder.mkdir(parents=True)
+    sources = sorted(FIXTURE_PAGES.glob("*.tif"))
+    for n in range(pages):
+        target = folder / f"page_{n + 1:05d}{'.png' if small else '.tif'}"
+        if small:
+            from PIL import Image
+
+            Image.new("L", (64, 48), 255).save(target)
+        else:
+            shutil.copy(sources[n % len(sources)], target)
+
+
+def manifest_counts(database: str) -> dict[str, object]:
+    with contextlib.closing(psycopg2.connect(host=POSTGRES[0], port=POSTGRES[1], user="postgres",
+                                             dbname=database, connect_timeout=5)) as db:
+        cursor = db.cursor()
+        cursor.execute("SELECT to_regclass('ocr_assets.pages') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return {"done": 0, "failed": 0, "running": 0, "duplicates": 0, "hosts": {}}
+        cursor.execute("SELECT status, COUNT(*) FROM ocr_assets.pages GROUP BY 1")
+        by_status = dict(cursor.fetchall())
+        cursor.execute("SELECT COUNT(*) FROM ocr_assets.pages WHERE done_count > 1")
+        duplicates = cursor.fetchone()[0]
+        cursor.execute("SELECT host, COUNT(*) FROM ocr_assets.pages WHERE status = 'done' "
+                       "GROUP BY 1 ORDER BY 1")
+        hosts = {host or "?": n for host, n in cursor.fetchall()}
+    return {"done": by_status.get("done", 0), "failed": by_status.get("failed", 0),
+            "running": by_status.get("running", 0), "duplicates": duplicates, "hosts": hosts}
+
+
+def worker_command(host: Host, workers: int) -> list[str]:
+    # A thread pool of one: a step's shard starts its own pool of OCR processes, which a
+    # prefork child (a daemonic process) may not.
+    return [str(BIN / "celery"), "-A", "dagster_celery.app", "worker", "-Q", "dagster",
+            "--prefetch-multiplier=1", "-P", "threads", "-c", "1", "-n", f"{host.name}@{host.name}",
+            "--without-gossip", "--without-mingle", "-l", "INFO"]
+
+
+def restart_postgres() -> None:
+    """Restart the local PostgreSQL server (Debian's cluster tools, else the service)."""
+    clusters = run("pg_lsclusters", "-h", check=False).stdout.split("\n")
+    for line in clusters:
+        parts = line.split()
+        if len(parts) >= 3 and parts[2] == str(POSTGRES[1]):
+            run("pg_ctlcluster", parts[0], parts[1], "restart")
+            return
+    run("service", "postgresql", "restart")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=2, help="OCR hosts (default 2)")
+    parser.add_argument("--pages", type=int, default=24, help="pages of the folder")
+    parser.add_argument("--kill-one", action="store_true",
+                        help="SIGKILL every process of one OCR host mid-run, then restart it")
+    parser.add_argument("--restart-postgres", action="store_true",
+                        help="restart the PostgreSQL server mid-run (disturbs its other users)")
+    parser.add_argument("--pages-per-shard", type=int, default=0,
+                        help="default: pages / (2 x hosts), at least 1")
+    parser.add_argument("--workers", type=int, default=1, help="OCR processes per host")
+    parser.add_argument("--page-timeout", type=float, default=60.0,
+                        help="seconds per page; a dead host's leases expire after about "
+                             "twice this plus a grace")
+    parser.add_argument("--engine", default="", help="OCR_ASSETS_ENGINE of every host")
+    parser.add_argument("--small-pages", action="store_true",
+                        help="tiny blank pages (for the fake engine of the tests)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="give up after this")
+    args = parser.parse_args(argv)
+    if args.hosts < 1 or args.pages < 1:
+        parser.error("--hosts and --pages must be at least 1")
+    why = preflight()
+    if why:
+        say(f"cannot build a cluster here: {why}")
+        return 3
+    clean_stale()
+    ident = f"ocr_cluster_{os.getpid()}_{secrets.token_hex(3)}"
+    work = Path(tempfile.mkdtemp(prefix=f"{ident}_"))
+    cluster = Cluster(ident, work)
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    started = time.monotonic()
+    try:
+        result = _run(cluster, args)
+    finally:
+        say("tearing down")
+        cluster.teardown()
+        shutil.rmtree(work, ignore_errors=True)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    result["pid"] = os.getpid()
+    print(json.dumps(result), flush=True)
+    return 0 if result["ok"] else 1
+
+
+def _run(cluster: Cluster, args: argparse.Namespace) -> dict[str, object]:
+    with contextlib.closing(_admin()) as admin:
+        admin.cursor().execute(sql.SQL("CREATE DATABASE {}").format(
+            sql.Identifier(cluster.database)))
+    run("rabbitmqctl", "-q", "add_vhost", cluster.ident)
+    run("rabbitmqctl", "-q", "set_permissions", "-p", cluster.ident, "guest", ".*", ".*", ".*")
+    scans, data = cluster.work / "scans", cluster.work / "data"
+    make_pages(scans, args.pages, args.small_pages)
+    per_shard = args.pages_per_shard or max(1, args.pages // (2 * args.hosts))
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("OCR_ASSETS_", "PG", "DAGSTER_"))}
+    env.update({
+        "PGPORT": str(POSTGRES[1]), "PGUSER": "postgres", "PGPASSWORD": "",
+        "PGDATABASE": cluster.database, "OCR_ASSETS_MANIFEST_URL": "postgresql://",
+        "OCR_ASSETS_DATA": str(data), "OCR_ASSETS_SCANS": str(scans),
+        "OCR_ASSETS_WORKERS": str(args.workers),
+        "OCR_ASSETS_PAGE_TIMEOUT_S": str(args.page_timeout),
+        "OCR_ASSETS_PAGES_PER_SHARD": str(per_shard), "OCR_ASSETS_STEP_RETRY_DELAY_S": "2",
+        "OMP_THREAD_LIMIT": "1"})
+    if args.engine:
+        env["OCR_ASSETS_ENGINE"] = args.engine
+    subnet = 20 + os.getpid() % 200
+    head = cluster.add_host(0, "head", subnet, env)
+    ocr_hosts = [cluster.add_host(n, f"ocr{n}", subnet, env) for n in range(1, args.hosts + 1)]
+    logs = cluster.work / "logs"
+    logs.mkdir()
+    for host in ocr_hosts:
+        host.start(logs / f"{host.name}.log", *worker_command(host, args.workers))
+    say(f"{len(ocr_hosts)} OCR hosts started ({', '.join(h.name for h in ocr_hosts)}), "
+        f"database {cluster.database}, {args.pages} pages in shards of {per_shard}")
+    run_config = cluster.work / "run.yaml"
+    run_config.write_text(json.dumps({"ops": {"plan_shards": {"config": {"folders": []}}}}))
+    job_log = logs / "head.log"
+    job_started = time.monotonic()
+    job = head.start(job_log, str(BIN / "dagster"), "job", "execute", "-m",
+                     "ocr_assets.definitions", "-j", "ocr_sharded_job", "-c", str(run_config))
+    killed: str | None = None
+    killed_at = 0.0
+    postgres_restarted = False
+    rejoined = False
+    last = ""
+    deadline = time.monotonic() + args.timeout
+    while job.poll() is None:
+        if time.monotonic() > deadline:
+            say(f"no result after {args.timeout:g} s: giving up")
+            break
+        time.sleep(1.0)
+        try:
+            counts = manifest_counts(cluster.database)
+        except psycopg2.OperationalError:
+            continue
+        line = (f"{counts['done']}/{args.pages} done, {counts['failed']} failed, "
+                f"{counts['running']} running; by host {counts['hosts']}")
+        if line != last:
+            say(line)
+            last = line
+        finished = int(counts["done"]) + int(counts["failed"])  # type: ignore[call-overload]
+        if args.kill_one and killed is None and finished >= max(1, args.pages // 4):
+            victim = ocr_hosts[0]
+            say(f"killing every process of {victim.name} (SIGKILL)")
+            victim.kill()
+            killed = victim.name
+            killed_at = time.monotonic()
+        if killed and not rejoined and time.monotonic() - killed_at > 3:
+            victim = ocr_hosts[0]
+            victim.start(logs / f"{victim.name}.log", *worker_command(victim, args.workers))
+            say(f"{victim.name} is back and rejoins the cluster")
+            rejoined = True
+        if args.restart_postgres and not postgres_restarted and finished >= args.pages // 2:
+            say("restarting PostgreSQL")
+            restart_postgres()
+            postgres_restarted = True
+    if job.poll() is None:
+        os.killpg(job.pid, signal.SIGKILL)
+    elapsed = time.monotonic() - job_started
+    counts = manifest_counts(cluster.database)
+    ok = job.returncode == 0 and counts["done"] == args.pages and not counts["duplicates"]
+    if not ok:
+        say(f"the job ended with exit code {job.returncode}; its log:")
+        sys.stderr.write(job_log.read_text(errors="replace")[-6000:])
+    hosts = {host.name: 0 for host in ocr_hosts}
+    hosts.update(counts["hosts"])  # type: ignore[arg-type]
+    return {"hosts": hosts, "pages": args.pages, "done": counts["done"],
+            "failed": counts["failed"], "duplicates": counts["duplicates"],
+            "ok": ok, "job_exit": job.returncode, "killed": killed,
+            "postgres_restarted": postgres_restarted, "job_seconds": round(elapsed, 1),
+            "pages_per_s": round(args.pages / elapsed, 3) if elapsed else None}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
