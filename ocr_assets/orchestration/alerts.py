@@ -71,10 +71,13 @@ def _evaluations(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetChec
 def _unexplained_failures(instance: dg.DagsterInstance, run: dg.DagsterRun,
                           blocked: set[str]) -> tuple[dict[str, str], list[str]]:
     """The run's failures that no failed blocking check explains: partition -> why for the
-    folders the folder step named, and the other steps' (or the run's) messages."""
+    folders the folder step named (but the `blocked` ones), and the other steps' messages (but
+    those Dagster failed for a blocking check); the run's own message when no step failed (a
+    crash, a dead process, a stop)."""
     folders: dict[str, str] = {}
     others: list[str] = []
-    for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+    step_failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    for entry in step_failures:
         failure = entry.dagster_event.step_failure_data
         user = failure.user_failure_data
         if user is not None and FAILED_FOLDERS in user.metadata:
@@ -83,8 +86,7 @@ def _unexplained_failures(instance: dg.DagsterInstance, run: dg.DagsterRun,
         elif failure.error is None or failure.error.cls_name != CHECK_FAILED_ERROR:
             message = failure.error.message.strip() if failure.error else "no error recorded"
             others.append(f"{entry.dagster_event.step_key}: {message.splitlines()[0]}")
-    if not folders and not others and not blocked:
-        # Failed with no step failure: the run itself (a crash, a dead process, a stop).
+    if not step_failures:
         failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
         others.append(failures[-1].message.strip().splitlines()[0] if failures
                       else f"run {run.run_id} failed")

@@ -159,3 +159,29 @@ def test_without_a_channel_the_sensor_says_how_to_configure_one(alerts: Alerts) 
         result = evaluate_alerts(context, alerts.ocr, AlertConfig(), DAY_S)
     assert isinstance(result, dg.SkipReason)
     assert "OCR_ASSETS_ALERT_WEBHOOK" in (result.skip_message or "")
+
+
+def test_a_blocking_check_outside_the_folder_step_is_one_message_too(alerts: Alerts) -> None:
+    """As the corpus's `corpus_complete`: Dagster fails the run for the check; the alert names
+    the asset's check, with no folder and no second message about the run."""
+
+    @dg.asset(name="ocr_corpus")
+    def corpus() -> None:
+        """Stands in for the corpus: only its check matters here."""
+
+    @dg.asset_check(asset=corpus, blocking=True)
+    def corpus_complete() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, description="3 pages missing",
+                                   metadata={"missing_rows": 3})
+
+    run = dg.materialize([corpus, corpus_complete], instance=alerts.instance,
+                         raise_on_error=False)
+    assert not run.success
+
+    alerts.tick()
+
+    [body] = alerts.server.bodies()
+    assert (body["kind"], body["folder"], body["folders"]) == ("blocking_check_failed", None, [])
+    assert body["what"] == "corpus_complete: 3 pages missing; the corpus was not updated"
+    assert body["counts"] == {"missing_rows": 3}
+    assert body["key"] == f"blocking_check_failed:{run.run_id}:ocr_corpus"
