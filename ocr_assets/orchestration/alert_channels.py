@@ -5,10 +5,12 @@ timeout."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from ocr_assets.engine.alerts.config import AlertConfig
 from ocr_assets.engine.alerts.dispatch import Channel
 from ocr_assets.engine.alerts.message import Alert
-from ocr_assets.engine.alerts.webhook import WebhookChannel
+from ocr_assets.engine.alerts.webhook import DeliveryError, WebhookChannel, redacted
 
 EXTRA = "pip install 'ocr-assets[alerts]'"
 
@@ -38,15 +40,24 @@ class TeamsChannel:
     def __init__(self, hook_url: str, timeout_s: float) -> None:
         from dagster_msteams import MSTeamsResource
 
+        self.hook_url = hook_url
         self.client = MSTeamsResource(hook_url=hook_url, timeout=timeout_s).get_client()
 
     def send(self, alert: Alert) -> None:
+        """Post the alert as a card; `DeliveryError` without the hook's secret path (requests
+        puts the whole URL in its messages) when Teams does not take it."""
         from dagster_msteams.adaptive_card import AdaptiveCard
         from dagster_msteams.card import Card
+        from requests import RequestException
 
         card = Card() if self.client.is_legacy_webhook() else AdaptiveCard()
         card.add_attachment(text_message=alert.text())
-        self.client.post_message(card.payload)
+        try:
+            self.client.post_message(card.payload)
+        except RequestException as exc:
+            secret = urlsplit(self.hook_url).path
+            raise DeliveryError(f"Teams webhook {redacted(self.hook_url)}: {type(exc).__name__}: "
+                                f"{str(exc).replace(secret, '/...')}") from None
 
 
 def alert_channels(config: AlertConfig) -> tuple[list[Channel], list[str]]:

@@ -11,9 +11,9 @@ import pytest
 
 from ocr_assets.engine.alerts.config import AlertConfig
 from ocr_assets.engine.alerts.message import RUN_FAILED, Alert, FolderIssue
-from ocr_assets.engine.alerts.webhook import WebhookChannel
+from ocr_assets.engine.alerts.webhook import DeliveryError, WebhookChannel
 from ocr_assets.orchestration.alert_channels import SlackChannel, TeamsChannel, alert_channels
-from ocr_assets_tests.doubles.webhook_server import webhook_server
+from ocr_assets_tests.doubles.webhook_server import closed_port, webhook_server
 
 ALERT = Alert(key="run_failed:r1", kind=RUN_FAILED, what="ocr_folder_job failed: box-001: gone",
               folders=(FolderIssue("box-001", "Box 1", "gone"),),
@@ -41,6 +41,14 @@ def test_teams_gets_a_card_with_the_alert_through_dagster_msteams() -> None:
     text = attachment["content"]["body"][0]["text"]
     assert text.startswith("ocr-assets: run failed in folder 'Box 1': ocr_folder_job failed")
     assert "http://ui/runs/r1" in text
+
+
+def test_a_teams_webhook_that_is_down_is_named_without_its_secret_path() -> None:
+    url = closed_port().replace("/hook", "/webhookb2/secret-part")
+    with pytest.raises(DeliveryError) as failure:
+        TeamsChannel(url, timeout_s=1).send(ALERT)
+    assert "secret-part" not in str(failure.value)
+    assert str(failure.value).startswith("Teams webhook http://127.0.0.1:")
 
 
 def test_slack_gets_the_alert_in_its_channel_through_dagster_slack() -> None:
