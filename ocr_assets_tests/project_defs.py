@@ -1,7 +1,8 @@
 """The project's Dagster definitions as the tests use them, each by name: the folder step with
-the default step retry policy (`AutomationConfig()`), the sensors and the schedule at the
-default intervals and cron, and how a test runs folders and reads what a run recorded. What a
-deployment loads is `ocr_assets.definitions`; these are the same factories and modules."""
+the default step retry policy (`AutomationConfig()`), the corpus with the default freshness
+policy, the sensors and the schedule at the default intervals and cron, and how a test runs
+folders and reads what a run recorded. What a deployment loads is `ocr_assets.definitions`;
+these are the same factories and modules."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import dagster as dg
 
 from ocr_assets.defs.automation.schedules import nightly_schedule
 from ocr_assets.defs.automation.sensors import decode_cursor, sensors
-from ocr_assets.defs.corpus.assets import ocr_corpus
+from ocr_assets.defs.corpus.assets import corpus_asset
 from ocr_assets.defs.corpus.checks import corpus_complete
 from ocr_assets.defs.corpus.jobs import CORPUS_TAG, corpus_job
 from ocr_assets.defs.ocr.assets import folder_assets
@@ -21,6 +22,7 @@ from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.resources import OcrConfig
 
 [ocr_scan_folders] = folder_assets()
+ocr_corpus = corpus_asset()
 scan_folder_sensor, corpus_sensor = sensors(AutomationConfig())
 nightly_ingestion = nightly_schedule(AutomationConfig())
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"

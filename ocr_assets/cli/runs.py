@@ -108,6 +108,28 @@ def _blocking_failures(instance: dg.DagsterInstance, run_id: str) -> dict[str, l
     return failed
 
 
+def send_alerts(instance: dg.DagsterInstance, project: Project, run_ids: list[str], *,
+                freshness: bool = False) -> None:
+    """Alert on the runs this command just executed (and, with `freshness`, on an overdue
+    corpus), as the daemon's alert sensor would: the same events, sent once each whoever sees
+    them first. A channel that is down or slow costs at most its timeout, once a batch; what
+    was not delivered is said here, and never changes the exit code."""
+    from ocr_assets.engine.alerts.config import AlertConfig
+    from ocr_assets.orchestration.alerts import alert_after_runs
+
+    config = AlertConfig.from_environ(os.environ)
+    window_s = None
+    if freshness:
+        from ocr_assets.orchestration.automation import AutomationConfig
+
+        window_s = AutomationConfig.from_environ(os.environ).corpus_freshness_h * 3600
+    delivery, problems = alert_after_runs(instance, project, run_ids, config, window_s)
+    for line in problems:
+        print(f"alerts: {line}", file=sys.stderr)
+    for key, why in delivery.failures.items():
+        print(f"alert {key} not delivered everywhere: {why}", file=sys.stderr)
+
+
 def execute_folders(instance: dg.DagsterInstance, project: Project,
                     reasons: dict[str, str], pages_to_do: int, *, trigger: str,
                     job_name: str = "ocr_folder_job") -> Outcome:
@@ -133,6 +155,7 @@ def execute_folders(instance: dg.DagsterInstance, project: Project,
             result = folder_job.execute_in_process(
                 instance=instance, raise_on_error=False, run_config=_run_config(project),
                 tags={**batch.partition_tags(), **_tags(trigger, batch.reason())})
+            send_alerts(instance, project, [result.run_id])
             blocking = _blocking_failures(instance, result.run_id)
             for key, checks in sorted(blocking.items()):
                 outcome.blocking_failed.append(f"{key}: {', '.join(checks)}")
@@ -154,6 +177,7 @@ def execute_corpus(instance: dg.DagsterInstance, project: Project, outcome: Outc
     result = load_definitions().resolve_job_def("corpus_job").execute_in_process(
         instance=instance, raise_on_error=False, run_config=_run_config(project),
         tags=_tags(trigger))
+    send_alerts(instance, project, [result.run_id], freshness=True)
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
             outcome.blocking_failed.append(f"corpus: {evaluation.check_name}")

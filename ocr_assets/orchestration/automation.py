@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 import dagster as dg
 
@@ -20,6 +21,12 @@ class AutomationConfig:
                                      "the corpus sensor.")
     corpus_max_age_s: int = setting(900, "CORPUS_MAX_AGE_S", "While folder runs go on, the "
                                     "corpus is rebuilt at most this long after its last build.")
+    corpus_freshness_h: float = setting(24.0, "CORPUS_FRESHNESS_H", "The corpus's freshness "
+                                        "policy: hours its last build may be old (the UI "
+                                        "shows it failing after), and how long an OCRed "
+                                        "folder may wait for a build before an alert.")
+    alert_interval_s: int = setting(30, "ALERT_INTERVAL_S", "Seconds between two ticks of "
+                                    "the alert sensor.")
     nightly_cron: str = setting("0 2 * * *", "NIGHTLY_CRON", "When the nightly ingestion runs.")
     timezone: str = setting("UTC", "TIMEZONE", "The nightly cron's timezone.")
     folders_per_run: int = setting(200, "FOLDERS_PER_RUN", "At most this many folders in one "
@@ -34,6 +41,12 @@ class AutomationConfig:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> AutomationConfig:
         return read_environ(cls, environ)
+
+    def corpus_freshness_policy(self) -> dg.FreshnessPolicy:
+        """The corpus's freshness policy: failing once its last build is older than
+        `corpus_freshness_h` (Dagster's freshness daemon evaluates it; the UI shows it)."""
+        return dg.FreshnessPolicy.time_window(
+            fail_window=timedelta(hours=self.corpus_freshness_h))
 
     def step_retry_policy(self) -> dg.RetryPolicy:
         """For an OCR step as a whole, against transient failures: whatever escapes the step is

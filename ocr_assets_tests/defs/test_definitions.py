@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -113,16 +114,27 @@ def test_jobs_sensors_and_schedules(repo: dg.RepositoryDefinition) -> None:
     assert retry_job.tags["ocr_assets/pages"] == "failed"
     assert jobs["corpus_job"].tags == {"ocr_assets/job": "corpus"}
     sensors = {sensor.name: sensor for sensor in repo.sensor_defs}
-    assert set(sensors) == {"scan_folder_sensor", "corpus_sensor"}
+    assert set(sensors) == {"scan_folder_sensor", "corpus_sensor", "alert_sensor"}
     assert sensors["scan_folder_sensor"].job_name == "ocr_folder_job"
     assert sensors["corpus_sensor"].job_name == "corpus_job"
     assert sensors["scan_folder_sensor"].minimum_interval_seconds == 30
+    assert not sensors["alert_sensor"].targets, "it sends alerts, it requests no run"
+    assert sensors["alert_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
     [schedule] = repo.schedule_defs
     assert (schedule.name, schedule.job_name, schedule.cron_schedule) == (
         "nightly_ingestion", "ocr_folder_job", "0 2 * * *")
     assert set(repo.get_top_level_resources()) == {"ocr", "shard_io_manager"}
     assert jobs["ocr_sharded_job"].executor_def is dg.in_process_executor, \
         "without a broker the sharded job runs in the run's process"
+
+
+def test_the_corpus_has_a_freshness_policy_of_a_day(repo: dg.RepositoryDefinition) -> None:
+    """Dagster's freshness daemon evaluates it and the UI shows it on the corpus."""
+    policy = repo.asset_graph.get(dg.AssetKey("ocr_corpus")).freshness_policy
+    assert policy == dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=24))
+    assert all(repo.asset_graph.get(key).freshness_policy is None
+               for key in repo.asset_graph.get_all_asset_keys()
+               if key != dg.AssetKey("ocr_corpus")), "the folders are run on change, not by age"
 
 
 def test_the_deployment_environment_reaches_the_definitions_when_they_load(
@@ -134,6 +146,8 @@ def test_the_deployment_environment_reaches_the_definitions_when_they_load(
     monkeypatch.setenv("OCR_ASSETS_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("OCR_ASSETS_LANG", "deu")
     monkeypatch.setenv("OCR_ASSETS_FOLDERS_PER_RUN", "7")
+    monkeypatch.setenv("OCR_ASSETS_CORPUS_FRESHNESS_H", "6")
+    monkeypatch.setenv("OCR_ASSETS_ALERT_INTERVAL_S", "90")
     definitions = load_definitions()
     recipe = definitions.get_assets_def("page_texts").code_versions_by_key[PAGE_TEXTS]
     assert recipe == OcrSettings(lang="deu").recipe_key() != OcrSettings().recipe_key(), \
@@ -141,6 +155,9 @@ def test_the_deployment_environment_reaches_the_definitions_when_they_load(
     repo = definitions.get_repository_def()
     sensors = {sensor.name: sensor for sensor in repo.sensor_defs}
     assert sensors["scan_folder_sensor"].minimum_interval_seconds == 5
+    assert sensors["alert_sensor"].minimum_interval_seconds == 90
+    assert repo.asset_graph.get(dg.AssetKey("ocr_corpus")).freshness_policy == \
+        dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=6))
     assert repo.schedule_defs[0].cron_schedule == "30 3 * * *"
     policy = definitions.get_assets_def("page_texts").op.retry_policy
     assert policy is not None and policy.max_retries == 4
@@ -164,5 +181,5 @@ def test_dg_checks_and_lists_the_definitions_from_the_checkout() -> None:
                              capture_output=True, text=True, timeout=300, check=False)
     assert listing.returncode == 0, listing.stderr
     for name in ("page_texts", "failed_pages", "page_accuracy", "ocr_corpus",
-                 "scan_folder_sensor", "nightly_ingestion", "ocr_folder_job"):
+                 "scan_folder_sensor", "alert_sensor", "nightly_ingestion", "ocr_folder_job"):
         assert name in listing.stdout, name

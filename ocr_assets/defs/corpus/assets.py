@@ -1,20 +1,19 @@
-"""The corpus across folders: every done page of every folder whose blocking checks pass."""
+"""The corpus across folders: every done page of every folder whose blocking checks pass,
+with its freshness policy (`OCR_ASSETS_CORPUS_FRESHNESS_H`, shown in the UI)."""
+
+import os
 
 import dagster as dg
 
 from ocr_assets.engine.corpus.build import build_corpus
 from ocr_assets.engine.manifest import DONE, FAILED
+from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.catalog import CORPUS_SCHEMA, OWNERS, tags
 from ocr_assets.orchestration.metadata import TABLE_ROWS, markdown_table
 from ocr_assets.orchestration.resources import OcrConfig
 
 
-@dg.asset(deps=["page_texts"], group_name="corpus", kinds={"pandas", "parquet", "sqlite"},
-          owners=OWNERS, tags=tags("corpus"), metadata={"dagster/column_schema": CORPUS_SCHEMA},
-          description="Every done page of every folder whose blocking checks pass: "
-                      "`<data>/corpus/pages.parquet`, `pages.jsonl` and `pages.sqlite` (FTS5 "
-                      "full-text index). Incremental: only changed folders are re-read.")
-def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
+def build_ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
     project = ocr.project()
     summary = build_corpus(project)
     counts = project.manifest.status_counts()
@@ -51,4 +50,28 @@ def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.Material
     })
 
 
-[ocr_corpus] = dg.with_source_code_references([ocr_corpus])
+def corpus_asset(freshness: dg.FreshnessPolicy | None = None) -> dg.AssetsDefinition:
+    """The corpus asset with `freshness` as its freshness policy (the default
+    `AutomationConfig`'s when None)."""
+
+    @dg.asset(name="ocr_corpus", deps=["page_texts"], group_name="corpus",
+              kinds={"pandas", "parquet", "sqlite"}, owners=OWNERS, tags=tags("corpus"),
+              metadata={"dagster/column_schema": CORPUS_SCHEMA},
+              freshness_policy=freshness or AutomationConfig().corpus_freshness_policy(),
+              description="Every done page of every folder whose blocking checks pass: "
+                          "`<data>/corpus/pages.parquet`, `pages.jsonl` and `pages.sqlite` "
+                          "(FTS5 full-text index). Incremental: only changed folders are "
+                          "re-read. Its freshness policy fails once the last build is older "
+                          "than OCR_ASSETS_CORPUS_FRESHNESS_H hours.")
+    def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
+        return build_ocr_corpus(context, ocr)
+
+    [corpus] = dg.with_source_code_references([ocr_corpus])
+    return corpus
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The corpus with the deployment's freshness policy."""
+    automation = AutomationConfig.from_environ(os.environ)
+    return dg.Definitions(assets=[corpus_asset(automation.corpus_freshness_policy())])

@@ -177,6 +177,8 @@ class Manifest(Protocol):
     def finished_since(self, partition_keys: Sequence[str], since: float) -> int: ...
     def folder_summaries(self) -> dict[str, FolderSummary]: ...
     def stored_listing(self, partition_key: str) -> StoredListing | None: ...
+    def claim_alert(self, key: str, kind: str, body: str) -> bool: ...
+    def record_alert(self, key: str, delivered: Sequence[str], error: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -223,6 +225,18 @@ manifest of that time is at version 0 and has them, or all but `folder_listings`
 `folder_listings` is a table of its own rather than a column of `folders`, so such a file gains
 it with no `ALTER`."""
 
+ALERTS_TABLE = """
+CREATE TABLE IF NOT EXISTS alerts (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    delivered_to TEXT,
+    error TEXT
+)"""
+"""The alerts claimed for sending, by their dedupe key (`Alert.key`): the message as JSON,
+where it was delivered (comma-separated channels; NULL until tried) and why not elsewhere."""
+
 SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     tuple(statement.strip() for statement in SCHEMA_V1.split(";") if statement.strip()),
     ("ALTER TABLE pages ADD COLUMN recipe TEXT",
@@ -235,6 +249,9 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # Which host recorded a page, and how many times it was recorded done (a cluster's runs).
     ("ALTER TABLE pages ADD COLUMN host TEXT",
      "ALTER TABLE pages ADD COLUMN done_count INTEGER NOT NULL DEFAULT 0"),
+    # The alerts sent (`engine.alerts`): one row per event, claimed before it is sent, so a
+    # sensor evaluated twice, or the command line and the daemon both seeing a run, send once.
+    (ALERTS_TABLE,),
 )
 """SQLite schema versions 1..n (kept in `PRAGMA user_version`), applied in order; a new
 version is appended, never edited."""
@@ -490,3 +507,17 @@ class SqlManifest(abc.ABC):
             if status == DONE and recipe is not None:
                 summary.done_by_recipe[recipe] = n
         return summaries
+
+    def claim_alert(self, key: str, kind: str, body: str) -> bool:
+        """Take the alert `key` for sending: True for the one caller that inserted its row,
+        False for every other (it was claimed before, by this process or another)."""
+        with self._tx() as db:
+            return db.execute(
+                "INSERT INTO alerts (key, kind, body, claimed_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (key) DO NOTHING", (key, kind, body, time.time())).rowcount == 1
+
+    def record_alert(self, key: str, delivered: Sequence[str], error: str) -> None:
+        """Where the claimed alert `key` was delivered, and why not to the other channels."""
+        with self._tx() as db:
+            db.execute("UPDATE alerts SET delivered_to = ?, error = ? WHERE key = ?",
+                       (",".join(delivered), error or None, key))

@@ -94,6 +94,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE {schema}.pages ADD COLUMN host TEXT;
     ALTER TABLE {schema}.pages ADD COLUMN done_count INTEGER NOT NULL DEFAULT 0;
     """,
+    # 6: the alerts claimed for sending (`manifest.base.ALERTS_TABLE`), one row per event.
+    """
+    CREATE TABLE {schema}.alerts (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        claimed_at DOUBLE PRECISION NOT NULL,
+        delivered_to TEXT,
+        error TEXT
+    );
+    """,
 )
 """Schema versions 1..n, applied in order; a new version is appended, never edited."""
 

@@ -376,3 +376,14 @@ def test_processes_sharing_one_manifest_file_lose_no_row(tmp_path: Path) -> None
     assert len(rows) == 2 * count
     assert all(r.status == DONE and r.output_name == p and r.lease_owner is None
                for p, r in rows.items())
+
+
+def test_an_alert_is_claimed_once_and_its_delivery_recorded(manifest: Manifest) -> None:
+    """The alert ledger: the first claim of a key wins, every later one (another process, a
+    sensor evaluated again) is refused."""
+    assert manifest.claim_alert("run_failed:r1", "run_failed", '{"kind": "run_failed"}')
+    assert not manifest.claim_alert("run_failed:r1", "run_failed", '{"kind": "run_failed"}')
+    assert manifest.claim_alert("run_failed:r2", "run_failed", "{}")
+    manifest.record_alert("run_failed:r1", ["webhook"], "slack: timed out")
+    assert not manifest.claim_alert("run_failed:r1", "run_failed", "{}"), \
+        "recording the delivery does not free the key"
