@@ -10,6 +10,7 @@ import dagster as dg
 
 from ocr_assets.engine.folder.planning import RETRY_NEEDS
 from ocr_assets.orchestration.batches import partitions_of_run
+from ocr_assets.orchestration.priority import PRIORITY_TAG
 from ocr_assets.orchestration.run_state import TAG_REASON, folders_needing_run
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.defs.test_assets import _materialize
@@ -60,8 +61,11 @@ def test_nightly_retries_transient_failures_under_the_cap(project: Project) -> N
     with manifest._tx() as db:  # a worker crash on page_1: transient, 1 attempt of 3
         db.execute("UPDATE pages SET status = 'failed', error_category = 'worker_crashed', "
                    "attempts = 1 WHERE page_id = 'page_1.tif'")
-    assert nightly(project)["box-001"].tags[TAG_REASON] == (
-        "failed pages to retry: 1 folder; never materialized: 1 folder")
+    requests = nightly(project)
+    retry, new = requests["box-001"], requests[next(k for k in requests if k != "box-001")]
+    assert retry.tags[TAG_REASON] == "1 failed pages to retry"
+    assert new.tags[TAG_REASON] == "never materialized", "the backlog has a run of its own"
+    assert int(retry.tags[PRIORITY_TAG]) < 0 < int(new.tags[PRIORITY_TAG])
 
 
 def test_retry_failed_selects_exactly_failed_runs_and_failed_pages(project: Project) -> None:
