@@ -10,8 +10,8 @@ import dagster as dg
 
 from ocr_assets.engine.folder.planning import RETRY_NEEDS
 from ocr_assets.orchestration.batches import partitions_of_run
-from ocr_assets.orchestration.priority import PRIORITY_TAG
-from ocr_assets.orchestration.run_state import TAG_REASON, folders_needing_run
+from ocr_assets.orchestration.priority import PRIORITY_TAG, Tier
+from ocr_assets.orchestration.run_state import TAG_REASON, TAG_TRIGGER, folders_needing_run
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.defs.test_assets import _materialize
 from ocr_assets_tests.project_defs import nightly_ingestion
@@ -52,6 +52,32 @@ def test_nightly_requests_new_and_changed_folders_only(project: Project) -> None
     changed = nightly(project)
     assert set(changed) == {"box-001"}
     assert changed["box-001"].tags[TAG_REASON] == "1 new pages"
+
+
+def test_nightly_only_registers_new_folders_and_runs_them(project: Project) -> None:
+    """With the folder sensor off, the nightly evaluation is what registers a folder dropped
+    in the scans root: its partition exists before its run is requested."""
+    assert project.instance.get_dynamic_partitions("scan_folders") == []
+
+    first = nightly(project)
+    keys = sorted(project.instance.get_dynamic_partitions("scan_folders"))
+    assert len(keys) == 2 and set(first) == set(keys)
+    [request] = {id(r): r for r in first.values()}.values()
+    assert request.tags[TAG_TRIGGER] == "nightly"
+    assert int(request.tags[PRIORITY_TAG]) > Tier.CHANGED, "new folders, on the new tier"
+    assert dg.MAX_RUNTIME_SECONDS_TAG in request.tags
+
+    again = nightly(project)
+    assert [r.run_key for r in {id(r): r for r in again.values()}.values()] == \
+        [request.run_key], "evaluated twice in a night: the same key, which Dagster runs once"
+    assert sorted(project.instance.get_dynamic_partitions("scan_folders")) == keys
+
+
+def test_nightly_skips_a_missing_scans_root_without_registering(project: Project) -> None:
+    shutil.rmtree(project.scans)
+    skip = nightly(project)
+    assert isinstance(skip, dg.SkipReason) and "OCR_ASSETS_SCANS" in (skip.skip_message or "")
+    assert project.instance.get_dynamic_partitions("scan_folders") == []
 
 
 def test_nightly_retries_transient_failures_under_the_cap(project: Project) -> None:
