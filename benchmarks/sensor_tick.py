@@ -56,7 +56,7 @@ def tick(instance: dg.DagsterInstance, ocr: OcrConfig, cursor: str | None
     started = time.perf_counter()
     with dg.build_sensor_context(instance=instance, cursor=cursor,
                                  resources={"ocr": ocr}) as context:
-        result = evaluate_scan_folders(context, ocr, AutomationConfig().folders_per_run)
+        result = evaluate_scan_folders(context, ocr, AutomationConfig())
     return time.perf_counter() - started, result
 
 

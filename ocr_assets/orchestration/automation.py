@@ -1,5 +1,6 @@
-"""When Dagster runs things on its own: the sensors' intervals, the nightly cron, how many
-folders a run takes, the OCR step's retry policy. Read from `OCR_ASSETS_*` variables when the
+"""When Dagster runs things on its own: the sensors' intervals, the nightly cron, whether the
+folder sensor starts on, how many folders a run takes, a run's time cap, the OCR step's retry
+policy. Read from `OCR_ASSETS_*` variables when the
 definitions load (never at import), since Dagster fixes them on the definitions themselves."""
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from ocr_assets.engine.config import read_environ, setting
 
 @dataclass(frozen=True)
 class AutomationConfig:
+    folder_sensor: bool = setting(True, "FOLDER_SENSOR", "Whether the folder sensor starts "
+                                  "running; `false` is the nightly-only mode (the nightly "
+                                  "ingestion registers and runs new folders). A state set in "
+                                  "the UI wins.")
     sensor_interval_s: int = setting(30, "SENSOR_INTERVAL_S", "Seconds between two ticks of "
                                      "the folder sensor.")
     corpus_interval_s: int = setting(60, "CORPUS_INTERVAL_S", "Seconds between two ticks of "
@@ -33,6 +38,12 @@ class AutomationConfig:
                                    "run of a backfill, a sensor's burst or the nightly "
                                    "schedule: one run reads many small folders through one "
                                    "pool without a run's set-up for each.")
+    run_time_floor_s: int = setting(1800, "RUN_TIME_FLOOR_S", "A folder run's time cap "
+                                    "(`dagster/max_runtime`): this many seconds, plus "
+                                    "RUN_TIME_PER_PAGE_S for each page of its folders; 0 sets "
+                                    "no cap.")
+    run_time_per_page_s: float = setting(30.0, "RUN_TIME_PER_PAGE_S", "Seconds a folder run's "
+                                         "time cap allows each page of its folders.")
     step_retries: int = setting(2, "STEP_RETRIES", "Retries of an OCR step that failed for a "
                                 "transient cause.")
     step_retry_delay_s: float = setting(10.0, "STEP_RETRY_DELAY_S", "The first retry's delay; "
@@ -47,6 +58,16 @@ class AutomationConfig:
         `corpus_freshness_h` (Dagster's freshness daemon evaluates it; the UI shows it)."""
         return dg.FreshnessPolicy.time_window(
             fail_window=timedelta(hours=self.corpus_freshness_h))
+
+    def max_runtime_s(self, pages: int) -> int | None:
+        """The run-time cap of a run over about `pages` pages, in whole seconds (None: no
+        cap). Run monitoring ends a run that is still going after it, so a run that hangs
+        frees its pool slot and the queue instead of holding them for good; the allowance per
+        page is generous (a dense page takes 3-4 s of one core, and a run reads several at
+        once), since ending a sound run costs a rerun."""
+        if self.run_time_floor_s <= 0:
+            return None
+        return self.run_time_floor_s + round(max(0, pages) * self.run_time_per_page_s)
 
     def step_retry_policy(self) -> dg.RetryPolicy:
         """For an OCR step as a whole, against transient failures: whatever escapes the step is

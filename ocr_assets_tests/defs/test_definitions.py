@@ -148,6 +148,7 @@ def test_the_deployment_environment_reaches_the_definitions_when_they_load(
     monkeypatch.setenv("OCR_ASSETS_FOLDERS_PER_RUN", "7")
     monkeypatch.setenv("OCR_ASSETS_CORPUS_FRESHNESS_H", "6")
     monkeypatch.setenv("OCR_ASSETS_ALERT_INTERVAL_S", "90")
+    monkeypatch.setenv("OCR_ASSETS_FOLDER_SENSOR", "false")
     definitions = load_definitions()
     recipe = definitions.get_assets_def("page_texts").code_versions_by_key[PAGE_TEXTS]
     assert recipe == OcrSettings(lang="deu").recipe_key() != OcrSettings().recipe_key(), \
@@ -158,6 +159,10 @@ def test_the_deployment_environment_reaches_the_definitions_when_they_load(
     assert sensors["alert_sensor"].minimum_interval_seconds == 90
     assert repo.asset_graph.get(dg.AssetKey("ocr_corpus")).freshness_policy == \
         dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=6))
+    assert sensors["scan_folder_sensor"].default_status == dg.DefaultSensorStatus.STOPPED, \
+        "the nightly-only mode"
+    assert sensors["corpus_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
+    assert repo.schedule_defs[0].default_status == dg.DefaultScheduleStatus.RUNNING
     assert repo.schedule_defs[0].cron_schedule == "30 3 * * *"
     policy = definitions.get_assets_def("page_texts").op.retry_policy
     assert policy is not None and policy.max_retries == 4

@@ -10,7 +10,8 @@ import dagster as dg
 
 from ocr_assets.engine.folder.planning import RETRY_NEEDS
 from ocr_assets.orchestration.batches import partitions_of_run
-from ocr_assets.orchestration.run_state import TAG_REASON, folders_needing_run
+from ocr_assets.orchestration.priority import PRIORITY_TAG, Tier
+from ocr_assets.orchestration.run_state import TAG_REASON, TAG_TRIGGER, folders_needing_run
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.defs.test_assets import _materialize
 from ocr_assets_tests.project_defs import nightly_ingestion
@@ -53,6 +54,32 @@ def test_nightly_requests_new_and_changed_folders_only(project: Project) -> None
     assert changed["box-001"].tags[TAG_REASON] == "1 new pages"
 
 
+def test_nightly_only_registers_new_folders_and_runs_them(project: Project) -> None:
+    """With the folder sensor off, the nightly evaluation is what registers a folder dropped
+    in the scans root: its partition exists before its run is requested."""
+    assert project.instance.get_dynamic_partitions("scan_folders") == []
+
+    first = nightly(project)
+    keys = sorted(project.instance.get_dynamic_partitions("scan_folders"))
+    assert len(keys) == 2 and set(first) == set(keys)
+    [request] = {id(r): r for r in first.values()}.values()
+    assert request.tags[TAG_TRIGGER] == "nightly"
+    assert int(request.tags[PRIORITY_TAG]) > Tier.CHANGED, "new folders, on the new tier"
+    assert dg.MAX_RUNTIME_SECONDS_TAG in request.tags
+
+    again = nightly(project)
+    assert [r.run_key for r in {id(r): r for r in again.values()}.values()] == \
+        [request.run_key], "evaluated twice in a night: the same key, which Dagster runs once"
+    assert sorted(project.instance.get_dynamic_partitions("scan_folders")) == keys
+
+
+def test_nightly_skips_a_missing_scans_root_without_registering(project: Project) -> None:
+    shutil.rmtree(project.scans)
+    skip = nightly(project)
+    assert isinstance(skip, dg.SkipReason) and "OCR_ASSETS_SCANS" in (skip.skip_message or "")
+    assert project.instance.get_dynamic_partitions("scan_folders") == []
+
+
 def test_nightly_retries_transient_failures_under_the_cap(project: Project) -> None:
     project.register()
     assert _materialize(project, "box-001").success
@@ -60,8 +87,11 @@ def test_nightly_retries_transient_failures_under_the_cap(project: Project) -> N
     with manifest._tx() as db:  # a worker crash on page_1: transient, 1 attempt of 3
         db.execute("UPDATE pages SET status = 'failed', error_category = 'worker_crashed', "
                    "attempts = 1 WHERE page_id = 'page_1.tif'")
-    assert nightly(project)["box-001"].tags[TAG_REASON] == (
-        "failed pages to retry: 1 folder; never materialized: 1 folder")
+    requests = nightly(project)
+    retry, new = requests["box-001"], requests[next(k for k in requests if k != "box-001")]
+    assert retry.tags[TAG_REASON] == "1 failed pages to retry"
+    assert new.tags[TAG_REASON] == "never materialized", "the backlog has a run of its own"
+    assert int(retry.tags[PRIORITY_TAG]) < 0 < int(new.tags[PRIORITY_TAG])
 
 
 def test_retry_failed_selects_exactly_failed_runs_and_failed_pages(project: Project) -> None:

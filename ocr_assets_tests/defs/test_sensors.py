@@ -14,6 +14,7 @@ import pytest
 
 from ocr_assets.defs.automation.sensors import evaluate_scan_folders
 from ocr_assets.engine.naming import partition_key_for
+from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.batches import RANGE_END, RANGE_START, partitions_of_run
 from ocr_assets.orchestration.concurrency import OCR_POOL
 from ocr_assets.orchestration.resources import OcrConfig
@@ -110,7 +111,8 @@ def test_a_burst_of_folders_is_requested_as_few_runs_over_consecutive_partitions
     def tick() -> dg.SensorResult:
         with dg.build_sensor_context(instance=scans.instance, cursor=scans.cursor,
                                      resources={"ocr": scans.ocr}) as context:
-            result = evaluate_scan_folders(context, scans.ocr, folders_per_run=2)
+            result = evaluate_scan_folders(context, scans.ocr,
+                                           AutomationConfig(folders_per_run=2))
         assert isinstance(result, dg.SensorResult)
         for request in result.dynamic_partitions_requests or []:
             scans.instance.add_dynamic_partitions(request.partitions_def_name,

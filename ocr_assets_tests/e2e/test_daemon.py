@@ -27,6 +27,7 @@ from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.settings import default_workers
 from ocr_assets.orchestration.batches import partitions_of_run
 from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, PROJECT_ROOT
+from ocr_assets.orchestration.priority import PRIORITY_TAG
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 DEADLINE_S = 240
@@ -111,7 +112,7 @@ def _stop_tree(daemon: Daemon) -> None:
     psutil.wait_procs([p for p in tree if isinstance(p, psutil.Process)], timeout=10)
 
 
-def _start_daemon(root: Path, ocr_runs: str | None) -> Daemon:
+def _start_daemon(root: Path, ocr_runs: str | None, settings: dict[str, str]) -> Daemon:
     home, scans, data = root / "dagster_home", root / "scans", root / "data"
     home.mkdir()
     scans.mkdir()
@@ -127,6 +128,7 @@ def _start_daemon(root: Path, ocr_runs: str | None) -> Daemon:
     })
     if ocr_runs:
         env["OCR_ASSETS_OCR_RUNS"] = ocr_runs
+    env.update(settings)
     log = root / "daemon.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -137,8 +139,10 @@ def _start_daemon(root: Path, ocr_runs: str | None) -> Daemon:
 
 
 @contextlib.contextmanager
-def running_daemon(root: Path, ocr_runs: str | None) -> Iterator[Daemon]:
-    daemon = _start_daemon(root, ocr_runs)
+def running_daemon(root: Path, ocr_runs: str | None,
+                   settings: dict[str, str] | None = None) -> Iterator[Daemon]:
+    """A daemon on a fresh home and scans root; `settings`: more `OCR_ASSETS_*` variables."""
+    daemon = _start_daemon(root, ocr_runs, settings or {})
     sampler = threading.Thread(target=daemon.sample, daemon=True)
     sampler.start()
     try:
@@ -223,3 +227,30 @@ def test_many_queued_folder_runs_with_the_default_pool(tmp_path: Path) -> None:
     with running_daemon(tmp_path, ocr_runs=None) as daemon:
         drop_and_wait(daemon, [f"queued-{n}" for n in range(1, 9)],
                       [PAGES / "phototest.tif", PAGES / "eurotext.tif"] * 2)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("OCR_ASSETS_SLOW_TESTS") != "1",
+                    reason="one to two minutes (Dagster's scheduler ticks on whole minutes): "
+                           "set OCR_ASSETS_SLOW_TESTS=1 to run it")
+def test_nightly_only_ingests_a_dropped_folder_with_the_sensor_off(tmp_path: Path) -> None:
+    """The nightly-only mode: the folder sensor starts stopped, the nightly schedule (every
+    minute here) registers a folder dropped in the scans root and runs it."""
+    nightly_only = {"OCR_ASSETS_FOLDER_SENSOR": "false", "OCR_ASSETS_NIGHTLY_CRON": "* * * * *"}
+    with running_daemon(tmp_path, ocr_runs=None, settings=nightly_only) as daemon:
+        daemon.drop_folder("box-1", [PAGES / "phototest.tif"])
+
+        def succeeded() -> bool:
+            runs = daemon.runs("ocr_folder_job")
+            failed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE]
+            assert not failed, f"run {failed[0].run_id} failed:\n{daemon.log.read_text()[-3000:]}"
+            return any(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+
+        daemon.wait_for("the nightly run of the dropped folder", succeeded)
+        assert daemon.instance.get_dynamic_partitions("scan_folders") == ["box-1"]
+        runs = daemon.runs("ocr_folder_job")
+        assert {r.tags["ocr_assets/trigger"] for r in runs} == {"nightly"}, \
+            "the sensor is off: only the schedule requested runs"
+        assert all(r.tags[PRIORITY_TAG] and r.tags[dg.MAX_RUNTIME_SECONDS_TAG] for r in runs)
+        rows = open_manifest(daemon.data / "manifest.sqlite").pages("box-1")
+        assert {r.status for r in rows.values()} == {"done"}

@@ -15,11 +15,27 @@ from urllib.parse import urlsplit
 import dagster as dg
 import pytest
 import yaml
+from dagster._config import resolve_to_config_type, validate_config
+from dagster._core.instance.config import dagster_instance_config
+from dagster._serdes.config_class import ConfigurableClassData, class_from_code_pointer
 
 from ocr_assets.orchestration.concurrency import ensure_pool_limit, pool_limit
+from ocr_assets_tests.project_defs import CORPUS_TAG
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PG_VARIABLES = {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"}
+INSTANCE_FILES = ["../dagster.yaml", "dagster.yaml", "docker/dagster.yaml"]
+"""Every instance file a deployment uses, relative to deploy/: the local one and production's."""
+CORPUS_LIMIT = {"key": "ocr_assets/job", "value": CORPUS_TAG["ocr_assets/job"], "limit": 1}
+CHART_CONCURRENCY_KEYS = {
+    (): {"enabled", "pools", "runs"},
+    ("pools",): {"defaultLimit", "granularity", "opGranularityRunBuffer"},
+    ("runs",): {"maxConcurrentRuns", "tagConcurrencyLimits"},
+}
+"""The keys the chart's schema allows in `concurrency` (dagster-io/dagster, helm/dagster/schema/
+schema/charts/dagster/subschema/concurrency.py: pydantic models with extra="forbid"): helm
+refuses a values file with any other."""
+CHART_TAG_LIMIT_KEYS = {"key", "value", "limit"}
 
 
 def load(relative: str) -> object:
@@ -29,6 +45,49 @@ def load(relative: str) -> object:
 def env_example() -> dict[str, str]:
     lines = (DEPLOY / "docker" / "env.example").read_text(encoding="utf-8").splitlines()
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def validated(config: dict, tmp_path: Path) -> dict:
+    """`config` as Dagster validates an instance file: the instance schema, then the config of
+    each pluggable class it names (run coordinator, run launcher) against that class's own
+    schema. No database is reached and no `{env: ...}` is read."""
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    checked, _ = dagster_instance_config(str(tmp_path))  # raises DagsterInvalidConfigError
+    for section in ("run_coordinator", "run_launcher"):
+        if section in checked:
+            data = ConfigurableClassData(checked[section]["module"], checked[section]["class"],
+                                         yaml.safe_dump(checked[section].get("config") or {}))
+            klass = class_from_code_pointer(data.module_name, data.class_name)
+            result = validate_config(resolve_to_config_type(klass.config_type()),
+                                     data.config_dict)
+            assert result.success, f"{section} of {data.class_name}: {result.errors}"
+    return dict(checked)
+
+
+@pytest.mark.parametrize("relative", INSTANCE_FILES)
+def test_dagster_validates_every_instance_file_one_corpus_run_at_a_time_with_monitoring(
+        relative: str, tmp_path: Path) -> None:
+    """Each file passes Dagster's own validation, lets one corpus build run at a time (two
+    would race to write the same files) and monitors runs, which is what ends a folder run
+    past its `dagster/max_runtime`."""
+    config = validated(load(relative), tmp_path)
+    runs = config["concurrency"]["runs"]
+    assert CORPUS_LIMIT in runs["tag_concurrency_limits"]
+    assert config["run_monitoring"]["enabled"]
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator", \
+        "runs wait in the queue, dequeued by dagster/priority"
+
+
+def test_a_misspelt_instance_file_is_refused(tmp_path: Path) -> None:
+    """The validation above can fail: a key Dagster does not know, a limit that is no number."""
+    config = load("dagster.yaml")
+    config["concurrency"]["runs"]["tag_concurency_limits"] = [CORPUS_LIMIT]
+    with pytest.raises(dg.DagsterInvalidConfigError):
+        validated(config, tmp_path)
+    config = load("docker/dagster.yaml")
+    config["run_launcher"]["config"]["nano_cpu"] = 4
+    with pytest.raises(AssertionError, match="DockerRunLauncher"):
+        validated(config, tmp_path)
 
 
 @pytest.mark.parametrize("relative", ["dagster.yaml", "docker/dagster.yaml"])
@@ -123,7 +182,8 @@ def chart_instance_config(values: dict) -> dict:
     """The instance settings Dagster's Helm chart renders from `values`, for the keys set there.
 
     A transcription of the chart's templates of dagster 1.13 (helm/dagster/templates/
-    configmap-instance.yaml, helpers/instance/_concurrency.tpl and _run-coordinator.tpl), not
+    configmap-instance.yaml, helpers/instance/_concurrency.tpl and _run-coordinator.tpl; run
+    monitoring's start timeout only when the values set one), not
     the chart itself: helm does not run here. What it catches is a values file whose rendered
     instance Dagster refuses or that loses the cluster's pool limit."""
     daemon = values["dagsterDaemon"]
@@ -139,14 +199,26 @@ def chart_instance_config(values: dict) -> dict:
         rendered["concurrency"] = {
             **({"pools": {"default_limit": pools["defaultLimit"]}}
                if pools.get("defaultLimit") is not None else {}),
-            **({"runs": {"max_concurrent_runs": runs["maxConcurrentRuns"]}}
-               if runs.get("maxConcurrentRuns") is not None else {})}
+            **({"runs": {
+                **({"max_concurrent_runs": runs["maxConcurrentRuns"]}
+                   if runs.get("maxConcurrentRuns") is not None else {}),
+                **({"tag_concurrency_limits": runs["tagConcurrencyLimits"]}
+                   if runs.get("tagConcurrencyLimits") else {})}}
+               if runs.get("maxConcurrentRuns") is not None or runs.get("tagConcurrencyLimits")
+               else {})}
     retries = daemon["runRetries"]
     if retries["enabled"]:
         rendered["run_retries"] = {"enabled": True, "max_retries": retries["maxRetries"]}
         if "retryOnAssetOrOpFailure" in retries:
             rendered["run_retries"]["retry_on_asset_or_op_failure"] = \
                 retries["retryOnAssetOrOpFailure"]
+    monitoring = daemon["runMonitoring"]
+    if monitoring["enabled"]:
+        rendered["run_monitoring"] = {"enabled": True,
+                                      "poll_interval_seconds": monitoring["pollIntervalSeconds"]}
+        if "startTimeoutSeconds" in monitoring:
+            rendered["run_monitoring"]["start_timeout_seconds"] = \
+                monitoring["startTimeoutSeconds"]
     extra = values.get("additionalInstanceConfig") or {}
     assert not extra.keys() & rendered.keys(), \
         f"additionalInstanceConfig repeats {sorted(extra.keys() & rendered.keys())}"
@@ -182,3 +254,24 @@ def test_no_deployment_file_holds_a_password() -> None:
             if "password" in key.lower():
                 assert value.startswith("<") and value.endswith(">"), key
     assert "postgresqlPassword" not in load("k8s/values.yaml")["postgresql"]
+
+
+def test_the_chart_values_render_an_instance_dagster_validates_with_one_corpus_run(
+        tmp_path: Path) -> None:
+    """The instance settings the chart renders from deploy/k8s/values.yaml pass Dagster's own
+    validation and keep one corpus build at a time; the `concurrency` block holds only keys
+    the chart's schema allows. (The K8sRunLauncher's config is not validated: dagster-k8s is
+    not installed here.)"""
+    values = load("k8s/values.yaml")
+    concurrency = values["concurrency"]
+    for path, allowed in CHART_CONCURRENCY_KEYS.items():
+        block = concurrency
+        for key in path:
+            block = block[key]
+        assert set(block) <= allowed, f"concurrency.{'.'.join(path)}: {set(block) - allowed}"
+    for limit in concurrency["runs"]["tagConcurrencyLimits"]:
+        assert set(limit) <= CHART_TAG_LIMIT_KEYS
+
+    config = validated(chart_instance_config(values), tmp_path)
+    assert CORPUS_LIMIT in config["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert config["run_monitoring"]["enabled"]

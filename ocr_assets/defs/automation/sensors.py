@@ -7,10 +7,11 @@ modification times: one `stat` per file, no image read) is not the one its last 
 the manifest, or that was never materialized. A folder's run key is
 `<partition>:<signature>:<recipe>`; the folders of a tick are requested together, consecutive
 partitions sharing a run up to `folders_per_run` (`orchestration/batches.py`: one run's set-up
-for many small folders), under a run key made of their own. The cursor keeps the last run key
-requested for each folder it saw, so a repeated tick requests nothing again (and a tick
-evaluated twice requests the same keys, which Dagster launches once), while a folder changed
-again, or read with new settings, gets a new run. The cursor also tells
+for many small folders), new folders apart from changed ones and each run with its queue
+priority and time cap (`orchestration/requests.py`), under a run key made of their own. The
+cursor keeps the last run key requested for each folder it saw, so a repeated tick requests
+nothing again (and a tick evaluated twice requests the same keys, which Dagster launches once),
+while a folder changed again, or read with new settings, gets a new run. The cursor also tells
 which folders were there at the last tick: a folder that is gone is warned about once and
 marked; when it is back, it is run again if it needs a run or its last run failed (under a run
 key of its own, `...:back<n>`, since the failed run's key would be skipped); and a scans root
@@ -32,9 +33,9 @@ from ocr_assets.engine.folder.planning import SENSOR_NEEDS, Need, RunState, fold
 from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.project import Project
 from ocr_assets.orchestration.automation import AutomationConfig
-from ocr_assets.orchestration.batches import folder_batches, run_request
 from ocr_assets.orchestration.concurrency import ensure_pool_limit
 from ocr_assets.orchestration.partitions import scan_folders
+from ocr_assets.orchestration.requests import folder_pages, folder_run_requests, plan_runs
 from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets.orchestration.run_state import (
     DATA_VERSION_TAG,
@@ -100,9 +101,9 @@ def _forget_orphans(context: dg.SensorEvaluationContext, project: Project, on_di
 
 
 def evaluate_scan_folders(context: dg.SensorEvaluationContext, ocr: OcrConfig,
-                          folders_per_run: int) -> dg.SensorResult | dg.SkipReason:
-    """One tick of the folder sensor: its folders that need a run, `folders_per_run` to a
-    run."""
+                          automation: AutomationConfig) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the folder sensor: its folders that need a run, new ones first
+    (`orchestration/requests.py`), `automation.folders_per_run` to a run."""
     project = ocr.project()
     ensure_pool_limit(context.instance, project.config.ocr_runs)
     if not project.scans_root.is_dir():
@@ -144,7 +145,7 @@ def evaluate_scan_folders(context: dg.SensorEvaluationContext, ocr: OcrConfig,
                                     run_state(context.instance, back),
                                     SENSOR_NEEDS | {Need.RUN_FAILED}))
     recipe = project.settings.recipe_key()
-    folder_keys, reasons, observations = {}, {}, []
+    folder_keys, requested_needs, observations = {}, {}, []
     for key, need in needs.items():
         signature = folder_signature(project.scans_root / scan.folders[key])
         run_key = f"{key}:{signature[:SIGNATURE_CHARS]}:{recipe}"
@@ -155,15 +156,17 @@ def evaluate_scan_folders(context: dg.SensorEvaluationContext, ocr: OcrConfig,
         if run_key in (last := requested.get(key, ""), COMEBACK.sub("", last)):
             continue  # requested at an earlier tick (or since it came back): that run does it
         now[key] = folder_keys[key] = run_key
-        reasons[key] = need.why
+        requested_needs[key] = need
         # The folder's new state, seen now: its text shows as unsynced until the run is done.
         observations.append(dg.AssetObservation(asset_key=SCAN_FOLDERS, partition=key,
                                                 tags={DATA_VERSION_TAG: signature}))
     new = registration.new_partitions
     # The new partitions are added before the requests, after the known ones.
     order = context.instance.get_dynamic_partitions(scan_folders.name) + new
-    run_requests = [run_request(batch, batch.run_key(folder_keys), {TAG_TRIGGER: "sensor"})
-                    for batch in folder_batches(order, reasons, folders_per_run)]
+    pages = folder_pages(project, {key: scan.folders[key] for key in requested_needs})
+    run_requests = folder_run_requests(
+        plan_runs(order, requested_needs, pages, automation.folders_per_run),
+        lambda batch: batch.run_key(folder_keys), {TAG_TRIGGER: "sensor"}, automation)
     return dg.SensorResult(
         run_requests=run_requests,
         asset_events=observations,
@@ -219,14 +222,15 @@ def sensors(automation: AutomationConfig) -> list[dg.SensorDefinition]:
     """The folder sensor and the corpus sensor, at the intervals of `automation`."""
 
     @dg.sensor(job_name="ocr_folder_job", minimum_interval_seconds=automation.sensor_interval_s,
-               default_status=dg.DefaultSensorStatus.RUNNING,
+               default_status=dg.DefaultSensorStatus.RUNNING if automation.folder_sensor
+               else dg.DefaultSensorStatus.STOPPED,
                description="Registers every new folder under the scans root as a partition and "
                            "requests runs for the new, changed or recipe-changed folders, in one "
                            "tick: consecutive partitions share a run, up to "
                            "OCR_ASSETS_FOLDERS_PER_RUN folders (a folder's run key: partition + "
                            "fingerprint of its files + recipe).")
     def scan_folder_sensor(context: dg.SensorEvaluationContext, ocr: OcrConfig):
-        return evaluate_scan_folders(context, ocr, automation.folders_per_run)
+        return evaluate_scan_folders(context, ocr, automation)
 
     @dg.sensor(job_name="corpus_job", minimum_interval_seconds=automation.corpus_interval_s,
                default_status=dg.DefaultSensorStatus.RUNNING,
