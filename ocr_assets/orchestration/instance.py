@@ -1,7 +1,8 @@
 """The persistent Dagster instance every project command uses (never a temporary home).
 
 Unless the user names one (`DAGSTER_HOME`: a production instance, e.g. `deploy/`), it is
-`<data root>/dagster_home`, and the project's `dagster.yaml` is copied there, so the CLI, the UI
+`<data root>/dagster_home`, and the project's `dagster.yaml` is written there (its home
+placeholder filled in), so the CLI, the UI
 and the daemon share one instance, its runs, partitions and check results. The home is passed
 as a value (`DagsterInstance.from_config`, or the environment of the processes `dagster dev`
 starts), never written to this process's environment.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import sqlite3
 import tempfile
@@ -30,6 +32,8 @@ PROCESS_TAG = "ocr_assets/process"
 """Run tag: the `leases.process_id` of the process executing an in-process (CLI) run."""
 
 
+HOME_PLACEHOLDER = "@DAGSTER_HOME@"
+"""In the project's `dagster.yaml`: the instance's home, filled in by `dagster_home`."""
 LOCK_NAME = ".ocr-assets-instance.lock"
 """In the instance's home: held while a process creates, repairs or first opens the instance."""
 SQLITE_DATABASES = {
@@ -48,8 +52,8 @@ class InstanceOpenError(Exception):
 
 def dagster_home(data_root: Path, environ: Mapping[str, str]) -> Path:
     """The instance's home: `DAGSTER_HOME` when the user set one, else `<data_root>/dagster_home`
-    with the project's `dagster.yaml` (or the file `OCR_ASSETS_INSTANCE_YAML` names) copied in,
-    atomically and under the instance lock. Created when missing."""
+    with the project's `dagster.yaml` (or the file `OCR_ASSETS_INSTANCE_YAML` names) written in,
+    rendered for this home, atomically and under the instance lock. Created when missing."""
     if environ.get("DAGSTER_HOME"):
         home = Path(environ["DAGSTER_HOME"])
         home.mkdir(parents=True, exist_ok=True)
@@ -58,11 +62,20 @@ def dagster_home(data_root: Path, environ: Mapping[str, str]) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     source = Path(environ.get("OCR_ASSETS_INSTANCE_YAML") or PROJECT_INSTANCE_YAML)
     target = home / "dagster.yaml"
-    if source.is_file() and (not target.is_file()
-                             or target.read_bytes() != source.read_bytes()):
-        with instance_lock(home):
-            _replace(target, source.read_bytes())
+    if source.is_file():
+        rendered = render_instance_yaml(source.read_text(encoding="utf-8"), home)
+        if not target.is_file() or target.read_bytes() != rendered:
+            with instance_lock(home):
+                _replace(target, rendered)
     return home
+
+
+def render_instance_yaml(template: str, home: Path) -> bytes:
+    """The project's `dagster.yaml` as the home's own: `@DAGSTER_HOME@` (a storage's
+    directory must be an absolute path in Dagster's config, and the home is only known here)
+    replaced by the home's path, escaped for the double-quoted YAML string it stands in."""
+    escaped = json.dumps(str(home), ensure_ascii=False)[1:-1]
+    return template.replace(HOME_PLACEHOLDER, escaped).encode("utf-8")
 
 
 def _replace(target: Path, data: bytes) -> None:

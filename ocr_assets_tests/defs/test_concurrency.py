@@ -3,7 +3,6 @@ limit, and workers per run that keep concurrent runs x workers within the cores.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -16,13 +15,14 @@ from ocr_assets.orchestration.concurrency import (
     pool_limit,
     workers_per_run,
 )
-from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, render_instance_yaml
 from ocr_assets_tests.project_defs import CORPUS_TAG, corpus_job, ocr_scan_folders
 
 
 @pytest.fixture
 def instance(tmp_path: Path):
-    shutil.copy(PROJECT_INSTANCE_YAML, tmp_path / "dagster.yaml")
+    (tmp_path / "dagster.yaml").write_bytes(
+        render_instance_yaml(PROJECT_INSTANCE_YAML.read_text(), tmp_path))
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         yield instance
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from PIL import Image
 from ocr_assets.engine.folder.registry import list_scan_folders, register_folders
 from ocr_assets.engine.folder.retry import RECORD_NAME
 from ocr_assets.engine.manifest import DONE, FAILED, open_manifest
-from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, render_instance_yaml
 from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets_tests.defs.conftest import FIXTURE_PAGES, Project
 from ocr_assets_tests.doubles.fault_engine import fault
@@ -48,7 +47,8 @@ def test_a_step_that_failed_to_start_its_engine_is_retried_and_then_succeeds(
     scans, data, home = tmp_path / "scans", tmp_path / "data", tmp_path / "dagster_home"
     blank_pages(scans / "box-001", 3)
     home.mkdir()
-    shutil.copy(PROJECT_INSTANCE_YAML, home / "dagster.yaml")
+    (home / "dagster.yaml").write_bytes(
+        render_instance_yaml(PROJECT_INSTANCE_YAML.read_text(), home))
     manifest = open_manifest(data / "manifest.sqlite")
     register_folders(manifest, list_scan_folders(scans))
     with dg.DagsterInstance.from_config(str(home)) as instance:

@@ -26,7 +26,11 @@ import pytest
 from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.settings import default_workers
 from ocr_assets.orchestration.batches import partitions_of_run
-from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, PROJECT_ROOT
+from ocr_assets.orchestration.instance import (
+    PROJECT_INSTANCE_YAML,
+    PROJECT_ROOT,
+    render_instance_yaml,
+)
 from ocr_assets.orchestration.priority import PRIORITY_TAG
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
@@ -116,7 +120,8 @@ def _start_daemon(root: Path, ocr_runs: str | None, settings: dict[str, str]) ->
     home, scans, data = root / "dagster_home", root / "scans", root / "data"
     home.mkdir()
     scans.mkdir()
-    (home / "dagster.yaml").write_text(PROJECT_INSTANCE_YAML.read_text() + QUICK_DEQUEUE)
+    (home / "dagster.yaml").write_bytes(
+        render_instance_yaml(PROJECT_INSTANCE_YAML.read_text() + QUICK_DEQUEUE, home))
     # Create the storage before the daemon starts: two processes creating a fresh SQLite
     # schema at once race in its migrations.
     instance = dg.DagsterInstance.from_config(str(home))

@@ -45,7 +45,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ocr_assets.engine.folder.registry import folder_signature, list_scan_folders, register_folders
 from ocr_assets.engine.manifest import FAILED
 from ocr_assets.orchestration.batches import partitions_of_run
-from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML
+from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, render_instance_yaml
 from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.provenance import INPUT_DATA_VERSION_TAG
 from ocr_assets.orchestration.resources import OcrConfig
@@ -502,7 +502,8 @@ def test_ui_command_serves_on_loopback_with_the_daemon_and_sensors_running(
     assert ui.startup["listening"], "nothing listens on the UI's port"
     assert ui.startup["listening"] <= LOOPBACK_HEX, ui.startup["listening"]
     assert "scan_folder_sensor" in ui.startup["stopped"]
-    assert (ui.home / "dagster.yaml").read_bytes() == PROJECT_INSTANCE_YAML.read_bytes()
+    assert (ui.home / "dagster.yaml").read_bytes() == render_instance_yaml(
+        PROJECT_INSTANCE_YAML.read_text(), ui.home)
 
 
 def test_ui_command_ocrs_every_sample_folder_with_its_sensor(ui: UiProject) -> None:

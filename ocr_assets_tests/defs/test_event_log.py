@@ -1,0 +1,88 @@
+"""The project's event log storage (`ocr_assets/orchestration/event_log.py`): Dagster's own
+files and schema, so an instance moves between it and Dagster's default with nothing lost; one
+index connection per process; and the `dagster.yaml` template it needs filled in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from ocr_assets.orchestration import event_log
+from ocr_assets.orchestration.event_log import IndexKeptOpenSqliteEventLogStorage
+from ocr_assets.orchestration.instance import (
+    HOME_PLACEHOLDER,
+    PROJECT_INSTANCE_YAML,
+    render_instance_yaml,
+)
+
+DAGSTER_DEFAULT_YAML = "telemetry:\n  enabled: false\n"
+
+
+@dg.asset
+def counted() -> int:
+    return 1
+
+
+def _materializations(instance: dg.DagsterInstance) -> int:
+    return len(instance.fetch_materializations(counted.key, limit=100).records)
+
+
+def _project_instance(home: Path) -> dg.DagsterInstance:
+    (home / "dagster.yaml").write_bytes(
+        render_instance_yaml(PROJECT_INSTANCE_YAML.read_text(), home))
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def test_an_instance_moves_between_it_and_dagsters_default_with_nothing_lost(
+        tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    ours = _project_instance(home)
+    assert isinstance(ours.event_log_storage, IndexKeptOpenSqliteEventLogStorage)
+    runs = [dg.materialize([counted], instance=ours).run_id for _ in range(3)]
+    ours.dispose()
+
+    (home / "dagster.yaml").write_text(DAGSTER_DEFAULT_YAML)
+    stock = dg.DagsterInstance.from_config(str(home))
+    assert type(stock.event_log_storage) is SqliteEventLogStorage
+    assert _materializations(stock) == 3
+    assert any(entry.is_dagster_event for entry in stock.all_logs(runs[0]))
+    runs.append(dg.materialize([counted], instance=stock).run_id)
+    stock.dispose()
+
+    again = _project_instance(home)
+    assert _materializations(again) == 4, "what Dagster's default wrote is read back"
+    assert [e.run_id for e in again.fetch_materializations(counted.key, limit=10).records] == \
+        list(reversed(runs))
+
+
+def test_each_process_has_its_own_index_connection(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked child (another pid) opens its own; the parent's stays open and usable."""
+    storage = IndexKeptOpenSqliteEventLogStorage(str(tmp_path / "runs"))
+    parent = storage._index_engine()
+    assert storage._index_engine() is parent, "kept open, not made again per event"
+    real_pid = event_log.os.getpid()
+    monkeypatch.setattr(event_log.os, "getpid", lambda: real_pid + 1)
+    child = storage._index_engine()
+    assert child is not parent
+    monkeypatch.setattr(event_log.os, "getpid", lambda: real_pid)
+    with storage.index_connection() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1, "NORMAL under WAL"
+    storage.dispose()
+
+
+def test_the_unfilled_template_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="still holds @DAGSTER_HOME@.*scripts/ui.sh"):
+        IndexKeptOpenSqliteEventLogStorage(f"{HOME_PLACEHOLDER}/history/runs")
+
+
+def test_the_template_is_filled_with_any_home_path(tmp_path: Path) -> None:
+    home = tmp_path / 'a "quoted" \\ home: #1'
+    rendered = yaml.safe_load(render_instance_yaml(PROJECT_INSTANCE_YAML.read_text(), home))
+    assert rendered["event_log_storage"]["config"]["base_dir"] == f"{home}/history/runs"
+    assert HOME_PLACEHOLDER in PROJECT_INSTANCE_YAML.read_text()
