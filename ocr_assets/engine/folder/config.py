@@ -1,9 +1,14 @@
 """Per-folder settings: a `folder.toml` in a scan folder overrides the language (and page
-segmentation mode) for that folder only, so one scans root can hold German, English and
-mixed boxes side by side; a folder of PDFs that were OCRed before can keep their text.
+segmentation mode) for that folder only, so one scans root can hold German, English, Fraktur
+and mixed boxes side by side; a folder of PDFs that were OCRed before can keep their text.
 
 ```toml
-lang = "deu"       # Tesseract language(s) of this folder, e.g. "deu+eng"
+lang = "deu"       # Tesseract model(s) of this folder, e.g. "deu+eng", "frk", "script/Fraktur",
+                   # or "auto": per page, from the script orientation detection sees
+latin_lang = "deu" # optional, with lang = "auto": the model of Latin-script pages
+                   # (default: the project's lang)
+alt_lang = "frk"   # optional: doubtful readings are read again with this model, better kept
+deskew = "retry"   # optional: "off", "retry" (doubtful readings again, deskewed) or "always"
 psm = 4            # optional: Tesseract page segmentation mode
 skip_text = true   # optional: PDF pages with a text layer keep it instead of being OCRed
 ```
@@ -15,10 +20,12 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-from ocr_assets.engine.settings import OcrSettings
+from ocr_assets.engine.settings import AUTO_LANG, OcrSettings
 
 FOLDER_CONFIG_NAME = "folder.toml"
-FOLDER_KEYS: dict[str, type] = {"lang": str, "psm": int, "skip_text": bool}
+FOLDER_KEYS: dict[str, type] = {"lang": str, "psm": int, "skip_text": bool, "latin_lang": str,
+                                "alt_lang": str, "deskew": str}
+LANG_KEYS = ("lang", "latin_lang", "alt_lang")
 KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
 
 
@@ -43,8 +50,16 @@ def folder_settings(folder: Path, settings: OcrSettings) -> OcrSettings:
         if key in values and (type(values[key]) is not kind):
             raise FolderConfigError(f"{path}: '{key}' must be {KIND_NAMES[kind]}, not "
                                     f"{values[key]!r}")
-    lang = values.get("lang")
-    if lang is not None and (not lang or any(not code for code in lang.split("+"))):
-        raise FolderConfigError(f"{path}: lang {lang!r} is not a Tesseract language spec "
-                                "such as 'deu' or 'deu+eng'")
-    return dataclasses.replace(settings, **values)
+    for key in LANG_KEYS:
+        lang = values.get(key)
+        if lang is not None and (not lang or any(not code for code in lang.split("+"))
+                                 or (key != "lang" and lang == AUTO_LANG)):
+            raise FolderConfigError(f"{path}: {key} {lang!r} is not a Tesseract language spec "
+                                    "such as 'deu', 'deu+eng' or 'script/Fraktur'")
+    if values.get("lang") == AUTO_LANG and "latin_lang" not in values \
+            and settings.lang != AUTO_LANG:
+        values["latin_lang"] = settings.lang
+    try:
+        return dataclasses.replace(settings, **values)
+    except ValueError as exc:
+        raise FolderConfigError(f"{path}: {exc}") from exc

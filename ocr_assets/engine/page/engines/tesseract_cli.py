@@ -28,6 +28,7 @@ from ocr_assets.engine.page.engines.base import (
     missing_tesseract_message,
     parse_tsv,
 )
+from ocr_assets.engine.page.models import missing_models_message, resolve
 
 SINGLE_THREADED = {"OMP_THREAD_LIMIT": "1"}
 """Tesseract's OpenMP threads oversubscribe the cores when one process per core runs (6x slower
@@ -151,16 +152,27 @@ class PytesseractEngine(OcrEngine):
 
     name = "pytesseract"
 
+    def __init__(self) -> None:
+        self._spelt: dict[str, str] = {}
+        """Language spec -> as the installed models spell it (`models.resolve`), per process."""
+
     def version(self) -> str:
         return str(pytesseract_module().get_tesseract_version())
 
     def check_ready(self, lang: str) -> None:
-        installed = installed_languages()
-        missing = [code for code in lang.split("+") if code not in installed]
+        missing = resolve(lang, installed_languages()).missing
         if missing:
-            raise RuntimeError(missing_language_message("+".join(missing)))
+            raise RuntimeError(missing_models_message(list(missing), lang))
+
+    def installed_spelling(self, lang: str) -> str:
+        """`lang` as the installed `tesseract` loads it (`script/Fraktur` under Debian's layout
+        is `Fraktur`); asked once per spec and process. A spec with a missing model is handed
+        on as it is: Tesseract's own failure then names it."""
+        if lang not in self._spelt:
+            self._spelt[lang] = resolve(lang, installed_languages()).lang
+        return self._spelt[lang]
 
     def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
                   timeout_s: float, renderings: tuple[str, ...] = ()) -> EngineOutput:
-        return tesseract_pass(image_path, work_dir, lang=lang, psm=psm, timeout_s=timeout_s,
-                              renderings=renderings)
+        return tesseract_pass(image_path, work_dir, lang=self.installed_spelling(lang), psm=psm,
+                              timeout_s=timeout_s, renderings=renderings)
