@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 from collections import ChainMap
 from collections.abc import Iterator
 from functools import cache
@@ -34,6 +35,10 @@ SINGLE_THREADED = {"OMP_THREAD_LIMIT": "1"}
 """Tesseract's OpenMP threads oversubscribe the cores when one process per core runs (6x slower
 on 2 cores, measured): every Tesseract that pytesseract starts gets this on top of the
 process's own environment."""
+
+
+LIST_TIMEOUT_S = 30
+"""`tesseract --list-langs` reads a directory listing: far below this unless the disk hangs."""
 
 
 @cache
@@ -133,11 +138,20 @@ def _signal_name(number: int) -> str:
 
 
 def installed_languages() -> set[str]:
-    """The models the installed `tesseract` has; `RuntimeError` when there is no `tesseract`."""
+    """The models the installed `tesseract` has, as its `--list-langs` names them (`deu`,
+    `Fraktur`, `script/Fraktur`); `RuntimeError` when there is no `tesseract`. Not
+    pytesseract's `get_languages`: it keeps only lower-case names, so it drops every script
+    model."""
     pytesseract = pytesseract_module()
-    if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
+    program = shutil.which(pytesseract.pytesseract.tesseract_cmd)
+    if program is None:
         raise RuntimeError(missing_tesseract_message())
-    return set(pytesseract.get_languages(config=""))
+    listing = subprocess.run([program, "--list-langs"], capture_output=True, text=True,
+                             timeout=LIST_TIMEOUT_S, check=False,
+                             env=dict(pytesseract.pytesseract.environ))
+    # The first line says where the models are ("List of available languages in ..."), the
+    # others name one model each.
+    return {line.strip() for line in listing.stdout.splitlines()[1:] if line.strip()}
 
 
 def check_orientation_ready() -> None:
