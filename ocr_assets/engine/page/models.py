@@ -40,7 +40,7 @@ def debian_package(model: str) -> str:
     script = model.removeprefix(SCRIPT_PREFIX)
     if script in SCRIPT_PACKAGES:
         return f"tesseract-ocr-script-{SCRIPT_PACKAGES[script]}"
-    return f"tesseract-ocr-{model.lower().replace('_', '-')}"
+    return f"tesseract-ocr-{model.lower().replace('_', '-').replace('/', '-')}"
 
 
 def missing_models_message(missing: list[str], lang: str) -> str:
