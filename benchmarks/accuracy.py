@@ -66,6 +66,8 @@ MODEL_RECIPES: dict[str, dict[str, object]] = {
     "deu+frk": {"lang": "deu+frk"},
     "auto (Latin: deu)": {"lang": "auto", "latin_lang": "deu"},
     "deu, alt_lang script/Fraktur": {"lang": "deu", "alt_lang": "script/Fraktur"},
+    "deu, alt_lang script/Fraktur below 75": {"lang": "deu", "alt_lang": "script/Fraktur",
+                                              "retry_below_confidence": 75.0},
 }
 """Recipes for the German pages; the other classes are read with `eng` and with `auto`."""
 SKEW_DEGREES = (2, 4, 7)
@@ -136,10 +138,10 @@ def _class_result(pages: list[Path], texts: Mapping[str, str], cpu_s: float,
             "cpu_s_per_page": round(cpu_s / len(pages), 2)}
 
 
-def measure_models(testdata: Path, work: Path,
-                   classes: Mapping[str, tuple[float, list[str]]]) -> dict[str, object]:
+def measure_models(testdata: Path, work: Path, classes: Mapping[str, tuple[float, list[str]]],
+                   only: str = "") -> dict[str, object]:
     """CER and CPU per page of each class under each recipe (German classes: `MODEL_RECIPES`;
-    the others: `eng` and `auto`)."""
+    the others: `eng` and `auto`); `only`: the recipes whose name contains it."""
     results: dict[str, dict[str, object]] = {}
     for page_class, (_, names) in classes.items():
         pages = [testdata / "pages" / name for name in names]
@@ -149,6 +151,8 @@ def measure_models(testdata: Path, work: Path,
                    else {"eng (before)": {"lang": "eng"},
                          "auto (Latin: eng)": {"lang": "auto"}})
         for recipe, settings in recipes.items():
+            if only not in recipe:
+                continue
             name = f"m{len(results)}-{len(results.get(page_class, {}))}"
             texts, cpu_s = _read_folder(pages, work, name, settings)
             results.setdefault(page_class, {})[recipe] = _class_result(pages, texts, cpu_s,
@@ -218,12 +222,15 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.get("OCR_ASSETS_TESTDATA")
         or Path(__file__).resolve().parents[2] / "shared" / "testdata"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/models"))
+    parser.add_argument("--only", default="", help="only the model recipes whose name holds "
+                        "this, and no skewed pages")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     POOL_CPU_S[0] = pool_cpu_s()
     with tempfile.TemporaryDirectory(prefix="ocr-assets-models-") as tmp:
-        models = measure_models(args.testdata, Path(tmp) / "models", SHARED_CLASSES)
-        skew = measure_skew(args.testdata, Path(tmp) / "skew", SHARED_CLASSES)
+        models = measure_models(args.testdata, Path(tmp) / "models", SHARED_CLASSES, args.only)
+        skew = ({"readings": {}, "deskew_cpu_s_per_page": None} if args.only
+                else measure_skew(args.testdata, Path(tmp) / "skew", SHARED_CLASSES))
     results = {"machine": machine_facts(), "pool_cpu_s": round(POOL_CPU_S[0], 3),
                "models": models, "skew": skew,
                "elapsed_s": round(time.perf_counter() - started, 1)}

@@ -19,6 +19,7 @@ from pathlib import Path
 from ocr_assets.engine.settings import (
     DEFAULT_MAX_PDF_PAGES,
     DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_RETRY_BELOW_CONFIDENCE,
     OcrSettings,
     default_workers,
 )
@@ -62,6 +63,10 @@ class ProjectConfig:
     alt_lang: str = setting("", "ALT_LANG", "The alternative model: a doubtful reading "
                              "(flagged, or of low confidence) is read again with it, the better "
                              "kept; empty: none.")
+    retry_below_confidence: float = setting(
+        DEFAULT_RETRY_BELOW_CONFIDENCE, "RETRY_BELOW_CONFIDENCE", "A reading flagged empty or "
+        "garbage, or below this mean word confidence, is read again by `alt_lang` and "
+        "`deskew = retry`.")
     deskew: str = setting("off", "DESKEW", "`off`, `retry` (a doubtful reading is read again "
                            "from the deskewed page, the better kept) or `always` (every page "
                            "is deskewed before its OCR).")
@@ -125,7 +130,7 @@ class ProjectConfig:
         """How pages are read: the settings that travel to the workers."""
         return OcrSettings(
             lang=self.lang, psm=self.psm, engine=self.engine, alt_lang=self.alt_lang,
-            deskew=self.deskew,
+            deskew=self.deskew, retry_below_confidence=self.retry_below_confidence,
             workers=self.workers or default_workers(), page_timeout_s=self.page_timeout_s,
             recycle_after=self.recycle_after, max_megapixels=self.max_megapixels,
             max_side_px=self.max_side_px, max_pdf_pages=self.max_pdf_pages,

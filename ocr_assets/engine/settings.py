@@ -29,6 +29,9 @@ AUTO_LANG = "auto"
 (`models.SCRIPT_MODELS`)."""
 DEFAULT_LATIN_LANG = "eng"
 """The model of Latin-script pages under `lang = "auto"` when nothing else names one."""
+DEFAULT_RETRY_BELOW_CONFIDENCE = 50.0
+"""A reading with a lower mean word confidence is doubtful: the value orientation detection
+uses (`orientation.DOUBTFUL_CONFIDENCE`, calibrated on turned pages)."""
 DESKEW_MODES = ("off", "retry", "always")
 """`deskew`: never; only pages whose first reading is doubtful, read again deskewed (the better
 reading kept); every page before its OCR."""
@@ -88,6 +91,10 @@ class OcrSettings:
     deskew: str = "off"
     """`off`, `retry` (a doubtful reading is read again from the deskewed page, the better
     kept) or `always` (every page is deskewed before its OCR); see `page.deskew`."""
+    retry_below_confidence: float = DEFAULT_RETRY_BELOW_CONFIDENCE
+    """A reading flagged empty or garbage, or with a mean word confidence below this, is read
+    again by the second readings (`alt_lang`, `deskew = "retry"`). Fraktur read with a modern
+    model scores 58 to 72: catching it with `alt_lang` needs about 75 (docs/quality.md)."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.archival_formats) - set(ARCHIVAL_FORMAT_NAMES))
@@ -115,8 +122,9 @@ class OcrSettings:
         model and settings on the same image; the small differences between their Tesseract
         versions are not worth reading a corpus again), nor how pages are scheduled, bounded or
         retried (workers, timeouts, memory, attempts, the megapixel and page refusals), nor the
-        archival documents written beside the text. `skip_text`, `alt_lang`, `deskew` and
-        (with `lang = "auto"`) `latin_lang` are in it only when they change something, so the
+        archival documents written beside the text. `skip_text`, `alt_lang`, `deskew`,
+        `retry_below_confidence` and (with `lang = "auto"`) `latin_lang` are in it only when
+        they change something, so the
         recipes of every page read before they existed stay what they were."""
         recipe: dict[str, object] = {
             "lang": self.lang, "psm": int(self.psm), "max_side_px": int(self.max_side_px),
@@ -131,6 +139,8 @@ class OcrSettings:
             recipe["alt_lang"] = self.alt_lang
         if self.deskew != "off":
             recipe["deskew"] = self.deskew
+        if self.retry_below_confidence != DEFAULT_RETRY_BELOW_CONFIDENCE:
+            recipe["retry_below_confidence"] = float(self.retry_below_confidence)
         return recipe
 
     def recipe_key(self) -> str:

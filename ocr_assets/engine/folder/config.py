@@ -9,6 +9,7 @@ latin_lang = "deu" # optional, with lang = "auto": the model of Latin-script pag
                    # (default: the project's lang)
 alt_lang = "frk"   # optional: doubtful readings are read again with this model, better kept
 deskew = "retry"   # optional: "off", "retry" (doubtful readings again, deskewed) or "always"
+retry_below_confidence = 75  # optional: doubtful below this mean word confidence (default 50)
 psm = 4            # optional: Tesseract page segmentation mode
 skip_text = true   # optional: PDF pages with a text layer keep it instead of being OCRed
 ```
@@ -24,9 +25,9 @@ from ocr_assets.engine.settings import AUTO_LANG, OcrSettings
 
 FOLDER_CONFIG_NAME = "folder.toml"
 FOLDER_KEYS: dict[str, type] = {"lang": str, "psm": int, "skip_text": bool, "latin_lang": str,
-                                "alt_lang": str, "deskew": str}
+                                "alt_lang": str, "deskew": str, "retry_below_confidence": float}
 LANG_KEYS = ("lang", "latin_lang", "alt_lang")
-KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
+KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
 
 
 class FolderConfigError(ValueError):
@@ -47,7 +48,9 @@ def folder_settings(folder: Path, settings: OcrSettings) -> OcrSettings:
         raise FolderConfigError(f"{path}: unknown keys {unknown}; allowed: "
                                 f"{sorted(FOLDER_KEYS)}")
     for key, kind in FOLDER_KEYS.items():
-        if key in values and (type(values[key]) is not kind):
+        # A number may be written as an integer (`75`); a boolean is never a number.
+        accepted = (int, float) if kind is float else (kind,)
+        if key in values and type(values[key]) not in accepted:
             raise FolderConfigError(f"{path}: '{key}' must be {KIND_NAMES[kind]}, not "
                                     f"{values[key]!r}")
     for key in LANG_KEYS:
@@ -59,6 +62,8 @@ def folder_settings(folder: Path, settings: OcrSettings) -> OcrSettings:
     if values.get("lang") == AUTO_LANG and "latin_lang" not in values \
             and settings.lang != AUTO_LANG:
         values["latin_lang"] = settings.lang
+    if "retry_below_confidence" in values:
+        values["retry_below_confidence"] = float(values["retry_below_confidence"])
     try:
         return dataclasses.replace(settings, **values)
     except ValueError as exc:

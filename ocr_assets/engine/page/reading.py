@@ -3,9 +3,9 @@
 In order: the page is deskewed first with `deskew = "always"`; with `lang = "auto"`,
 orientation detection names its script and so its model (`models.SCRIPT_MODELS`), turning it
 upright on the way; otherwise it is read as scanned and turned upright only when that reading
-is doubtful (`read_upright`). A reading that is still doubtful (flagged, or of low confidence:
-`orientation.doubt_about`) is then read again by the second-reading strategies the settings
-ask for, in order: the alternative model (`alt_lang`), then the deskewed page
+is doubtful (`read_upright`). A reading that is still doubtful (flagged, or with a mean word
+confidence below `retry_below_confidence`) is then read again by the second-reading strategies
+the settings ask for, in order: the alternative model (`alt_lang`), then the deskewed page
 (`deskew = "retry"`); the best reading is kept. These are the retry strategies of pages that
 were read but read badly: the worker holds every reading, so it keeps the better one without
 writing the worse, and only doubtful pages pay for them (a second engine pass each).
@@ -215,7 +215,9 @@ def read_image(image_path: Path, work_dir: Path, settings: OcrSettings, started:
         if orientation is not None and orientation.applied:
             path = work_dir / UPRIGHT_NAME
         reading = ImageReading(result, quality, settings.lang, orientation, deskewed)
-    if doubt_about(reading.quality) is None or not (
-            settings.alt_lang or settings.deskew == "retry"):
+    confidence = reading.quality.mean_confidence
+    doubtful = bool(reading.quality.flags) or (
+        confidence is not None and confidence < settings.retry_below_confidence)
+    if not doubtful or not (settings.alt_lang or settings.deskew == "retry"):
         return reading
     return _second_readings(reading, path, work_dir, backend, settings, started, source)
