@@ -122,9 +122,9 @@ def test_auto_reads_each_page_with_the_model_of_its_script(
 
 def test_how_doubtful_a_reading_must_be_to_be_read_again_is_a_setting(
         page: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = ScriptedEngine({"deu": (GOOD, 65.0), "script/Fraktur": (GOOD + " again", 80.0)})
-    kept = read(page, engine, monkeypatch, lang="deu", alt_lang="script/Fraktur")
+    engine = ScriptedEngine({"eng": (GOOD, 65.0), "script/Fraktur": (GOOD + " again", 80.0)})
+    kept = read(page, engine, monkeypatch, lang="eng", alt_lang="script/Fraktur")
     assert kept.second_readings == [], "65 is not doubtful by default (below 50)"
-    kept = read(page, engine, monkeypatch, lang="deu", alt_lang="script/Fraktur",
+    kept = read(page, engine, monkeypatch, lang="eng", alt_lang="script/Fraktur",
                 retry_below_confidence=75.0)
     assert [r["strategy"] for r in kept.second_readings] == ["alt_lang"]
