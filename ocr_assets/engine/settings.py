@@ -123,8 +123,8 @@ class OcrSettings:
         versions are not worth reading a corpus again), nor how pages are scheduled, bounded or
         retried (workers, timeouts, memory, attempts, the megapixel and page refusals), nor the
         archival documents written beside the text. `skip_text`, `alt_lang`, `deskew`,
-        `retry_below_confidence` and (with `lang = "auto"`) `latin_lang` are in it only when
-        they change something, so the
+        `retry_below_confidence` and `latin_lang` (set under `lang = "auto"`) are in it only when
+        set, so the
         recipes of every page read before they existed stay what they were."""
         recipe: dict[str, object] = {
             "lang": self.lang, "psm": int(self.psm), "max_side_px": int(self.max_side_px),
@@ -133,7 +133,7 @@ class OcrSettings:
             "rotate_min_confidence": float(self.rotate_min_confidence), "decode": self.decode}
         if self.skip_text:
             recipe["skip_text"] = True
-        if self.lang == AUTO_LANG:
+        if self.latin_lang:  # set under `auto` only, unless a folder.toml names it anyway
             recipe["latin_lang"] = self.latin_lang
         if self.alt_lang:
             recipe["alt_lang"] = self.alt_lang
