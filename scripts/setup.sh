@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 # wamerican, wbritish, wngerman: the word lists of the garbage detector (/usr/share/dict).
+# tesseract-ocr-frk, tesseract-ocr-script-frak: the Fraktur models (`frk`, `script/Fraktur`)
+# that `lang = "auto"` and the documented Fraktur folders use (docs/configuration.md).
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd tesseract-ocr-deu
+              tesseract-ocr-frk tesseract-ocr-script-frak
               wamerican wbritish wngerman)
 
 say() { printf 'setup: %s\n' "$*" >&2; }

@@ -205,11 +205,10 @@ def summarise(project: Project, outcome: Outcome) -> int:
 
 def engine_ready(project: Project) -> bool:
     """Whether the engine can read pages; says what to install when it cannot."""
-    from ocr_assets.engine.page.engines.registry import check_engine_ready
+    from ocr_assets.engine.page.engines.registry import check_settings_ready
 
-    settings = project.settings
     try:
-        check_engine_ready(settings.engine, settings.lang, orientation=settings.auto_rotate)
+        check_settings_ready(project.settings)
     except (RuntimeError, ValueError) as exc:
         print(f"cannot OCR: {exc}", file=sys.stderr)
         return False

@@ -19,6 +19,7 @@ from pathlib import Path
 from ocr_assets.engine.settings import (
     DEFAULT_MAX_PDF_PAGES,
     DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_RETRY_BELOW_CONFIDENCE,
     OcrSettings,
     default_workers,
 )
@@ -56,8 +57,19 @@ class ProjectConfig:
                             "folders that may OCR at once.")
     page_timeout_s: float = setting(180.0, "PAGE_TIMEOUT_S", "Seconds one page may take before "
                                      "its Tesseract is killed and the page fails alone.")
-    lang: str = setting("eng", "LANG", "Tesseract language(s), e.g. `deu+eng`; a folder's "
-                         "`folder.toml` overrides it.")
+    lang: str = setting("eng", "LANG", "Tesseract model(s), e.g. `deu+eng`, `frk`, "
+                         "`script/Fraktur`, or `auto` (per page, from the script orientation "
+                         "detection sees); a folder's `folder.toml` overrides it.")
+    alt_lang: str = setting("", "ALT_LANG", "The alternative model: a doubtful reading "
+                             "(flagged, or of low confidence) is read again with it, the better "
+                             "kept; empty: none.")
+    retry_below_confidence: float = setting(
+        DEFAULT_RETRY_BELOW_CONFIDENCE, "RETRY_BELOW_CONFIDENCE", "A reading flagged empty or "
+        "garbage, or below this mean word confidence, is read again by `alt_lang` and "
+        "`deskew = retry`.")
+    deskew: str = setting("off", "DESKEW", "`off`, `retry` (a doubtful reading is read again "
+                           "from the deskewed page, the better kept) or `always` (every page "
+                           "is deskewed before its OCR).")
     psm: int = setting(3, "PSM", "Tesseract page segmentation mode.")
     engine: str = setting("auto", "ENGINE", "`auto` (tesserocr when installed and no ALTO is "
                            "asked for, else pytesseract), `pytesseract` (the Tesseract "
@@ -123,7 +135,8 @@ class ProjectConfig:
     def settings(self) -> OcrSettings:
         """How pages are read: the settings that travel to the workers."""
         return OcrSettings(
-            lang=self.lang, psm=self.psm, engine=self.engine,
+            lang=self.lang, psm=self.psm, engine=self.engine, alt_lang=self.alt_lang,
+            deskew=self.deskew, retry_below_confidence=self.retry_below_confidence,
             workers=self.workers or default_workers(), page_timeout_s=self.page_timeout_s,
             recycle_after=self.recycle_after, max_megapixels=self.max_megapixels,
             max_side_px=self.max_side_px, max_pdf_pages=self.max_pdf_pages,

@@ -24,6 +24,17 @@ called upside down (a sparse 17th-century title page, script guessed as Thai) sc
 OCRmyPDF's default, 14, is tuned for dense full pages and left all of these unturned."""
 DEFAULT_MAX_PDF_PAGES = 5000
 """Pages per PDF: above the thickest bound volume, far below a hostile page count."""
+AUTO_LANG = "auto"
+"""`lang = "auto"`: each page's model is chosen from the script orientation detection sees
+(`models.SCRIPT_MODELS`)."""
+DEFAULT_LATIN_LANG = "eng"
+"""The model of Latin-script pages under `lang = "auto"` when nothing else names one."""
+DEFAULT_RETRY_BELOW_CONFIDENCE = 50.0
+"""A reading with a lower mean word confidence is doubtful: the value orientation detection
+uses (`orientation.DOUBTFUL_CONFIDENCE`, calibrated on turned pages)."""
+DESKEW_MODES = ("off", "retry", "always")
+"""`deskew`: never; only pages whose first reading is doubtful, read again deskewed (the better
+reading kept); every page before its OCR."""
 RECIPE_KEY_CHARS = 16
 """64 bits of the recipe's digest: a folder has a handful of recipes over its life, not 2**32."""
 
@@ -74,13 +85,38 @@ class OcrSettings:
     searchable_pdf: bool = False
     """Each page also gets its searchable PDF (the image read, with the words of the same pass
     as invisible text), from which the folder's PDF is merged; per folder in `folder.toml`."""
+    latin_lang: str = ""
+    """With `lang = "auto"`: the model of pages in Latin script (and of pages whose script
+    orientation detection cannot tell); empty: `eng`."""
+    alt_lang: str = ""
+    """The alternative model: a page whose reading is doubtful (flagged, or of low confidence)
+    is read again with it, and the better reading kept; empty: none."""
+    deskew: str = "off"
+    """`off`, `retry` (a doubtful reading is read again from the deskewed page, the better
+    kept) or `always` (every page is deskewed before its OCR); see `page.deskew`."""
+    retry_below_confidence: float = DEFAULT_RETRY_BELOW_CONFIDENCE
+    """A reading flagged empty or garbage, or with a mean word confidence below this, is read
+    again by the second readings (`alt_lang`, `deskew = "retry"`). Fraktur read with a modern
+    model scores 58 to 72: catching it with `alt_lang` needs about 75 (docs/quality.md)."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.archival_formats) - set(ARCHIVAL_FORMAT_NAMES))
         if unknown:
             raise ValueError(f"unknown archival formats {unknown}; choose from "
                              f"{sorted(ARCHIVAL_FORMAT_NAMES)} (OCR_ASSETS_ARCHIVAL_FORMATS)")
+        if self.deskew not in DESKEW_MODES:
+            raise ValueError(f"deskew {self.deskew!r} is not one of {list(DESKEW_MODES)} "
+                             "(OCR_ASSETS_DESKEW, or `deskew` in a folder.toml)")
+        if self.lang == AUTO_LANG and not self.latin_lang:
+            object.__setattr__(self, "latin_lang", DEFAULT_LATIN_LANG)
         object.__setattr__(self, "engine", resolve_engine(self.engine, self.archival_formats))
+
+    def models(self) -> list[str]:
+        """Every language spec a page of these settings may be read with, before any page is:
+        what must be installed (`lang = "auto"` needs its Latin model; the models of other
+        scripts are looked for per page, see `models.SCRIPT_MODELS`)."""
+        first = self.latin_lang if self.lang == AUTO_LANG else self.lang
+        return [first] + ([self.alt_lang] if self.alt_lang else [])
 
     def recipe(self) -> dict[str, object]:
         """The settings that decide what text a page yields: the language and page segmentation
@@ -89,8 +125,9 @@ class OcrSettings:
         model and settings on the same image; the small differences between their Tesseract
         versions are not worth reading a corpus again), nor how pages are scheduled, bounded or
         retried (workers, timeouts, memory, attempts, the megapixel and page refusals), nor the
-        archival documents written beside the text. `skip_text` is in it only when on, so the
-        recipes of every page read before it existed stay what they were; so is
+        archival documents written beside the text. `skip_text`, `alt_lang`, `deskew`,
+        `retry_below_confidence` and `latin_lang` (set under `lang = "auto"`) are in it only when
+        set, so the recipes of every page read before they existed stay what they were; so is
         `searchable_pdf`, which does not change the text but is made from the pass that reads
         it: turning it on reads a folder's done pages once more, for their PDFs."""
         recipe: dict[str, object] = {
@@ -102,6 +139,14 @@ class OcrSettings:
             recipe["skip_text"] = True
         if self.searchable_pdf:
             recipe["searchable_pdf"] = True
+        if self.latin_lang:  # set under `auto` only, unless a folder.toml names it anyway
+            recipe["latin_lang"] = self.latin_lang
+        if self.alt_lang:
+            recipe["alt_lang"] = self.alt_lang
+        if self.deskew != "off":
+            recipe["deskew"] = self.deskew
+        if self.retry_below_confidence != DEFAULT_RETRY_BELOW_CONFIDENCE:
+            recipe["retry_below_confidence"] = float(self.retry_below_confidence)
         return recipe
 
     def recipe_key(self) -> str:

@@ -77,7 +77,7 @@ def test_each_process_has_its_own_index_connection(tmp_path: Path,
 
 
 def test_the_unfilled_template_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="still holds @DAGSTER_HOME@.*scripts/ui.sh"):
+    with pytest.raises(ValueError, match=r"still holds @DAGSTER_HOME@.*scripts/ui\.sh"):
         IndexKeptOpenSqliteEventLogStorage(f"{HOME_PLACEHOLDER}/history/runs")
 
 

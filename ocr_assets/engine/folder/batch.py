@@ -30,7 +30,7 @@ from ocr_assets.engine.manifest import (
 )
 from ocr_assets.engine.manifest.leases import dead_owners
 from ocr_assets.engine.naming import display_name, output_name_for
-from ocr_assets.engine.page.engines.registry import check_engine_ready
+from ocr_assets.engine.page.engines.registry import check_settings_ready
 from ocr_assets.engine.page.fingerprint import file_fingerprint
 from ocr_assets.engine.page.worker import PageTask, all_output_keys, output_keys
 
@@ -217,10 +217,10 @@ def folder_settings_ready(folder: ScanFolder, settings: OcrSettings) -> OcrSetti
     """
     overridden = folder.settings(settings)
     try:
-        check_engine_ready(overridden.engine, overridden.lang, orientation=overridden.auto_rotate)
+        check_settings_ready(overridden)
     except RuntimeError as exc:
-        if overridden.lang != settings.lang:
-            raise RuntimeError(f"{exc} (language '{overridden.lang}' set by "
+        if overridden.models() != settings.models():
+            raise RuntimeError(f"{exc} (language '{'+'.join(overridden.models())}' set by "
                                f"{folder.path / FOLDER_CONFIG_NAME})") from exc
         raise
     return overridden

@@ -32,7 +32,7 @@ from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, Page
 from ocr_assets.engine.manifest.leases import run_owner
 from ocr_assets.engine.naming import output_name_for
 from ocr_assets.engine.page.decode import MAY_BE_TRUNCATED
-from ocr_assets.engine.page.engines.registry import check_engine_ready
+from ocr_assets.engine.page.engines.registry import check_settings_ready
 from ocr_assets.engine.page.worker import PageTask, all_output_keys, ocr_page
 from ocr_assets.engine.settings import DEFAULT_MIN_CONFIDENCE, OcrSettings
 from ocr_assets.engine.store.outputs import OutputStore, read_json, write_json
@@ -275,7 +275,7 @@ def retry_failed_pages(folder: ScanFolder, *, settings: OcrSettings | None = Non
              if p.page_id in todo}
     if pages:
         rotates = {s.settings(settings).auto_rotate for ss in todo.values() for s in ss}
-        check_engine_ready(settings.engine, settings.lang, orientation=True in rotates)
+        check_settings_ready(settings, orientation=True in rotates)
         _run_retries(pages, todo, rows, folder, settings, record, report, on_page)
     save_record(folder.reports, record)
     report.elapsed_s = time.perf_counter() - started

@@ -37,6 +37,8 @@ and, OSD finding it upright, kept)."""
 
 # Clockwise turn that makes the page upright (OSD's "Rotate") -> Pillow's exact transposition.
 # Pillow's ROTATE_n turns counter-clockwise by n degrees.
+UPRIGHT_NAME = "upright.png"
+"""The upright copy `upright_page` writes into the page's work directory."""
 TURNS = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180,
          270: Image.Transpose.ROTATE_90}
 
@@ -121,5 +123,5 @@ def upright_page(image_path: Path, work_dir: Path, *, timeout_s: float,
             found.rotate, found.confidence, found.script,
             note=f"OSD suggests turning by {found.rotate} degrees, but its confidence "
                  f"{found.confidence:.2f} is below {min_confidence:g}")
-    turned = rotate_image(image_path, found.rotate, work_dir / "upright.png")
+    turned = rotate_image(image_path, found.rotate, work_dir / UPRIGHT_NAME)
     return turned, Orientation(found.rotate, found.confidence, found.script, applied=True)

@@ -26,6 +26,10 @@ WORD_LISTS: dict[str, tuple[tuple[str, str], ...]] = {
     # Tesseract language code -> (file under DICT_DIR, Debian package that installs it), ...
     "eng": (("american-english", "wamerican"), ("british-english", "wbritish")),
     "deu": (("ngerman", "wngerman"), ("ogerman", "wogerman"), ("swiss", "wswiss")),
+    # German Fraktur, and the Fraktur script model (trained mostly on German): the German lists.
+    "frk": (("ngerman", "wngerman"), ("ogerman", "wogerman"), ("swiss", "wswiss")),
+    "script/Fraktur": (("ngerman", "wngerman"), ("ogerman", "wogerman"), ("swiss", "wswiss")),
+    "Fraktur": (("ngerman", "wngerman"), ("ogerman", "wogerman"), ("swiss", "wswiss")),
     "fra": (("french", "wfrench"),),
     "spa": (("spanish", "wspanish"),),
     "ita": (("italian", "witalian"),),

@@ -16,7 +16,7 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,10 +24,10 @@ from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.manifest.base import DONE, FAILED, FLAG_REASON_SEPARATOR, PageOutcome
 from ocr_assets.engine.naming import display_name
 from ocr_assets.engine.page.decode import PreparedImage, prepare_image
-from ocr_assets.engine.page.engines.base import EngineOutput, OcrEngine
+from ocr_assets.engine.page.deskew import Deskew
 from ocr_assets.engine.page.engines.registry import get_engine
 from ocr_assets.engine.page.fingerprint import file_fingerprint
-from ocr_assets.engine.page.orientation import Orientation, doubt_about, upright_page
+from ocr_assets.engine.page.orientation import Orientation
 from ocr_assets.engine.page.pdf import (
     is_pdf,
     pdf_page,
@@ -36,6 +36,7 @@ from ocr_assets.engine.page.pdf import (
     text_layer,
 )
 from ocr_assets.engine.page.quality import PageQuality, score_page
+from ocr_assets.engine.page.reading import read_image
 from ocr_assets.engine.page.searchable_pdf import page_pdf, source_page_pdf
 from ocr_assets.engine.page.wordlists import load_words
 from ocr_assets.engine.settings import OcrSettings
@@ -110,68 +111,6 @@ def _failed(task: PageTask, started: float, fingerprint: str | None,
                        engine=task.settings.engine, recipe=task.settings.recipe_key())
 
 
-def _time_left(settings: OcrSettings, started: float, path: Path, step: str) -> float:
-    """What is left of the page's timeout, which covers every pass over it together."""
-    left = settings.page_timeout_s - (time.perf_counter() - started)
-    if left <= 0:
-        raise PageError(FailureCategory.TIMEOUT,
-                        f"{path.name}: no time left for {step} within "
-                        f"{settings.page_timeout_s:g} s; raise page_timeout_s")
-    return left
-
-
-def _read(backend: OcrEngine, image_path: Path, work_dir: Path, settings: OcrSettings,
-          started: float, source: Path) -> tuple[EngineOutput, PageQuality]:
-    result = backend.recognise(image_path, work_dir, lang=settings.lang, psm=settings.psm,
-                               timeout_s=_time_left(settings, started, source, "OCR"),
-                               renderings=settings.archival_formats)
-    if not result.image_read:
-        raise PageError(FailureCategory.EMPTY_OUTPUT_FROM_UNREADABLE_IMAGE,
-                        f"{source.name}: Tesseract exited 0 without reading the image "
-                        "(Leptonica cannot decode it); this is not a blank page: the "
-                        "retry pass re-decodes it with Pillow")
-    return result, score_page(result.text, result.confidences, load_words(settings.lang))
-
-
-def read_upright(image_path: Path, work_dir: Path, backend: OcrEngine, settings: OcrSettings,
-                 started: float, source: Path) -> tuple[EngineOutput, PageQuality,
-                                                      Orientation | None]:
-    """The reading of `image_path` (the prepared image of the page file `source`) and its
-    quality, from the page turned upright where it needs it, and what orientation detection
-    said (None when it was not asked).
-
-    With `rotate_every_page`, OSD looks at every page before its OCR. Otherwise the page is
-    read as scanned and OSD is asked only when that reading is doubtful; the reading of the
-    turned page then replaces the first only when its garbage score is lower, so an OSD mistake
-    on an upright page costs time, never text."""
-    if not settings.auto_rotate:
-        return *_read(backend, image_path, work_dir, settings, started, source), None
-    if settings.rotate_every_page:
-        upright, orientation = upright_page(
-            image_path, work_dir, min_confidence=settings.rotate_min_confidence,
-            timeout_s=settings.page_timeout_s)
-        result, quality = _read(backend, upright, work_dir, settings, started, source)
-        return result, quality, replace(orientation, checked_because="every page")
-    result, quality = _read(backend, image_path, work_dir, settings, started, source)
-    doubt = doubt_about(quality)
-    if doubt is None:
-        return result, quality, None
-    upright, orientation = upright_page(
-        image_path, work_dir, min_confidence=settings.rotate_min_confidence,
-        timeout_s=_time_left(settings, started, source, "orientation detection"))
-    orientation = replace(orientation, checked_because=doubt)
-    if not orientation.applied:
-        return result, quality, orientation
-    turned, turned_quality = _read(backend, upright, work_dir, settings, started, source)
-    if turned_quality.garbage_score < quality.garbage_score:
-        return turned, turned_quality, orientation
-    return result, quality, replace(
-        orientation, applied=False,
-        note=f"the page turned by {orientation.rotate} degrees read no better (garbage score "
-             f"{turned_quality.garbage_score:.2f} against {quality.garbage_score:.2f}); the "
-             "reading as scanned is kept")
-
-
 def page_flags(partial: str | None, quality: PageQuality) -> tuple[list[str], str]:
     """A done page's flags and their reasons (one each, in order, joined as the manifest keeps
     them): `partial` first when only part of the file was read, then the text's own
@@ -201,6 +140,11 @@ class PageReading:
     """`kept` when the text is the PDF's own text layer, None when it was OCRed."""
     pdf: bytes | None = None
     """The page's searchable PDF, when the settings ask for it."""
+    model: str | None = None
+    """The Tesseract model(s) that read the text; None for a kept text layer."""
+    deskew: Deskew | None = None
+    model_note: str = ""
+    second_readings: list[dict[str, object]] = field(default_factory=list)
 
 
 def _read_pdf_page(task: PageTask, path: Path, work_dir: Path, started: float) -> PageReading:
@@ -225,13 +169,14 @@ def _read_pdf_page(task: PageTask, path: Path, work_dir: Path, started: float) -
 
 def _ocr_image(image: PreparedImage, work_dir: Path, settings: OcrSettings, started: float,
                path: Path) -> PageReading:
-    backend = get_engine(settings.engine)
-    result, quality, orientation = read_upright(image.path, work_dir, backend, settings,
-                                                started, path)
+    reading = read_image(image.path, work_dir, settings, started, path)
+    result = reading.result
     pdf = (page_pdf(result.image_path or image.path, result.tsv, path.name)
            if settings.searchable_pdf else None)
-    return PageReading(result.text, quality, settings.engine, backend.version(), image,
-                       orientation, result.renderings, pdf=pdf)
+    return PageReading(result.text, reading.quality, settings.engine,
+                       get_engine(settings.engine).version(), image, reading.orientation,
+                       result.renderings, pdf=pdf, model=reading.model, deskew=reading.deskew,
+                       model_note=reading.model_note, second_readings=reading.second_readings)
 
 
 def _read_page(task: PageTask, path: Path, work_dir: Path, started: float) -> PageReading:
@@ -275,7 +220,11 @@ def ocr_page(task: PageTask) -> PageOutcome:
             "image": image and {"width": image.width, "height": image.height,
                                 "normalised": image.normalised, "steps": list(image.steps)},
             "text_layer": reading.text_layer,
+            "model": reading.model,
+            "model_note": reading.model_note,
             "orientation": reading.orientation.as_dict() if reading.orientation else None,
+            "deskew": reading.deskew.as_dict() if reading.deskew else None,
+            "second_readings": reading.second_readings,
             "mean_confidence": quality.mean_confidence,
             "words": quality.words,
             "chars": quality.chars,

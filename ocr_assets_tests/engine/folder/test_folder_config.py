@@ -81,3 +81,49 @@ def test_a_missing_language_stops_the_folder_with_how_to_install_it(
     assert "apt-get install tesseract-ocr-xyz" in message
     assert str(config) in message
     assert run.manifest.pages(run.key) == {}, "no page is touched"
+
+
+def test_models_and_deskew_are_folder_settings_and_part_of_the_recipe(tmp_path: Path) -> None:
+    write_config(tmp_path / "fraktur", 'lang = "auto"\nalt_lang = "script/Fraktur"\n'
+                                       'deskew = "retry"\n')
+    settings = OcrSettings(workers=1, lang="deu")
+    fraktur = folder_settings(tmp_path / "fraktur", settings)
+    assert (fraktur.lang, fraktur.latin_lang, fraktur.alt_lang, fraktur.deskew) == (
+        "auto", "deu", "script/Fraktur", "retry"), "auto reads Latin pages with the project's lang"
+    assert fraktur.models() == ["deu", "script/Fraktur"]
+    assert {"latin_lang", "alt_lang", "deskew"} <= fraktur.recipe().keys()
+    assert not {"latin_lang", "alt_lang", "deskew"} & settings.recipe().keys(), \
+        "recipes made before these settings existed stay the same"
+    keys = {folder_settings(tmp_path / "fraktur", settings).recipe_key()}
+    for text in ('lang = "auto"\nlatin_lang = "eng"\n', 'lang = "frk"\n',
+                 'deskew = "always"\n', 'alt_lang = "frk"\n'):
+        write_config(tmp_path / "fraktur", text)
+        keys.add(folder_settings(tmp_path / "fraktur", settings).recipe_key())
+    assert len(keys) == 5, "each change of model or deskew reads the folder again"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('deskew = "sometimes"', "deskew 'sometimes' is not one of ['off', 'retry', 'always']"),
+    ('alt_lang = "auto"', "alt_lang 'auto' is not a Tesseract language spec"),
+    ('latin_lang = "+"', "latin_lang '+' is not a Tesseract language spec"),
+])
+def test_bad_model_and_deskew_values_are_refused_naming_the_file(
+        tmp_path: Path, text: str, message: str) -> None:
+    path = write_config(tmp_path, text)
+    with pytest.raises(FolderConfigError) as error:
+        folder_settings(tmp_path, OcrSettings(workers=1))
+    assert message in str(error.value) and str(path) in str(error.value)
+
+
+def test_a_missing_alternative_model_stops_the_folder_before_any_page(
+        tmp_path: Path, fixtures_dir: Path) -> None:
+    run = new_run(tmp_path)
+    shutil.copy(fixtures_dir / "pages" / "phototest.tif", run.folder)
+    config = write_config(run.folder, 'lang = "xyz"\nalt_lang = "script/Zzzz"\n')
+    with pytest.raises(RuntimeError) as error:
+        run.process(workers=1)
+    message = str(error.value)
+    assert "languages 'xyz', 'script/Zzzz'" in message, "one error names every missing model"
+    assert "apt-get install tesseract-ocr-xyz tesseract-ocr-script-zzzz" in message
+    assert str(config) in message
+    assert run.manifest.pages(run.key) == {}, "no page is touched"

@@ -11,7 +11,8 @@ from PIL import Image
 from ocr_assets.engine.folder.accuracy import cer
 from ocr_assets.engine.page.engines.base import EngineOutput
 from ocr_assets.engine.page.orientation import detect_orientation, rotate_image, upright_page
-from ocr_assets.engine.page.worker import output_keys, read_upright
+from ocr_assets.engine.page.reading import read_upright
+from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.store.outputs import read_json
 from ocr_assets_tests.helpers import ground_truth, new_run

@@ -15,6 +15,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ocr_assets.engine.page.models import missing_models_message, model_names
+
 TSV_WORD_LEVEL = "5"
 TSV_PAGE_LEVEL = "1"
 
@@ -96,11 +98,9 @@ def missing_tesseract_message() -> str:
 
 
 def missing_language_message(lang: str) -> str:
-    packages = " ".join(f"tesseract-ocr-{code.lower().replace('_', '-')}"
-                        for code in lang.split("+"))
-    return (f"Tesseract has no traineddata for language '{lang}'; install it "
-            f"(Debian/Ubuntu: sudo apt-get install {packages}) or set TESSDATA_PREFIX")
-
+    """What to install when Tesseract could not load `lang` and which of its models is missing
+    is not known (a failure seen only in the middle of a page)."""
+    return missing_models_message(model_names(lang), lang)
 
 
 def missing_osd_message() -> str:

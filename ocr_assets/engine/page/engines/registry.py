@@ -13,8 +13,10 @@ import importlib
 from collections.abc import Callable
 from functools import cache
 
+from ocr_assets.engine.page.deskew import check_deskew_ready
 from ocr_assets.engine.page.engines.base import OcrEngine
 from ocr_assets.engine.page.engines.tesseract_cli import check_orientation_ready
+from ocr_assets.engine.settings import AUTO_LANG, OcrSettings
 
 BUILT_IN: dict[str, str] = {
     "pytesseract": "ocr_assets.engine.page.engines.tesseract_cli.PytesseractEngine",
@@ -63,3 +65,16 @@ def check_engine_ready(spec: str, lang: str, *, orientation: bool = False) -> No
     get_engine(spec).check_ready(lang)
     if orientation:
         check_orientation_ready()
+
+
+def check_settings_ready(settings: OcrSettings, *, orientation: bool | None = None) -> None:
+    """`check_engine_ready` for every model the settings may read a page with (the language,
+    or with `lang = "auto"` its Latin model, and the alternative model), as one spec so that
+    one error names every missing model and its package; the orientation model where pages may
+    be turned (`orientation`, default: `auto_rotate`) or their script is asked (`auto`); and
+    Leptonica where pages are deskewed."""
+    turns = settings.auto_rotate if orientation is None else orientation
+    check_engine_ready(settings.engine, "+".join(dict.fromkeys(settings.models())),
+                       orientation=turns or settings.lang == AUTO_LANG)
+    if settings.deskew != "off":
+        check_deskew_ready()

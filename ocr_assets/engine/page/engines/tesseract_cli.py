@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 from collections import ChainMap
 from collections.abc import Iterator
 from functools import cache
@@ -28,11 +29,16 @@ from ocr_assets.engine.page.engines.base import (
     missing_tesseract_message,
     parse_tsv,
 )
+from ocr_assets.engine.page.models import missing_models_message, resolve
 
 SINGLE_THREADED = {"OMP_THREAD_LIMIT": "1"}
 """Tesseract's OpenMP threads oversubscribe the cores when one process per core runs (6x slower
 on 2 cores, measured): every Tesseract that pytesseract starts gets this on top of the
 process's own environment."""
+
+
+LIST_TIMEOUT_S = 30
+"""`tesseract --list-langs` reads a directory listing: far below this unless the disk hangs."""
 
 
 @cache
@@ -132,11 +138,20 @@ def _signal_name(number: int) -> str:
 
 
 def installed_languages() -> set[str]:
-    """The models the installed `tesseract` has; `RuntimeError` when there is no `tesseract`."""
+    """The models the installed `tesseract` has, as its `--list-langs` names them (`deu`,
+    `Fraktur`, `script/Fraktur`); `RuntimeError` when there is no `tesseract`. Not
+    pytesseract's `get_languages`: it keeps only lower-case names, so it drops every script
+    model."""
     pytesseract = pytesseract_module()
-    if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
+    program = shutil.which(pytesseract.pytesseract.tesseract_cmd)
+    if program is None:
         raise RuntimeError(missing_tesseract_message())
-    return set(pytesseract.get_languages(config=""))
+    listing = subprocess.run([program, "--list-langs"], capture_output=True, text=True,
+                             timeout=LIST_TIMEOUT_S, check=False,
+                             env=dict(pytesseract.pytesseract.environ))
+    # The first line says where the models are ("List of available languages in ..."), the
+    # others name one model each.
+    return {line.strip() for line in listing.stdout.splitlines()[1:] if line.strip()}
 
 
 def check_orientation_ready() -> None:
@@ -151,16 +166,27 @@ class PytesseractEngine(OcrEngine):
 
     name = "pytesseract"
 
+    def __init__(self) -> None:
+        self._spelt: dict[str, str] = {}
+        """Language spec -> as the installed models spell it (`models.resolve`), per process."""
+
     def version(self) -> str:
         return str(pytesseract_module().get_tesseract_version())
 
     def check_ready(self, lang: str) -> None:
-        installed = installed_languages()
-        missing = [code for code in lang.split("+") if code not in installed]
+        missing = resolve(lang, installed_languages()).missing
         if missing:
-            raise RuntimeError(missing_language_message("+".join(missing)))
+            raise RuntimeError(missing_models_message(list(missing), lang))
+
+    def installed_spelling(self, lang: str) -> str:
+        """`lang` as the installed `tesseract` loads it (`script/Fraktur` under Debian's layout
+        is `Fraktur`); asked once per spec and process. A spec with a missing model is handed
+        on as it is: Tesseract's own failure then names it."""
+        if lang not in self._spelt:
+            self._spelt[lang] = resolve(lang, installed_languages()).lang
+        return self._spelt[lang]
 
     def recognise(self, image_path: Path, work_dir: Path, *, lang: str, psm: int,
                   timeout_s: float, renderings: tuple[str, ...] = ()) -> EngineOutput:
-        return tesseract_pass(image_path, work_dir, lang=lang, psm=psm, timeout_s=timeout_s,
-                              renderings=renderings)
+        return tesseract_pass(image_path, work_dir, lang=self.installed_spelling(lang), psm=psm,
+                              timeout_s=timeout_s, renderings=renderings)

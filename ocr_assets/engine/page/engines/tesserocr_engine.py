@@ -27,8 +27,13 @@ from ocr_assets.engine.errors import FailureCategory, PageError
 from ocr_assets.engine.page.engines.base import (
     EngineOutput,
     OcrEngine,
-    missing_language_message,
     parse_tsv,
+)
+from ocr_assets.engine.page.models import (
+    Resolution,
+    missing_models_message,
+    resolve,
+    tessdata_models,
 )
 
 TESSDATA_LOCATIONS = (
@@ -79,8 +84,8 @@ def find_tessdata(explicit: str = "") -> Path:
                        "TESSDATA_PREFIX to their directory")
 
 
-def _missing_languages(tessdata: Path, lang: str) -> list[str]:
-    return [code for code in lang.split("+") if not (tessdata / f"{code}.traineddata").is_file()]
+def _resolve(tessdata: Path, lang: str) -> Resolution:
+    return resolve(lang, tessdata_models(tessdata))
 
 
 HOCR_DOCUMENT = """<?xml version="1.0" encoding="UTF-8"?>
@@ -124,9 +129,9 @@ class TesserocrEngine(OcrEngine):
     def check_ready(self, lang: str) -> None:
         """Raise with what to do when the tessdata directory or a language is missing; loads
         no model, so the orchestrating process stays small."""
-        missing = _missing_languages(find_tessdata(self._options), lang)
+        missing = _resolve(find_tessdata(self._options), lang).missing
         if missing:
-            raise RuntimeError(missing_language_message("+".join(missing)))
+            raise RuntimeError(missing_models_message(list(missing), lang))
 
     def _api(self, lang: str) -> tesserocr.PyTessBaseAPI:
         api = self._apis.get(lang)
@@ -137,10 +142,12 @@ class TesserocrEngine(OcrEngine):
                 self._tessdata = find_tessdata(self._options)
             except RuntimeError as exc:
                 raise PageError(FailureCategory.MISSING_LANGUAGE, str(exc)) from exc
-        if _missing_languages(self._tessdata, lang):
-            raise PageError(FailureCategory.MISSING_LANGUAGE, missing_language_message(lang))
+        resolution = _resolve(self._tessdata, lang)
+        if resolution.missing:
+            raise PageError(FailureCategory.MISSING_LANGUAGE,
+                            missing_models_message(list(resolution.missing), lang))
         try:
-            api = tesserocr.PyTessBaseAPI(path=f"{self._tessdata}{os.sep}", lang=lang)
+            api = tesserocr.PyTessBaseAPI(path=f"{self._tessdata}{os.sep}", lang=resolution.lang)
         except RuntimeError as exc:
             raise PageError(FailureCategory.ENGINE_ERROR,
                             f"Tesseract could not load '{lang}' from {self._tessdata}: {exc}; "
