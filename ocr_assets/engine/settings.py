@@ -71,6 +71,10 @@ class OcrSettings:
     skip_text: bool = False
     """A PDF page that already has a text layer keeps that text instead of being OCRed
     (OCRmyPDF's `--skip-text`); set per folder in its `folder.toml`."""
+    reuse_duplicates: bool = True
+    """A page whose scan was already read (the same file bytes elsewhere, done with the same
+    recipe and engine) takes that reading instead of an OCR (`folder.duplicates`); turned off
+    per folder in its `folder.toml`."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.archival_formats) - set(ARCHIVAL_FORMAT_NAMES))

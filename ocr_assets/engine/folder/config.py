@@ -6,6 +6,7 @@ mixed boxes side by side; a folder of PDFs that were OCRed before can keep their
 lang = "deu"       # Tesseract language(s) of this folder, e.g. "deu+eng"
 psm = 4            # optional: Tesseract page segmentation mode
 skip_text = true   # optional: PDF pages with a text layer keep it instead of being OCRed
+reuse_duplicates = false  # optional: OCR every page, also a scan already read elsewhere
 ```
 """
 
@@ -18,7 +19,8 @@ from pathlib import Path
 from ocr_assets.engine.settings import OcrSettings
 
 FOLDER_CONFIG_NAME = "folder.toml"
-FOLDER_KEYS: dict[str, type] = {"lang": str, "psm": int, "skip_text": bool}
+FOLDER_KEYS: dict[str, type] = {"lang": str, "psm": int, "skip_text": bool,
+                                 "reuse_duplicates": bool}
 KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
 
 
