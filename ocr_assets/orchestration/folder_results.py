@@ -254,16 +254,18 @@ def _flag_check(rows: dict[str, PageRecord], flag: str) -> CheckOutcome:
 
 def _duplicate_pages(folder: ScanFolder, rows: dict[str, PageRecord]) -> CheckOutcome:
     """The folder's pages whose scan is also another page, each with the other pages."""
-    names = {record.partition_key: record.folder_name for record in folder.manifest.folders()}
+    duplicates = folder.manifest.duplicates(folder.key)
+    names = {key: record.folder_name if (record := folder.manifest.folder(key)) else key
+             for key in {partition for pages in duplicates.values() for partition, _ in pages}}
     found = []
-    for pages in folder.manifest.duplicates(folder.key).values():
+    for pages in duplicates.values():
         for partition, page_id in pages:
             if partition != folder.key:
                 continue
             row = rows.get(page_id)
             found.append({
                 "page": page_id,
-                "same_as": [f"{names.get(other, other)}/{other_page}"
+                "same_as": [f"{names[other]}/{other_page}"
                             for other, other_page in pages if (other, other_page) != (
                                 partition, page_id)],
                 "reused_from": row.reused_from if row else None})
