@@ -10,14 +10,33 @@ import dagster as dg
 import pytest
 from PIL import Image
 
-from ocr_assets.engine.folder.planning import RUN_NEEDS, SENSOR_NEEDS, Need, RunState, \
-    folders_to_run
+from ocr_assets.engine.folder.planning import (
+    RUN_NEEDS,
+    SENSOR_NEEDS,
+    Need,
+    RunState,
+    folders_to_run,
+)
 from ocr_assets.engine.project import Project
 from ocr_assets.orchestration.resources import OcrConfig
-from ocr_assets.orchestration.run_state import PAGE_TEXTS, register_and_add_partitions
+from ocr_assets.orchestration.run_state import PAGE_TEXTS
 from ocr_assets_tests.doubles.fake_tesseract import fake_text
 from ocr_assets_tests.doubles.fault_engine import fault
-from ocr_assets_tests.project_defs import run_folders
+from ocr_assets_tests.project_defs import run_folders, scan_folder_sensor
+
+
+def tick(instance: dg.DagsterInstance, ocr: OcrConfig, cursor: str | None
+         ) -> tuple[list[str], str | None]:
+    """One evaluation of the folder sensor: the run keys it requests, and its cursor."""
+    with dg.build_sensor_context(instance=instance, cursor=cursor,
+                                 resources={"ocr": ocr}) as context:
+        result = scan_folder_sensor(context)
+    if not isinstance(result, dg.SensorResult):
+        return [], cursor
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name,
+                                        list(request.partition_keys or []))
+    return [r.run_key for r in result.run_requests or []], result.cursor
 
 
 def needs(instance: dg.DagsterInstance, project: Project, wanted: frozenset[Need]
@@ -43,7 +62,7 @@ def test_ground_truth_added_later_gets_its_report_at_the_next_run_without_ocr(
     report = tmp_path / "data" / "reports" / "box" / "accuracy.csv"
     with dg.instance_for_test() as instance:
         project = ocr.project()
-        register_and_add_partitions(instance, project)
+        [first_key], cursor = tick(instance, ocr, None)
         assert run_folders(instance, ocr, "box").success
         assert not report.exists()
         assert needs(instance, project, RUN_NEEDS) == {}
@@ -53,12 +72,16 @@ def test_ground_truth_added_later_gets_its_report_at_the_next_run_without_ocr(
         (gt_dir / "p1.gt.txt").write_text(fake_text(page.read_bytes()), encoding="utf-8")
         assert needs(instance, project, SENSOR_NEEDS) == {"box": Need.GROUND_TRUTH}
         assert needs(instance, project, RUN_NEEDS) == {"box": Need.GROUND_TRUTH}
+        [truth_key], cursor = tick(instance, ocr, cursor)
+        assert truth_key != first_key and ":gt" in truth_key, \
+            "a new run key, also when the folder's own files did not change (root)"
 
         assert run_folders(instance, ocr, "box").success
         assert "p1.png,0.0," in report.read_text(), "the page's CER against its truth: 0"
         assert len(log.read_text().splitlines()) == 1, "the page was OCRed once"
         assert project.manifest.page("box", "p1.png").attempts == 1
         assert needs(instance, project, RUN_NEEDS) == {}, "the report read this ground truth"
+        assert tick(instance, ocr, cursor)[0] == []
 
         (gt_dir / "p1.gt.txt").write_text("another truth", encoding="utf-8")
         assert needs(instance, project, SENSOR_NEEDS) == {"box": Need.GROUND_TRUTH}

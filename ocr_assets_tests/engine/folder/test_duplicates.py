@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from ocr_assets.cli.reading import folder_statuses
 from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.folder.run import FolderRun, ocr_folders
 from ocr_assets.engine.manifest import DONE, RUNNING, PageOutcome, open_manifest
@@ -173,3 +174,34 @@ def test_content_keys_of_rows_written_before_are_filled_in_by_the_upgrade(
                     for page in keys}
     assert keys["m.tiff#2"] == "sha256:f#2" and keys["odd#name.png"] == "sha256:f"
     upgraded.close()
+
+
+def test_status_lists_every_scan_found_on_more_than_one_page(tmp_path: Path) -> None:
+    project = Project(ProjectConfig(data_root=str(tmp_path)))
+    manifest = project.manifest
+    pages = {"box-1": ["a.png", "b.png", "m.pdf#1", "m.pdf#2"], "box, 2": ["a-again.png"],
+             "box-3": ["m.pdf#1", "m.pdf#2", "pending.png"]}
+    bytes_of = {"a.png": "sha256:a", "a-again.png": "sha256:a", "b.png": "sha256:b",
+                "m.pdf#1": "sha256:m", "m.pdf#2": "sha256:m"}
+    for key, ids in pages.items():
+        manifest.register_folder(key.replace(", ", "-"), key, key.encode())
+        manifest.sync_pages(key.replace(", ", "-"), ids)
+        for page in ids:
+            if page in bytes_of:
+                manifest.record(key.replace(", ", "-"), page,
+                                PageOutcome(DONE, bytes_of[page], 1, 1, 1))
+
+    document = folder_statuses(project)
+
+    assert document["duplicates"] == [
+        {"fingerprint": "sha256:a", "pages": [
+            {"folder": "box-1", "partition": "box-1", "page": "a.png"},
+            {"folder": "box, 2", "partition": "box-2", "page": "a-again.png"}]},
+        {"fingerprint": "sha256:m#1", "pages": [
+            {"folder": "box-1", "partition": "box-1", "page": "m.pdf#1"},
+            {"folder": "box-3", "partition": "box-3", "page": "m.pdf#1"}]},
+        {"fingerprint": "sha256:m#2", "pages": [
+            {"folder": "box-1", "partition": "box-1", "page": "m.pdf#2"},
+            {"folder": "box-3", "partition": "box-3", "page": "m.pdf#2"}]}]
+    assert list(manifest.duplicates("box-3")) == ["sha256:m#1", "sha256:m#2"]
+    project.close()
