@@ -94,6 +94,10 @@ class ProjectConfig:
                               "character error rate is above this.")
     archival_formats: str = setting("", "ARCHIVAL_FORMATS", "Comma-separated per-page archival "
                                      "documents written in the same pass: `hocr`, `alto`.")
+    reuse_duplicates: bool = setting(True, "REUSE_DUPLICATES", "A page whose scan (the same "
+                                      "file bytes) was already read with the same recipe and "
+                                      "engine takes that reading instead of an OCR; a "
+                                      "`folder.toml` may say otherwise for its folder.")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> ProjectConfig:
@@ -124,7 +128,7 @@ class ProjectConfig:
             max_attempts=self.max_attempts,
             auto_rotate=self.auto_rotate, rotate_every_page=self.rotate_every_page,
             rotate_min_confidence=self.rotate_min_confidence,
-            worker_memory_mb=self.worker_memory_mb,
+            worker_memory_mb=self.worker_memory_mb, reuse_duplicates=self.reuse_duplicates,
             archival_formats=tuple(name.strip().lower()
                                    for name in self.archival_formats.split(",") if name.strip()))
 

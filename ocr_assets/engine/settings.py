@@ -74,7 +74,7 @@ class OcrSettings:
     reuse_duplicates: bool = True
     """A page whose scan was already read (the same file bytes elsewhere, done with the same
     recipe and engine) takes that reading instead of an OCR (`folder.duplicates`); turned off
-    per folder in its `folder.toml`."""
+    for the project (`OCR_ASSETS_REUSE_DUPLICATES=0`) or per folder in its `folder.toml`."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.archival_formats) - set(ARCHIVAL_FORMAT_NAMES))
