@@ -79,7 +79,10 @@ def take_duplicate(folder: ScanFolder, page: Page, fingerprint: str, content_key
         copy = _read_source(row, folder.project.ocr_store.child(row.partition_key), settings)
         if copy is None or manifest.page(row.partition_key, row.page_id) != row:
             continue
-        return _write_copy(folder, page, fingerprint, copy, recipe, started)
+        try:
+            return _write_copy(folder, page, fingerprint, copy, recipe, started)
+        except OSError:
+            return None  # its OCR writes the same files, and fails with what is wrong
     return None
 
 

@@ -69,7 +69,7 @@ class _Open:
     """Pages claimed and not yet recorded: submitted, or waiting for a copy of their scan."""
     queued_all: bool = False
     fingerprints: dict[str, str] = field(default_factory=dict)
-    """File path -> its fingerprint, hashed once for all the pages of a multi-page file."""
+    """Multi-page file -> its fingerprint, hashed once for all its pages."""
 
     @property
     def finished(self) -> bool:
@@ -161,7 +161,8 @@ class _Stream:
             fingerprint = batch.fingerprints.get(path) or file_fingerprint(page.path)
         except OSError:
             return False  # the worker reads it, and says what is wrong with the file
-        batch.fingerprints[path] = fingerprint
+        if page.frame is not None:
+            batch.fingerprints[path] = fingerprint
         key = content_key(fingerprint, page.page_id) or fingerprint
         scan = (key, batch.settings.recipe_key(), batch.settings.engine)
         if scan in self.waiting:
