@@ -79,7 +79,9 @@ def pipeline_env(batch: Batch, data_root: Path, *, engine: str, auto_rotate: boo
     env.update({"OCR_ASSETS_SCANS": str(batch.scans_root), "OCR_ASSETS_DATA": str(data_root),
                 "OCR_ASSETS_ENGINE": engine, "OCR_ASSETS_WORKERS": str(workers),
                 "OCR_ASSETS_LANG": lang, "OCR_ASSETS_PSM": str(psm),
-                "OCR_ASSETS_AUTO_ROTATE": "1" if auto_rotate else "0"})
+                "OCR_ASSETS_AUTO_ROTATE": "1" if auto_rotate else "0",
+                # The batches repeat source pages: each must be OCRed, not taken as a copy.
+                "OCR_ASSETS_REUSE_DUPLICATES": "0"})
     return env
 
 

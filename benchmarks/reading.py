@@ -3,7 +3,8 @@
 the UI) can ask as often as they like.
 
 `python -m benchmarks.reading [--folders 100] [--pages 100] [--reps 7]` builds a synthetic
-project (manifest rows, page texts, a corpus; no image and no OCR, see `corpus_build`), runs each
+project (manifest rows, page texts, a corpus; 5 % of the pages flagged and 2 % copies of 50
+scans, so `status` lists both; no image and no OCR, see `corpus_build`), runs each
 command `--reps` times as a user would (a new process each), and prints the median user+system
 CPU seconds of the process and its wall time, beside the load average.
 """
@@ -30,6 +31,9 @@ from ocr_assets.engine.project import Project
 COMMANDS = {"status --json": ["status", "--json"], "search": ["search", "kate"]}
 FLAGGED_SHARE = 0.05
 """Pages marked empty or garbage, so `status` has flagged pages to list."""
+DUPLICATE_SHARE = 0.02
+DUPLICATE_SCANS = 50
+"""Pages made copies of one of `DUPLICATE_SCANS` scans, so `status` has duplicates to list."""
 
 
 def build_project(data: Path, *, folders: int, pages: int) -> None:
@@ -44,6 +48,9 @@ def build_project(data: Path, *, folders: int, pages: int) -> None:
     with manifest._tx() as db:  # set-up only: mark a share of the pages flagged
         db.execute("UPDATE pages SET flags = 'empty', flag_reason = 'near-blank' "
                    "WHERE abs(random()) % 1000 < ?", (int(FLAGGED_SHARE * 1000),))
+        db.execute("UPDATE pages SET content_key = 'sha256:copy-' || (abs(random()) % ?) "
+                   "WHERE abs(random()) % 1000 < ?",
+                   (DUPLICATE_SCANS, int(DUPLICATE_SHARE * 1000)))
     build_corpus(project)
     project.close()
 

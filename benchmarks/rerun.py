@@ -133,7 +133,9 @@ def measure_rerun(root: Path, *, pages: int, folders: int) -> RerunResult:
     env = {name: value for name, value in os.environ.items()
            if not name.startswith("OCR_ASSETS_")}
     env.pop("DAGSTER_HOME", None)
+    # Its pages are one tiny image repeated: a page to OCR must be OCRed, not taken as a copy.
     env.update({"OCR_ASSETS_SCANS": str(scans), "OCR_ASSETS_DATA": str(data),
+                "OCR_ASSETS_REUSE_DUPLICATES": "0",
                 "PATH": f"{shim_dir}{os.pathsep}{env.get('PATH', '')}"})
     before = _attempts(data)
     command = [sys.executable, "-m", "ocr_assets.cli", "run"]

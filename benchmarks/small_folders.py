@@ -104,11 +104,14 @@ def blank_folders(count: int, root: Path) -> list[Path]:
 
 
 def project_env(scans: Path, data: Path, workers: int) -> dict[str, str]:
-    """The project's defaults but for where its scans and data are and how many workers."""
+    """The project's defaults but for where its scans and data are, how many workers, and
+    every page OCRed (no reuse of duplicate scans)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_ASSETS_")}
     env.pop("DAGSTER_HOME", None)
+    # The folders repeat the source pages: each must be OCRed, not taken as a copy.
     env.update(OCR_ASSETS_SCANS=str(scans), OCR_ASSETS_DATA=str(data),
-               OCR_ASSETS_WORKERS=str(workers), OMP_THREAD_LIMIT="1")
+               OCR_ASSETS_WORKERS=str(workers), OCR_ASSETS_REUSE_DUPLICATES="0",
+               OMP_THREAD_LIMIT="1")
     return env
 
 

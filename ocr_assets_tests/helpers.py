@@ -71,7 +71,10 @@ class Run:
         return LocalStore(self.out_dir)
 
     def process(self, **settings: object) -> FolderReport:
-        options: dict[str, object] = {"workers": 2}
+        """The folder's OCR with `settings`. Every page is OCRed itself unless a test asks for
+        the reuse of duplicate scans: the tests' pages are often identical blanks whose names
+        (fault markers) say what the OCR of each must do."""
+        options: dict[str, object] = {"workers": 2, "reuse_duplicates": False}
         options.update(settings)
         return process_folder(self.scan_folder, settings=OcrSettings(**options))
 

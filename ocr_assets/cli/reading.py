@@ -26,13 +26,25 @@ def flagged_pages(manifest: Manifest, partition_key: str) -> list[dict[str, str]
             if row.status == "done" for flag, reason in row.flag_reasons().items()]
 
 
+def duplicate_scans(manifest: Manifest, names: dict[str, str]) -> list[dict[str, Any]]:
+    """Every scan found on more than one page (in two folders, or twice in one), with those
+    pages: `{"fingerprint", "pages": [{"folder", "partition", "page"}]}`. `fingerprint` is the
+    page's content key: the file's SHA-256, with `#<n>` for page n of a multi-page file."""
+    return [{"fingerprint": key,
+             "pages": [{"folder": names.get(partition, partition), "partition": partition,
+                        "page": page} for partition, page in pages]}
+            for key, pages in manifest.duplicates().items()]
+
+
 def folder_statuses(project: Project) -> dict[str, Any]:
-    """The `status --json` document: per folder and in total, from the manifest."""
+    """The `status --json` document: per folder and in total, and the duplicate scans, from
+    the manifest."""
     manifest = project.manifest
     counts = manifest.status_counts()
     folders: list[dict[str, Any]] = []
     totals = dict.fromkeys(TOTALS, 0)
-    for record in manifest.folders():
+    records = manifest.folders()
+    for record in records:
         by_status = counts.get(record.partition_key, {})
         done, failed = by_status.get("done", 0), by_status.get("failed", 0)
         pending = by_status.get("pending", 0) + by_status.get("running", 0)
@@ -43,7 +55,9 @@ def folder_statuses(project: Project) -> dict[str, Any]:
         folders.append(row)
         for name in TOTALS:
             totals[name] += row[name]
-    return {"folders": folders, "totals": totals}
+    names = {record.partition_key: record.folder_name for record in records}
+    return {"folders": folders, "totals": totals,
+            "duplicates": duplicate_scans(manifest, names)}
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -59,6 +73,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     for row in [*folders, totals]:
         print(f"{row['folder'][:40]:40} {row['pages']:>7} {row['done']:>7} {row['failed']:>7} "
               f"{row['pending']:>7} {len(row['flagged']):>7}")
+    duplicates = document["duplicates"]
+    if duplicates:
+        copies = sum(len(scan["pages"]) for scan in duplicates)
+        print(f"{len(duplicates)} scans found on more than one page ({copies} pages): "
+              "`ocr-assets status --json` lists them")
     return EXIT_OK
 
 

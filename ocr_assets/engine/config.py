@@ -112,6 +112,10 @@ class ProjectConfig:
                                    "`folder.toml` can turn it on or off.")
     pdfa: bool = setting(False, "PDFA", "Write each folder's searchable PDF as PDF/A-2b "
                          "(pikepdf prepares and validates it).")
+    reuse_duplicates: bool = setting(True, "REUSE_DUPLICATES", "A page whose scan (the same "
+                                      "file bytes) was already read with the same recipe and "
+                                      "engine takes that reading instead of an OCR; a "
+                                      "`folder.toml` may say otherwise for its folder.")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> ProjectConfig:
@@ -144,6 +148,7 @@ class ProjectConfig:
             auto_rotate=self.auto_rotate, rotate_every_page=self.rotate_every_page,
             rotate_min_confidence=self.rotate_min_confidence,
             worker_memory_mb=self.worker_memory_mb, searchable_pdf=self.searchable_pdf,
+            reuse_duplicates=self.reuse_duplicates,
             archival_formats=tuple(name.strip().lower()
                                    for name in self.archival_formats.split(",") if name.strip()))
 

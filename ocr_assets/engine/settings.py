@@ -98,6 +98,10 @@ class OcrSettings:
     """A reading flagged empty or garbage, or with a mean word confidence below this, is read
     again by the second readings (`alt_lang`, `deskew = "retry"`). Fraktur read with a modern
     model scores 58 to 72: catching it with `alt_lang` needs about 75 (docs/quality.md)."""
+    reuse_duplicates: bool = True
+    """A page whose scan was already read (the same file bytes elsewhere, done with the same
+    recipe and engine) takes that reading instead of an OCR (`folder.duplicates`); turned off
+    for the project (`OCR_ASSETS_REUSE_DUPLICATES=0`) or per folder in its `folder.toml`."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.archival_formats) - set(ARCHIVAL_FORMAT_NAMES))

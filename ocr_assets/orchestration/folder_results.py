@@ -83,6 +83,10 @@ CHECKS: dict[str, Check] = {
                          "them: blank pages, or scans Tesseract could not read."),
     "garbage_pages": Check(PAGE_TEXTS, False, "Warns about pages whose text looks like noise "
                            "(low confidence, few plausible words, few letters), naming them."),
+    "duplicate_pages": Check(PAGE_TEXTS, False, "Warns about pages that are the same scan "
+                             "(the same file bytes) as another page, in this folder or another, "
+                             "naming both; a page that took the other's text instead of an OCR "
+                             "says so (`reused_from`)."),
     "failure_share": Check(FAILED_PAGES, True, "At most `max_failed_share` of the folder's "
                            "pages failed; above it the folder has a cause to fix and stays out "
                            "of the corpus."),
@@ -157,6 +161,9 @@ def folder_results(run: FolderRun) -> FolderResults:
     accuracy = evaluate_folder(folder)
     metadata = {PAGE_TEXTS: texts, FAILED_PAGES: _failed_pages_report(run, rows),
                 PAGE_ACCURACY: _accuracy_report(run, accuracy)}
+    # The report is written: ground truth that differs from what it read gets the folder a
+    # run (`planning`, "ground truth changed").
+    folder.manifest.store_ground_truth(folder.key, accuracy.ground_truth)
     checks = check_outcomes(folder, accuracy)
     if folder.settings().searchable_pdf:
         metadata[SEARCHABLE_PDF], pdf_check = _searchable_pdf(folder)
@@ -213,7 +220,7 @@ def check_outcomes(folder: ScanFolder,
     rows = folder.manifest.pages(folder.key)
     config = folder.project.config
     return [_counts_invariant(folder), _no_failed_pages(rows),
-            *(_flag_check(rows, flag) for flag in FLAGS),
+            *(_flag_check(rows, flag) for flag in FLAGS), _duplicate_pages(folder, rows),
             _failure_share(rows, config.max_failed_share),
             _cer_within_limit(accuracy or evaluate_folder(folder), config.max_cer)]
 
@@ -305,6 +312,39 @@ def _flag_check(rows: dict[str, PageRecord], flag: str) -> CheckOutcome:
     return CheckOutcome(f"{flag}_pages", not flagged,
                         (f"{len(flagged)} {flag} pages: "
                          + ", ".join(r.page_id for r in flagged[:10])) if flagged else None,
+                        metadata)
+
+
+def _duplicate_pages(folder: ScanFolder, rows: dict[str, PageRecord]) -> CheckOutcome:
+    """The folder's pages whose scan is also another page, each with the other pages."""
+    duplicates = folder.manifest.duplicates(folder.key)
+    names = {key: record.folder_name if (record := folder.manifest.folder(key)) else key
+             for key in {partition for pages in duplicates.values() for partition, _ in pages}}
+    found = []
+    for pages in duplicates.values():
+        for partition, page_id in pages:
+            if partition != folder.key:
+                continue
+            row = rows.get(page_id)
+            found.append({
+                "page": page_id,
+                "same_as": [f"{names[other]}/{other_page}"
+                            for other, other_page in pages if (other, other_page) != (
+                                partition, page_id)],
+                "reused_from": row.reused_from if row else None})
+    metadata: dict[str, dg.MetadataValue] = {
+        "duplicates": dg.MetadataValue.int(len(found)),
+        "pages": dg.MetadataValue.json(found[:TABLE_ROWS]),
+    }
+    if found:
+        metadata["table"] = dg.MetadataValue.md(markdown_table(
+            ("page", "same scan as", "text taken from"),
+            ((d["page"], ", ".join(d["same_as"][:5]), d["reused_from"] or "its own OCR")
+             for d in found[:TABLE_ROWS])))
+    return CheckOutcome("duplicate_pages", not found,
+                        (f"{len(found)} pages are scans found elsewhere too: "
+                         + "; ".join(f"{d['page']} = {', '.join(d['same_as'][:3])}"
+                                     for d in found[:10])) if found else None,
                         metadata)
 
 

@@ -61,7 +61,7 @@ def folder_metadata(report: FolderReport) -> dict[str, dg.MetadataValue]:
     # Counts that are almost always 0 are left out when they are: as series they would only
     # clutter the plots; a folder where one is not 0 shows it.
     for name, value in (("pending", report.pending), ("recovered", report.recovered),
-                        ("ignored_files", len(report.ignored))):
+                        ("reused", report.reused), ("ignored_files", len(report.ignored))):
         if value:
             metadata[name] = dg.MetadataValue.int(value)
     if report.mean_confidence is not None:

@@ -92,6 +92,7 @@ def test_every_check_is_on_its_asset_with_its_severity(repo: dg.RepositoryDefini
     assert checks == {("page_texts", "counts_invariant"), ("failed_pages", "failure_share"),
                       ("page_texts", "empty_pages"), ("page_texts", "garbage_pages"),
                       ("page_texts", "no_failed_pages"), ("page_texts", "partial_pages"),
+                      ("page_texts", "duplicate_pages"),
                       ("page_accuracy", "cer_within_limit"), ("ocr_corpus", "corpus_complete"),
                       ("searchable_pdf", "searchable_pdf_complete")}
     blocking = {key.name for key in repo.asset_graph.asset_check_keys

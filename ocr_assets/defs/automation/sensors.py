@@ -29,8 +29,10 @@ import zlib
 import dagster as dg
 
 from ocr_assets.engine.folder.forget import forget_folder_data
+from ocr_assets.engine.folder.ground_truth import ground_truth_signature
 from ocr_assets.engine.folder.planning import SENSOR_NEEDS, Need, RunState, folders_to_run
 from ocr_assets.engine.folder.registry import folder_signature
+from ocr_assets.engine.naming import display_name
 from ocr_assets.engine.project import Project
 from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.concurrency import ensure_pool_limit
@@ -149,6 +151,11 @@ def evaluate_scan_folders(context: dg.SensorEvaluationContext, ocr: OcrConfig,
     for key, need in needs.items():
         signature = folder_signature(project.scans_root / scan.folders[key])
         run_key = f"{key}:{signature[:SIGNATURE_CHARS]}:{recipe}"
+        if need.need is Need.GROUND_TRUTH:  # under OCR_ASSETS_GROUND_TRUTH: files unchanged
+            truth = ground_truth_signature(project.scans_root / scan.folders[key],
+                                           display_name(scan.folders[key]),
+                                           project.ground_truth_root) or "none"
+            run_key += f":gt{truth[:SIGNATURE_CHARS]}"
         if key in back:
             run_key += f":back{comebacks(requested[key]) + 1}"
             context.log.info(f"the folder of partition '{key}' is back in the scans root and "

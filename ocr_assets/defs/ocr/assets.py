@@ -94,7 +94,8 @@ def ocr_scan_folders(context: dg.AssetExecutionContext, ocr: OcrConfig, recipe: 
         report, retry = run.report, run.retry
         context.log.info(f"{run.folder.name!r}: {report.pages} pages, {report.done} done, "
                          f"{report.failed} failed, {report.skipped} skipped, "
-                         f"{report.processed} OCRed at {report.pages_per_s:.2f} pages/s; retry "
+                         f"{report.processed} OCRed at {report.pages_per_s:.2f} pages/s, "
+                         f"{report.reused} taken from the same scan read before; retry "
                          f"pass: {retry.tried} tried, {retry.recovered} recovered")
         for check in record_folder(context, run, recipe, context.selected_asset_keys):
             problems[run.folder.key] = f"blocking check {check} failed"

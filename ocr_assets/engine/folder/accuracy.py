@@ -21,6 +21,7 @@ import jiwer
 import pandas as pd
 
 from ocr_assets.engine.folder.discovery import FRAME_SEPARATOR
+from ocr_assets.engine.folder.ground_truth import GROUND_TRUTH_SUFFIX, ground_truth_signature
 from ocr_assets.engine.manifest import DONE
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.store.outputs import read_text
@@ -28,7 +29,6 @@ from ocr_assets.engine.store.outputs import read_text
 if TYPE_CHECKING:
     from ocr_assets.engine.project import ScanFolder
 
-GROUND_TRUTH_SUFFIX = ".gt.txt"
 NORMALISATION = ("Unicode NFC; every run of whitespace, line breaks included, counts as one "
                  "space; no leading or trailing space. Case, punctuation and historical "
                  "characters (long s, ligatures) are kept and count.")
@@ -86,6 +86,8 @@ def cer(reference: str, hypothesis: str) -> float:
 class FolderAccuracy:
     pages: list[PageAccuracy] = field(default_factory=list)
     without_ground_truth: int = 0
+    ground_truth: str | None = None
+    """`ground_truth.ground_truth_signature` of the files read, taken before they were."""
 
     @property
     def cer(self) -> float | None:
@@ -120,8 +122,11 @@ def ground_truth_file(folder: Path, page_id: str, *, folder_name: str,
 def evaluate_folder(folder: ScanFolder) -> FolderAccuracy:
     """Score every done page of the folder that has ground truth (beside it, or under the
     project's ground-truth root). Only the texts of pages with ground truth are read."""
-    result = FolderAccuracy()
     gt_root = folder.project.ground_truth_root
+    # Taken before the files are read: one that changes meanwhile makes it stale (the next
+    # run writes the report again), never wrong.
+    result = FolderAccuracy(ground_truth=ground_truth_signature(folder.path, folder.name,
+                                                                gt_root))
     for page_id, row in sorted(folder.manifest.pages(folder.key).items()):
         if row.status != DONE or row.output_name is None:
             continue

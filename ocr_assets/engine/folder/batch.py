@@ -66,6 +66,9 @@ class FolderReport:
     processed: int = 0
     """Pages attempted in this run."""
     in_flight_elsewhere: int = 0
+    reused: int = 0
+    """Pages that took the text of the same scan read before instead of an OCR
+    (`folder.duplicates`): not counted in `processed`."""
     removed: int = 0
     ignored: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)

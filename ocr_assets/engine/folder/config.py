@@ -13,6 +13,7 @@ retry_below_confidence = 75  # optional: doubtful below this mean word confidenc
 psm = 4            # optional: Tesseract page segmentation mode
 skip_text = true   # optional: PDF pages with a text layer keep it instead of being OCRed
 searchable_pdf = true  # optional: page PDFs and one searchable PDF of the folder
+reuse_duplicates = false  # optional: OCR every page, also a scan already read elsewhere
 ```
 """
 
@@ -27,7 +28,7 @@ from ocr_assets.engine.settings import AUTO_LANG, OcrSettings
 FOLDER_CONFIG_NAME = "folder.toml"
 FOLDER_KEYS: dict[str, type] = {"lang": str, "psm": int, "skip_text": bool, "latin_lang": str,
                                 "alt_lang": str, "deskew": str, "retry_below_confidence": float,
-                                "searchable_pdf": bool}
+                                "searchable_pdf": bool, "reuse_duplicates": bool}
 LANG_KEYS = ("lang", "latin_lang", "alt_lang")
 KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
 

@@ -4,11 +4,13 @@ nightly schedule and `retry-failed --dry-run`.
 A folder needs a run when it was never materialized, when its last run failed, when pages are
 still pending, when pages on disk differ from the manifest's rows (added, replaced or removed
 since they were OCRed), when done pages were read with another recipe than the folder's current
-one (its `folder.toml` or the configured language or psm changed), or when failed pages can
-still be helped (a transient failure under the attempt cap, or a retry-pass strategy not yet
-tried on that input and recipe). `folders_to_run` finds, for each folder, the first of these
-that the caller acts on (`Need`): the sensor runs new and changed folders, the night also
-pending and retryable ones, `retry-failed` failed runs and failed pages.
+one (its `folder.toml` or the configured language or psm changed), when its ground truth was
+added or changed since its accuracy report was written (the run writes the report, reading no
+page again), or when failed pages can still be helped (a transient failure under the attempt
+cap, or a retry-pass strategy not yet tried on that input and recipe). `folders_to_run`
+finds, for each folder, the first of these that the caller acts on (`Need`): the sensor runs
+new and changed folders, the night also pending and retryable ones, `retry-failed` failed runs
+and failed pages.
 
 It reads no image and writes nothing (the manifest is brought up to date by the folder's run
 itself), and for a folder that did not change it reads no page row: one aggregate query gives
@@ -41,9 +43,11 @@ from ocr_assets.engine.folder.discovery import (
     discover_pages,
     looks_like_page,
 )
-from ocr_assets.engine.folder.registry import folder_signature
+from ocr_assets.engine.folder.ground_truth import GROUND_TRUTH_SUFFIX, ground_truth_signature
+from ocr_assets.engine.folder.registry import FolderSignatures, folder_signatures
 from ocr_assets.engine.folder.retry import entry_applies, load_record, strategies_for
 from ocr_assets.engine.manifest import FAILED, STATUSES, FolderSummary, PageRecord
+from ocr_assets.engine.naming import display_name
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.store.outputs import OutputStore
 
@@ -155,15 +159,16 @@ class Need(StrEnum):
     PENDING = "pages pending"
     CHANGED = "changed on disk"
     RECIPE = "recipe changed"
+    GROUND_TRUTH = "ground truth changed"
     RETRYABLE = "failed pages to retry"
     FAILED_PAGES = "failed pages"
 
 
-SENSOR_NEEDS = frozenset({Need.NEW, Need.CHANGED, Need.RECIPE})
+SENSOR_NEEDS = frozenset({Need.NEW, Need.CHANGED, Need.RECIPE, Need.GROUND_TRUTH})
 """What the folder sensor requests runs for: what changed (a failed run is not requested again
 until its folder changes; "Failed and missing" in the UI and `retry-failed` are for that)."""
 RUN_NEEDS = frozenset({Need.RUN_FAILED, Need.NEW, Need.PENDING, Need.CHANGED, Need.RECIPE,
-                       Need.RETRYABLE})
+                       Need.GROUND_TRUTH, Need.RETRYABLE})
 """What `ocr-assets run` and the nightly schedule run: everything a plain run can still do,
 and a folder whose last run failed (its run says again why, or succeeds once the cause is
 gone: a folder back in place, a language installed)."""
@@ -232,7 +237,10 @@ def _first_need(project: Project, key: str, folder: Path, summary: FolderSummary
     if Need.PENDING in wanted and summary.unfinished:
         return FolderNeed(Need.PENDING, f"{summary.unfinished} pages pending",
                           summary.unfinished)
-    if Need.CHANGED in wanted and summary.listing_signature != folder_signature(folder):
+    signatures = (folder_signatures(folder, GROUND_TRUTH_SUFFIX.encode())
+                  if wanted & {Need.CHANGED, Need.GROUND_TRUTH} else None)
+    if (Need.CHANGED in wanted and signatures is not None
+            and summary.listing_signature != signatures.folder):
         changes = changed_files(folder, manifest.pages(key))
         if changes.describe():
             return FolderNeed(Need.CHANGED, changes.describe() or "",
@@ -247,6 +255,10 @@ def _first_need(project: Project, key: str, folder: Path, summary: FolderSummary
             return FolderNeed(Need.RECIPE,
                               f"{stale} pages read with other settings (language, psm, ...)",
                               stale)
+    if (Need.GROUND_TRUTH in wanted and signatures is not None and key in runs.materialized
+            and _ground_truth_moved(project, folder, summary, signatures)):
+        return FolderNeed(Need.GROUND_TRUTH, "ground truth added or changed since its "
+                          "accuracy report (no page is read again)", 0)
     if summary.counts[FAILED] and wanted & {Need.RETRYABLE, Need.FAILED_PAGES}:
         if Need.FAILED_PAGES in wanted:
             failed = summary.counts[FAILED]
@@ -257,3 +269,14 @@ def _first_need(project: Project, key: str, folder: Path, summary: FolderSummary
             return FolderNeed(Need.RETRYABLE, f"{len(helpable)} failed pages to retry",
                               len(helpable))
     return None
+
+
+def _ground_truth_moved(project: Project, folder: Path, summary: FolderSummary,
+                        signatures: FolderSignatures) -> bool:
+    """Whether the folder's ground truth on disk is not what its last accuracy report read
+    (the signature stored with it): `signatures` is the folder's walk, which found the ground
+    truth beside its pages."""
+    current = ground_truth_signature(folder, display_name(folder.name),
+                                     project.ground_truth_root, beside=signatures.selected,
+                                     beside_known=True)
+    return current != summary.ground_truth

@@ -79,7 +79,24 @@ def folder_signature(folder: Path) -> str:
     The SHA-1 of, for every file in walk order (directories and names sorted), its path
     relative to the folder, then `\\0<size>\\0<mtime_ns>\\n`. Sensor cursors and the manifest's
     listings hold it, so this must never change from one version to the next."""
+    return folder_signatures(folder).folder
+
+
+@dataclass(frozen=True)
+class FolderSignatures:
+    folder: str
+    """`folder_signature`."""
+    selected: str | None
+    """The same digest over only the files whose name ends with the suffix asked for; None
+    when there is none."""
+
+
+def folder_signatures(folder: Path, suffix: bytes | None = None) -> FolderSignatures:
+    """`folder_signature`, and from the same walk the signature of the files whose name ends
+    with `suffix` (ground truth beside the pages: `.gt.txt`)."""
     digest = hashlib.sha1(usedforsecurity=False)
+    selected = hashlib.sha1(usedforsecurity=False) if suffix else None
+    found = False
     top = os.fspath(folder)
     for dirpath, dirnames, filenames in os.walk(top):
         dirnames.sort()
@@ -91,6 +108,13 @@ def folder_signature(folder: Path) -> str:
                 stat = os.lstat(os.path.join(dirpath, name))
             except OSError:
                 continue
-            digest.update(prefix + raw_bytes(name))
-            digest.update(f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+            raw = raw_bytes(name)
+            entry = f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
+            digest.update(prefix + raw)
+            digest.update(entry)
+            if selected is not None and suffix is not None and raw.endswith(suffix):
+                found = True
+                selected.update(prefix + raw)
+                selected.update(entry)
+    return FolderSignatures(digest.hexdigest(),
+                            selected.hexdigest() if selected is not None and found else None)

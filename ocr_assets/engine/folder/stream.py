@@ -10,6 +10,11 @@ go first (longest-processing-time-first), so a folder's own last pages are short
 
 Each page is claimed under a lease before it is submitted, as in a folder's own batch: a second
 run on the same folder does no page twice, and a dead run's pages come back.
+
+A claimed page whose scan was already read (`folder.duplicates`) takes that reading instead of
+being submitted; one whose scan is in flight in this same stream (the same scan twice among the
+run's folders) waits for that page's outcome, then takes its reading, or is OCRed itself when
+that page failed.
 """
 
 from __future__ import annotations
@@ -30,16 +35,21 @@ from ocr_assets.engine.folder.batch import (
     summarise,
 )
 from ocr_assets.engine.folder.discovery import Page
+from ocr_assets.engine.folder.duplicates import take_duplicate
 from ocr_assets.engine.folder.pool import worker_pool
-from ocr_assets.engine.manifest import PageOutcome
+from ocr_assets.engine.manifest import DONE, PageOutcome
+from ocr_assets.engine.manifest.base import content_key
 from ocr_assets.engine.manifest.leases import run_owner
 from ocr_assets.engine.naming import output_name_for
+from ocr_assets.engine.page.fingerprint import file_fingerprint
 from ocr_assets.engine.page.worker import PageTask, ocr_page
 
 if TYPE_CHECKING:
     from ocr_assets.engine.project import ScanFolder
     from ocr_assets.engine.settings import OcrSettings
 
+Scan = tuple[str, str, str]
+"""A scan as read with some settings: (content key, recipe, engine)."""
 OnPage = Callable[["ScanFolder", str, PageOutcome], None]
 OnDone = Callable[["ScanFolder", FolderReport], None]
 OnRefused = Callable[["ScanFolder", Exception], None]
@@ -63,7 +73,10 @@ class _Open:
     queue: Iterator[Page]
     started: float
     in_flight: int = 0
+    """Pages claimed and not yet recorded: submitted, or waiting for a copy of their scan."""
     queued_all: bool = False
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    """Multi-page file -> its fingerprint, hashed once for all its pages."""
 
     @property
     def finished(self) -> bool:
@@ -81,10 +94,20 @@ class _Stream:
     order: Order = largest_first
     owner: str = field(default_factory=run_owner)
     open: list[_Open] = field(default_factory=list)
+    reading: dict[tuple[str, str], Scan] = field(default_factory=dict)
+    """(partition, page id) of a page submitted now -> the scan it reads."""
+    waiting: dict[Scan, list[tuple[_Open, Page, str]]] = field(default_factory=dict)
+    """Each scan being read by a submitted page -> the claimed pages (with their fingerprint)
+    that wait for its reading."""
+    ready: list[tuple[_Open, Page]] = field(default_factory=list)
+    """Claimed pages to submit first: their scan's first copy failed."""
 
     def next_task(self) -> tuple[_Open, PageTask] | None:
-        """The next page to submit: of the oldest open folder with pages left, or of the next
-        folder, opened now."""
+        """The next page to submit: one left ready by a failed copy of its scan, else of the
+        oldest open folder with pages left, or of the next folder, opened now."""
+        if self.ready:
+            batch, page = self.ready.pop(0)
+            return batch, self._task(batch, page)
         while True:
             for batch in self.open:
                 task = self._claim_next(batch)
@@ -124,11 +147,65 @@ class _Stream:
                 batch.report.in_flight_elsewhere += 1
                 continue
             batch.in_flight += 1
-            return PageTask(folder.key, folder.name, page.page_id, str(page.path), page.frame,
-                            page.size, page.mtime_ns, folder.outputs,
-                            output_name_for(page.page_id), settings)
+            if settings.reuse_duplicates and self._settled_as_duplicate(batch, page):
+                continue
+            return self._task(batch, page)
         batch.queued_all = True
         return None
+
+    @staticmethod
+    def _task(batch: _Open, page: Page) -> PageTask:
+        folder = batch.folder
+        return PageTask(folder.key, folder.name, page.page_id, str(page.path), page.frame,
+                        page.size, page.mtime_ns, folder.outputs,
+                        output_name_for(page.page_id), batch.settings)
+
+    def _settled_as_duplicate(self, batch: _Open, page: Page) -> bool:
+        """Whether a claimed page needs no OCR of its own: it took the reading of its scan done
+        before, or waits for the copy of its scan that this stream reads now. Otherwise it is
+        noted as the copy being read, for the duplicates that follow."""
+        path = str(page.path)
+        try:
+            fingerprint = batch.fingerprints.get(path) or file_fingerprint(page.path)
+        except OSError:
+            return False  # the worker reads it, and says what is wrong with the file
+        if page.frame is not None:
+            batch.fingerprints[path] = fingerprint
+        key = content_key(fingerprint, page.page_id) or fingerprint
+        scan = (key, batch.settings.recipe_key(), batch.settings.engine)
+        if scan in self.waiting:
+            self.waiting[scan].append((batch, page, fingerprint))
+            return True
+        outcome = take_duplicate(batch.folder, page, fingerprint, key, batch.settings)
+        if outcome is not None:
+            self.record(batch, page.page_id, outcome)
+            return True
+        self.reading[(batch.folder.key, page.page_id)] = scan
+        self.waiting[scan] = []
+        return False
+
+    def record(self, batch: _Open, page_id: str, outcome: PageOutcome) -> None:
+        """Write a claimed page's outcome, OCRed or taken from a copy of its scan; pages that
+        waited for this one take its reading now, or go to be OCRed when it failed."""
+        batch.folder.manifest.record(batch.folder.key, page_id, outcome)
+        batch.in_flight -= 1
+        if outcome.reused_from is None:
+            batch.report.processed += 1
+            batch.report.ocr_ms.append(outcome.ms)
+        else:
+            batch.report.reused += 1
+        if self.on_page is not None:
+            self.on_page(batch.folder, page_id, outcome)
+        scan = self.reading.pop((batch.folder.key, page_id), None)
+        if scan is None:
+            return
+        for follower, page, fingerprint in self.waiting.pop(scan):
+            copied = None if outcome.status != DONE else take_duplicate(
+                follower.folder, page, fingerprint, scan[0], follower.settings)
+            if copied is None:
+                self.ready.append((follower, page))
+            else:
+                self.record(follower, page.page_id, copied)
 
     def finish_done(self) -> None:
         """Report every open folder whose pages are all recorded, oldest first."""
@@ -179,12 +256,7 @@ def stream_folders(folders: Iterable[ScanFolder], settings: OcrSettings, *,
                     outcome = future.result()
                 except BaseException as exc:  # noqa: BLE001 - recorded as the page's failure
                     outcome = pool_failure(task, exc, task.settings)
-                batch.folder.manifest.record(batch.folder.key, task.page_id, outcome)
-                batch.in_flight -= 1
-                batch.report.processed += 1
-                batch.report.ocr_ms.append(outcome.ms)
-                if stream.on_page is not None:
-                    stream.on_page(batch.folder, task.page_id, outcome)
+                stream.record(batch, task.page_id, outcome)
             stream.finish_done()
 
 

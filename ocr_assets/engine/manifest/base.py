@@ -36,6 +36,9 @@ class ManifestOpenError(RuntimeError):
 
 
 STATUSES = (PENDING, RUNNING, DONE, FAILED)
+FRAME_MARK = "#"
+"""Between a multi-page file's path and a page's number in page ids (`discovery.FRAME_SEPARATOR`,
+which the manifest cannot import)."""
 FLAG_REASON_SEPARATOR = " | "
 """Between the reasons of a page's flags in `flag_reason`."""
 
@@ -61,6 +64,9 @@ class FolderSummary:
     pages on disk; None when never stored (rows written before `folder_listings` existed)."""
     done_by_recipe: dict[str, int] = field(default_factory=dict)
     """Done pages per recipe (`OcrSettings.recipe_key`); rows without one are not counted."""
+    ground_truth: str | None = None
+    """`ground_truth.ground_truth_signature` of the ground truth the folder's last accuracy
+    report read; None when it read none, or was written before it was kept."""
 
     @property
     def unfinished(self) -> int:
@@ -76,6 +82,18 @@ class StoredListing:
     pages_digest: str | None
     """`page_ids_digest` of the page ids listed then; None when stored by a version before
     it was kept."""
+
+
+def content_key(fingerprint: str | None, page_id: str) -> str | None:
+    """What makes two pages the same scan: the fingerprint of the file's bytes, and for a page
+    of a multi-page file (`scan.pdf#3`) its number in that file, since every page of a PDF or
+    TIFF shares the file's fingerprint. None while the page's bytes were never read."""
+    if fingerprint is None:
+        return None
+    _, separator, number = page_id.rpartition(FRAME_MARK)
+    if separator and number.isascii() and number.isdigit():
+        return f"{fingerprint}{FRAME_MARK}{number}"
+    return fingerprint
 
 
 def page_ids_digest(page_ids: Iterable[str]) -> str:
@@ -114,6 +132,11 @@ class PageRecord:
     recipe: str | None = None
     """`OcrSettings.recipe_key` of the settings the page was read with; None on a row written
     before recipes were recorded (taken as the recipe in force, see `adopt_recipe`)."""
+    content_key: str | None = None
+    """`content_key(fingerprint, page_id)`: equal on two rows of the same scan (duplicates)."""
+    reused_from: str | None = None
+    """`<partition>/<page id>` of the page whose text this done page took instead of being
+    OCRed (the same scan, read with the same recipe and engine); None when it was OCRed."""
     lease_owner: str | None = None
     lease_until: float | None = None
     updated_at: float | None = None
@@ -153,6 +176,8 @@ class PageOutcome:
     recipe: str | None = None
     """`OcrSettings.recipe_key` of the folder's settings this attempt belongs to (for a retry
     strategy, the folder's own, not the strategy's)."""
+    reused_from: str | None = None
+    """`<partition>/<page id>` of the page whose text was taken instead of an OCR."""
 
 
 class Manifest(Protocol):
@@ -176,6 +201,11 @@ class Manifest(Protocol):
     def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]: ...
     def finished_since(self, partition_keys: Sequence[str], since: float) -> int: ...
     def folder_summaries(self) -> dict[str, FolderSummary]: ...
+    def store_ground_truth(self, partition_key: str, signature: str | None) -> None: ...
+    def page(self, partition_key: str, page_id: str) -> PageRecord | None: ...
+    def done_copies(self, content_key: str, recipe: str) -> list[PageRecord]: ...
+    def duplicates(self, partition_key: str | None = None
+                   ) -> dict[str, list[tuple[str, str]]]: ...
     def stored_listing(self, partition_key: str) -> StoredListing | None: ...
     def claim_alert(self, key: str, kind: str, body: str) -> bool: ...
     def record_alert(self, key: str, delivered: Sequence[str], error: str) -> None: ...
@@ -237,6 +267,16 @@ CREATE TABLE IF NOT EXISTS alerts (
 """The alerts claimed for sending, by their dedupe key (`Alert.key`): the message as JSON,
 where it was delivered (comma-separated channels; NULL until tried) and why not elsewhere."""
 
+DIGITS = "0123456789"
+BACKFILL_CONTENT_KEYS = (
+    "UPDATE pages SET content_key = CASE "
+    f"WHEN rtrim(page_id, '{DIGITS}') LIKE '%{FRAME_MARK}' "
+    f"AND rtrim(page_id, '{DIGITS}') <> page_id "
+    f"THEN fingerprint || substr(page_id, length(rtrim(page_id, '{DIGITS}'))) "
+    "ELSE fingerprint END WHERE fingerprint IS NOT NULL")
+"""`content_key` in SQL that SQLite and PostgreSQL share, for the rows written before it was
+kept: the trailing digits after a `#` are the page's number in its file."""
+
 SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     tuple(statement.strip() for statement in SCHEMA_V1.split(";") if statement.strip()),
     ("ALTER TABLE pages ADD COLUMN recipe TEXT",
@@ -252,6 +292,14 @@ SQLITE_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # The alerts sent (`engine.alerts`): one row per event, claimed before it is sent, so a
     # sensor evaluated twice, or the command line and the daemon both seeing a run, send once.
     (ALERTS_TABLE,),
+    # Duplicate scans: each row's content key (filled in for the rows already read) on an
+    # index of its own, what a page took its text from, and the ground truth a folder's
+    # accuracy report read.
+    ("ALTER TABLE pages ADD COLUMN content_key TEXT",
+     "ALTER TABLE pages ADD COLUMN reused_from TEXT",
+     "ALTER TABLE folder_listings ADD COLUMN ground_truth TEXT",
+     BACKFILL_CONTENT_KEYS,
+     "CREATE INDEX pages_content ON pages (content_key)"),
 )
 """SQLite schema versions 1..n (kept in `PRAGMA user_version`), applied in order; a new
 version is appended, never edited."""
@@ -347,6 +395,52 @@ class SqlManifest(abc.ABC):
             args += (status,)
         return {row[1]: PageRecord(*row) for row in self._connection().execute(query, args)}
 
+    def page(self, partition_key: str, page_id: str) -> PageRecord | None:
+        """One page's row; None when the folder has no such page."""
+        row = self._connection().execute(
+            f"SELECT {', '.join(PAGE_COLUMNS)} FROM pages WHERE partition_key = ? "
+            "AND page_id = ?", (partition_key, page_id)).fetchone()
+        return PageRecord(*row) if row else None
+
+    def done_copies(self, content_key: str, recipe: str) -> list[PageRecord]:
+        """The done rows of pages with this content read with this recipe, oldest first: the
+        pages whose text a duplicate may take (on the `content_key` index)."""
+        rows = self._connection().execute(
+            f"SELECT {', '.join(PAGE_COLUMNS)} FROM pages WHERE content_key = ? "
+            "AND status = ? AND recipe = ? ORDER BY updated_at, partition_key, page_id",
+            (content_key, DONE, recipe))
+        return [PageRecord(*row) for row in rows]
+
+    def duplicates(self, partition_key: str | None = None
+                   ) -> dict[str, list[tuple[str, str]]]:
+        """content key -> the (partition, page id) of every page with that content, for each
+        content found on more than one page (whatever their status); with `partition_key`,
+        only the contents found on a page of that folder. Grouped in SQL on the
+        `content_key` index: only the rows of duplicates reach Python."""
+        if partition_key is None:
+            query = ("SELECT content_key, partition_key, page_id FROM pages WHERE content_key IN "
+                     "(SELECT content_key FROM pages WHERE content_key IS NOT NULL "
+                     "GROUP BY content_key HAVING COUNT(*) > 1)")
+            args: tuple[str, ...] = ()
+        else:
+            query = ("SELECT content_key, partition_key, page_id FROM pages WHERE content_key IN "
+                     "(SELECT content_key FROM pages WHERE partition_key = ? "
+                     "AND content_key IS NOT NULL)")
+            args = (partition_key,)
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for key, partition, page_id in self._connection().execute(
+                query + " ORDER BY content_key, partition_key, page_id", args):
+            groups.setdefault(key, []).append((partition, page_id))
+        return {key: pages for key, pages in groups.items() if len(pages) > 1}
+
+    def store_ground_truth(self, partition_key: str, signature: str | None) -> None:
+        """Keep the signature of the ground truth the folder's accuracy report just read (taken
+        before it was read), beside its listing: the planning compares it with the ground
+        truth on disk, so ground truth added later gets its report at the next run."""
+        with self._tx() as db:
+            db.execute("UPDATE folder_listings SET ground_truth = ? WHERE partition_key = ?",
+                       (signature, partition_key))
+
     def sync_pages(self, partition_key: str, page_ids: Iterable[str],
                    listing_signature: str | None = None) -> tuple[list[str], list[str]]:
         """Make the folder's rows match its pages: new pages become pending rows, rows of pages
@@ -407,13 +501,14 @@ class SqlManifest(abc.ABC):
                 "UPDATE pages SET status = ?, fingerprint = ?, size = ?, mtime_ns = ?, ms = ?, "
                 "error_category = ?, error_message = ?, mean_confidence = ?, words = ?, "
                 "chars = ?, garbage_score = ?, flags = ?, flag_reason = ?, output_name = ?, "
-                "engine = ?, recipe = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?, "
-                "host = ?, done_count = done_count + ? "
+                "engine = ?, recipe = ?, content_key = ?, reused_from = ?, lease_owner = NULL, "
+                "lease_until = NULL, updated_at = ?, host = ?, done_count = done_count + ? "
                 "WHERE partition_key = ? AND page_id = ?",
                 (outcome.status, outcome.fingerprint, outcome.size, outcome.mtime_ns, outcome.ms,
                  outcome.error_category, outcome.error_message, outcome.mean_confidence,
                  outcome.words, outcome.chars, outcome.garbage_score, outcome.flags,
                  outcome.flag_reason, outcome.output_name, outcome.engine, outcome.recipe,
+                 content_key(outcome.fingerprint, page_id), outcome.reused_from,
                  time.time(), socket.gethostname(), int(outcome.status == DONE),
                  partition_key, page_id))
 
@@ -493,16 +588,18 @@ class SqlManifest(abc.ABC):
     def folder_summaries(self) -> dict[str, FolderSummary]:
         """{partition_key: FolderSummary} of every folder that has page rows, in one query:
         the pages counted by status and recipe (on the `(partition_key, status, recipe)`
-        index), each folder's stored listing signature joined to its counts."""
+        index), each folder's stored listing signature and ground-truth signature joined to its
+        counts."""
         rows = self._connection().execute(
-            "SELECT c.partition_key, c.status, c.recipe, c.n, l.signature FROM "
+            "SELECT c.partition_key, c.status, c.recipe, c.n, l.signature, l.ground_truth FROM "
             "(SELECT partition_key, status, recipe, COUNT(*) AS n FROM pages "
             "GROUP BY partition_key, status, recipe) AS c "
             "LEFT JOIN folder_listings AS l ON l.partition_key = c.partition_key")
         summaries: dict[str, FolderSummary] = {}
-        for key, status, recipe, n, signature in rows:
+        for key, status, recipe, n, signature, ground_truth in rows:
             summary = summaries.setdefault(
-                key, FolderSummary(dict.fromkeys(STATUSES, 0), signature))
+                key, FolderSummary(dict.fromkeys(STATUSES, 0), signature,
+                                   ground_truth=ground_truth))
             summary.counts[status] += n
             if status == DONE and recipe is not None:
                 summary.done_by_recipe[recipe] = n

@@ -26,7 +26,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg2
 import psycopg2.sql
 
-from ocr_assets.engine.manifest.base import ManifestOpenError, SqlConnection, SqlManifest
+from ocr_assets.engine.manifest.base import (
+    BACKFILL_CONTENT_KEYS,
+    ManifestOpenError,
+    SqlConnection,
+    SqlManifest,
+)
 
 DEFAULT_SCHEMA = "ocr_assets"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -104,6 +109,17 @@ MIGRATIONS: tuple[str, ...] = (
         delivered_to TEXT,
         error TEXT
     );
+    """,
+    # 7: duplicate scans: each row's content key (`manifest.content_key`, filled in for the
+    # rows already read) on an index of its own, what a page took its text from instead of
+    # an OCR, and the ground truth a folder's accuracy report read.
+    f"""
+    ALTER TABLE {{schema}}.pages ADD COLUMN content_key TEXT;
+    ALTER TABLE {{schema}}.pages ADD COLUMN reused_from TEXT;
+    ALTER TABLE {{schema}}.folder_listings ADD COLUMN ground_truth TEXT;
+    SET LOCAL search_path TO {{schema}};
+    {BACKFILL_CONTENT_KEYS};
+    CREATE INDEX pages_content ON {{schema}}.pages (content_key);
     """,
 )
 """Schema versions 1..n, applied in order; a new version is appended, never edited."""

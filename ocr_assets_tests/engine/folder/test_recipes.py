@@ -46,7 +46,8 @@ CHANGE_THE_TEXT = {"lang": "deu", "psm": 6, "max_side_px": 3500, "auto_rotate": 
                    "searchable_pdf": True}  # not the text, but made by the pass that reads it
 KEEP_THE_TEXT = {"engine": "tesserocr", "workers": 7, "page_timeout_s": 9.0,
                  "recycle_after": 3, "max_megapixels": 50.0, "max_attempts": 9,
-                 "worker_memory_mb": 512, "archival_formats": ("hocr",), "max_pdf_pages": 10}
+                 "worker_memory_mb": 512, "archival_formats": ("hocr",), "max_pdf_pages": 10,
+                 "reuse_duplicates": False}
 
 
 def test_every_setting_is_either_in_the_recipe_or_not() -> None:

@@ -387,3 +387,34 @@ def test_an_alert_is_claimed_once_and_its_delivery_recorded(manifest: Manifest) 
     manifest.record_alert("run_failed:r1", ["webhook"], "slack: timed out")
     assert not manifest.claim_alert("run_failed:r1", "run_failed", "{}"), \
         "recording the delivery does not free the key"
+
+
+def test_copies_of_a_scan_are_found_by_content_key_and_recipe(manifest: Manifest) -> None:
+    """Both backends: the pages of a duplicate scan, the done copies a page may take its text
+    from (its recipe only), and the ground-truth signature kept with a folder's listing."""
+    manifest.sync_pages("a", ["p.tif", "m.pdf#1", "m.pdf#2"], listing_signature="sig-a")
+    manifest.sync_pages("b", ["copy.tif", "other.tif"])
+    manifest.record("a", "p.tif", done(recipe="r1"))
+    manifest.record("a", "m.pdf#1", done(fingerprint="sha256:m", recipe="r1"))
+    manifest.record("a", "m.pdf#2", done(fingerprint="sha256:m", recipe="r1"))
+    manifest.record("b", "copy.tif", done(recipe="r2", reused_from=None))
+    manifest.record("b", "other.tif", PageOutcome(FAILED, "sha256:ab", 1, 1, 1, "timeout", "x"))
+
+    assert manifest.duplicates() == {"sha256:ab": [("a", "p.tif"), ("b", "copy.tif"),
+                                                   ("b", "other.tif")]}
+    assert manifest.duplicates("a") == manifest.duplicates()
+    assert [(r.partition_key, r.page_id) for r in manifest.done_copies("sha256:ab", "r1")] == [
+        ("a", "p.tif")]
+    assert [r.page_id for r in manifest.done_copies("sha256:m#2", "r1")] == ["m.pdf#2"]
+    assert manifest.done_copies("sha256:m", "r1") == []
+
+    manifest.record("b", "copy.tif", done(recipe="r1", reused_from="a/p.tif"))
+    row = manifest.page("b", "copy.tif")
+    assert row is not None and (row.reused_from, row.content_key) == ("a/p.tif", "sha256:ab")
+    assert manifest.page("b", "missing.tif") is None
+
+    assert manifest.folder_summaries()["a"].ground_truth is None
+    manifest.store_ground_truth("a", "truth-1")
+    assert manifest.folder_summaries()["a"].ground_truth == "truth-1"
+    manifest.sync_pages("a", ["p.tif", "m.pdf#1", "m.pdf#2"], listing_signature="sig-a2")
+    assert manifest.folder_summaries()["a"].ground_truth == "truth-1", "kept by a new listing"
