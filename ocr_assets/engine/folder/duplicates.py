@@ -47,8 +47,15 @@ class _Copy:
     documents: dict[str, bytes]
 
 
+def _documents(settings: OcrSettings) -> tuple[str, ...]:
+    """The per-page documents a page written with `settings` has beside its text and facts:
+    its archival formats and, when asked for, its searchable PDF (the folder's PDF is merged
+    from these, so a duplicate needs its own copy)."""
+    return (*settings.archival_formats, *(("pdf",) if settings.searchable_pdf else ()))
+
+
 def _read_source(row: PageRecord, outputs: OutputStore, settings: OcrSettings) -> _Copy | None:
-    """The source's text, facts and the archival documents `settings` ask for; None when one
+    """The source's text, facts and the documents `settings` ask for; None when one
     is missing or unreadable (the source's folder is being re-read or forgotten)."""
     if row.output_name is None:
         return None
@@ -56,7 +63,7 @@ def _read_source(row: PageRecord, outputs: OutputStore, settings: OcrSettings) -
     try:
         facts = json.loads(outputs.read_bytes(facts_key))
         documents = {document: outputs.read_bytes(archival_key(row.output_name, document))
-                     for document in settings.archival_formats}
+                     for document in _documents(settings)}
         text = outputs.read_bytes(text_key)
     except (OSError, ValueError):
         return None

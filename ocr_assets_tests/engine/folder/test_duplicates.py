@@ -82,6 +82,26 @@ def test_a_scan_in_a_second_folder_takes_the_first_ones_reading(tmp_path: Path,
     assert manifest.duplicates("a") == manifest.duplicates(), "a's page has its copy in b"
 
 
+def test_a_copy_gets_the_searchable_pdf_its_folder_asks_for(tmp_path: Path,
+                                                          ocr_log: Path) -> None:
+    """The folder's PDF is merged from its pages' PDFs: a page that took another's reading
+    takes its page PDF too, and the folder's PDF holds every done page."""
+    from ocr_assets.engine.folder.searchable_pdf import build_folder_pdf, verify_folder_pdf
+
+    project = project_with(tmp_path, {"a/p.png": 200, "b/copy.png": 200})
+    settings = OcrSettings(workers=2, auto_rotate=False, searchable_pdf=True)
+    run(project, "a", settings=settings)
+    later = run(project, "b", settings=settings)["b"]
+
+    assert later.report.reused == 1
+    ocr = tmp_path / "ocr"
+    assert (ocr / "b" / "copy.png.pdf").read_bytes() == (ocr / "a" / "p.png.pdf").read_bytes()
+    folder = project.folder("b")
+    built = build_folder_pdf(folder, pdfa=False)
+    assert built is not None and built.pages == 1
+    assert verify_folder_pdf(folder).pages_in_pdf == 1
+
+
 def test_the_same_scan_twice_in_one_run_is_ocred_once(tmp_path: Path, ocr_log: Path) -> None:
     """The copy is claimed while its twin is in flight in the same run: it waits for it."""
     project = project_with(tmp_path, {"a/p1.png": 200, "a/p2.png": 200, "b/p.png": 200,
