@@ -214,8 +214,8 @@ def measure_skew(testdata: Path, work: Path,
 
 def main(argv: list[str] | None = None) -> None:
     from benchmarks.machine import machine_facts
+    from benchmarks.page_classes import SHARED_CLASSES
     from benchmarks.report import table, write_results
-    from ocr_assets_tests.engine.folder.test_accuracy import SHARED_CLASSES
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--testdata", type=Path, default=Path(

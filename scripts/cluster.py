@@ -246,7 +246,8 @@ class Cluster:
         home = self.work / "hosts" / name
         home.mkdir(parents=True)
         shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
-        broker = f"pyamqp://guest:guest@{address}:{RABBITMQ[1]}/{self.ident}"
+        # No user in the URL: py-amqp then logs in as RabbitMQ's default local account.
+        broker = f"pyamqp://{address}:{RABBITMQ[1]}/{self.ident}"
         (home / "dagster_celery_config.py").write_text(
             f"broker_url = {broker!r}\nresult_backend = 'rpc://'\n"
             "task_acks_late = True\ntask_reject_on_worker_lost = True\n"
@@ -313,6 +314,20 @@ def worker_command(host: Host, workers: int) -> list[str]:
     return [str(BIN / "celery"), "-A", "dagster_celery.app", "worker", "-Q", "dagster",
             "--prefetch-multiplier=1", "-P", "threads", "-c", "1", "-n", f"{host.name}@{host.name}",
             "--without-gossip", "--without-mingle", "-l", "INFO"]
+
+
+def wait_ready(hosts: list[Host], logs: Path, timeout_s: float = 120) -> None:
+    """Wait until every host's Celery worker says it is ready: a job started before would
+    hand its first shards to whichever worker came up first, and a slow host read nothing."""
+    deadline = time.monotonic() + timeout_s
+    waiting = {host.name for host in hosts}
+    while waiting:
+        waiting = {name for name in waiting if f"{name}@{name} ready." not in
+                   (logs / f"{name}.log").read_text(errors="replace")}
+        if waiting and time.monotonic() > deadline:
+            raise SystemExit(f"cluster: the Celery workers of {sorted(waiting)} did not start "
+                             f"within {timeout_s:g} s; see {logs}")
+        time.sleep(0.2)
 
 
 def restart_postgres() -> None:
@@ -392,7 +407,8 @@ def _run(cluster: Cluster, args: argparse.Namespace) -> dict[str, object]:
         "OCR_ASSETS_WORKERS": str(args.workers),
         "OCR_ASSETS_PAGE_TIMEOUT_S": str(args.page_timeout),
         "OCR_ASSETS_PAGES_PER_SHARD": str(per_shard), "OCR_ASSETS_STEP_RETRY_DELAY_S": "2",
-        "OMP_THREAD_LIMIT": "1"})
+        # The pages repeat a few scans on purpose: each is read, not taken from its twin.
+        "OCR_ASSETS_REUSE_DUPLICATES": "0", "OMP_THREAD_LIMIT": "1"})
     if args.engine:
         env["OCR_ASSETS_ENGINE"] = args.engine
     subnet = 20 + os.getpid() % 200
@@ -402,6 +418,7 @@ def _run(cluster: Cluster, args: argparse.Namespace) -> dict[str, object]:
     logs.mkdir()
     for host in ocr_hosts:
         host.start(logs / f"{host.name}.log", *worker_command(host, args.workers))
+    wait_ready(ocr_hosts, logs)
     say(f"{len(ocr_hosts)} OCR hosts started ({', '.join(h.name for h in ocr_hosts)}), "
         f"database {cluster.database}, {args.pages} pages in shards of {per_shard}")
     run_config = cluster.work / "run.yaml"

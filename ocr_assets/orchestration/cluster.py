@@ -34,9 +34,9 @@ CELERY_SETTINGS: dict[str, Any] = {
 @dataclass(frozen=True)
 class ClusterConfig:
     celery_broker: str = setting("", "CELERY_BROKER", "The Celery broker of a cluster "
-                                 "(`pyamqp://user:password@host:5672//`): the sharded job's "
-                                 "steps go to the Celery workers of its hosts; empty: they run "
-                                 "in the run's own process.")
+                                 "(`pyamqp://user:$PASSWORD@host:5672//`, the password from a "
+                                 "secret): the sharded job's steps go to the Celery workers of "
+                                 "its hosts; empty: they run in the run's own process.")
     pages_per_shard: int = setting(200, "PAGES_PER_SHARD", "Pages of one step of the sharded "
                                    "job: a bigger folder is split into shards of this size, "
                                    "smaller folders are packed together up to it.")

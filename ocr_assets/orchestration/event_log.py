@@ -11,8 +11,9 @@ watched, so one open connection (guarded by the storage's own lock, re-opened in
 child) changes nothing a reader sees; the per-run databases stay as Dagster writes them,
 because the UI's live run view watches their files for changes.
 
-Configured in the project's `dagster.yaml` (`event_log_storage`); an instance created before
-keeps its data, since the files and schema are Dagster's own.
+The project's commands add it to the `dagster.yaml` they write into the instance's home
+(`instance.render_instance_yaml`); an instance created before keeps its data, since the files
+and schema are Dagster's own, and Dagster's default storage reads what this one wrote.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from sqlalchemy.pool import StaticPool
 
-from ocr_assets.orchestration.instance import HOME_PLACEHOLDER
-
 if TYPE_CHECKING:
     from dagster._serdes import ConfigurableClassData
     from sqlalchemy.engine import Connection, Engine
@@ -45,12 +44,6 @@ class IndexKeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` whose index database is one connection per process."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
-        if HOME_PLACEHOLDER in base_dir:
-            raise ValueError(
-                f"event_log_storage base_dir {base_dir!r} still holds {HOME_PLACEHOLDER}: this "
-                "is the project's dagster.yaml template, which the project's commands write "
-                "into the instance's home filled in; run `scripts/ui.sh` or `ocr-assets`, or "
-                "replace the placeholder with the home's absolute path")
         self._index_engines: dict[int, Engine] = {}
         super().__init__(base_dir, inst_data)
 

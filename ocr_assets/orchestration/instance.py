@@ -1,8 +1,8 @@
 """The persistent Dagster instance every project command uses (never a temporary home).
 
 Unless the user names one (`DAGSTER_HOME`: a production instance, e.g. `deploy/`), it is
-`<data root>/dagster_home`, and the project's `dagster.yaml` is written there (its home
-placeholder filled in), so the CLI, the UI
+`<data root>/dagster_home`, and the project's `dagster.yaml` is written there (with the
+project's event log storage at the home's path), so the CLI, the UI
 and the daemon share one instance, its runs, partitions and check results. The home is passed
 as a value (`DagsterInstance.from_config`, or the environment of the processes `dagster dev`
 starts), never written to this process's environment.
@@ -32,8 +32,17 @@ PROCESS_TAG = "ocr_assets/process"
 """Run tag: the `leases.process_id` of the process executing an in-process (CLI) run."""
 
 
-HOME_PLACEHOLDER = "@DAGSTER_HOME@"
-"""In the project's `dagster.yaml`: the instance's home, filled in by `dagster_home`."""
+STORAGE_KEYS = {"storage", "event_log_storage"}
+"""Keys of an instance file that choose its event log: one that has them is used as it is."""
+EVENT_LOG_STORAGE = """
+# Added for this home by ocr-assets (ocr_assets/orchestration/instance.py): Dagster's SQLite
+# event log with its index database kept open per process (ocr_assets/orchestration/event_log.py).
+event_log_storage:
+  module: ocr_assets.orchestration.event_log
+  class: IndexKeptOpenSqliteEventLogStorage
+  config:
+    base_dir: {base_dir}
+"""
 LOCK_NAME = ".ocr-assets-instance.lock"
 """In the instance's home: held while a process creates, repairs or first opens the instance."""
 SQLITE_DATABASES = {
@@ -71,11 +80,19 @@ def dagster_home(data_root: Path, environ: Mapping[str, str]) -> Path:
 
 
 def render_instance_yaml(template: str, home: Path) -> bytes:
-    """The project's `dagster.yaml` as the home's own: `@DAGSTER_HOME@` (a storage's
-    directory must be an absolute path in Dagster's config, and the home is only known here)
-    replaced by the home's path, escaped for the double-quoted YAML string it stands in."""
-    escaped = json.dumps(str(home), ensure_ascii=False)[1:-1]
-    return template.replace(HOME_PLACEHOLDER, escaped).encode("utf-8")
+    """The home's own `dagster.yaml`: the project's (`template`) and, unless it names a storage
+    of its own, the project's event log storage at the home's path (`EVENT_LOG_STORAGE`). The
+    path is added here because Dagster's config needs it absolute and only the project's
+    commands know the home; `dg` and `dagster dev` on a checkout read the project's file as it
+    is, with Dagster's default storage in a temporary home."""
+    import yaml
+
+    config = yaml.safe_load(template) or {}
+    if STORAGE_KEYS & set(config):
+        return template.encode("utf-8")
+    runs_dir = json.dumps(str(home / "history" / "runs"), ensure_ascii=False)
+    return (template.rstrip("\n") + "\n" + EVENT_LOG_STORAGE.format(base_dir=runs_dir)
+            ).encode("utf-8")
 
 
 def _replace(target: Path, data: bytes) -> None:

@@ -1,6 +1,6 @@
 """The project's event log storage (`ocr_assets/orchestration/event_log.py`): Dagster's own
 files and schema, so an instance moves between it and Dagster's default with nothing lost; one
-index connection per process; and the `dagster.yaml` template it needs filled in."""
+index connection per process; and the home's `dagster.yaml`, which names it."""
 
 from __future__ import annotations
 
@@ -13,11 +13,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventL
 
 from ocr_assets.orchestration import event_log
 from ocr_assets.orchestration.event_log import IndexKeptOpenSqliteEventLogStorage
-from ocr_assets.orchestration.instance import (
-    HOME_PLACEHOLDER,
-    PROJECT_INSTANCE_YAML,
-    render_instance_yaml,
-)
+from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, render_instance_yaml
 
 DAGSTER_DEFAULT_YAML = "telemetry:\n  enabled: false\n"
 
@@ -76,13 +72,14 @@ def test_each_process_has_its_own_index_connection(tmp_path: Path,
     storage.dispose()
 
 
-def test_the_unfilled_template_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"still holds @DAGSTER_HOME@.*scripts/ui\.sh"):
-        IndexKeptOpenSqliteEventLogStorage(f"{HOME_PLACEHOLDER}/history/runs")
-
-
-def test_the_template_is_filled_with_any_home_path(tmp_path: Path) -> None:
+def test_the_home_gets_it_at_its_own_path_and_a_file_with_its_own_storage_is_kept(
+        tmp_path: Path) -> None:
     home = tmp_path / 'a "quoted" \\ home: #1'
     rendered = yaml.safe_load(render_instance_yaml(PROJECT_INSTANCE_YAML.read_text(), home))
     assert rendered["event_log_storage"]["config"]["base_dir"] == f"{home}/history/runs"
-    assert HOME_PLACEHOLDER in PROJECT_INSTANCE_YAML.read_text()
+    assert rendered["run_coordinator"] == yaml.safe_load(
+        PROJECT_INSTANCE_YAML.read_text())["run_coordinator"]
+    assert "event_log_storage" not in yaml.safe_load(PROJECT_INSTANCE_YAML.read_text()), \
+        "the checkout's own file works for `dg` and `dagster dev` in a temporary home"
+    production = (PROJECT_INSTANCE_YAML.parent / "deploy" / "dagster.yaml").read_text()
+    assert render_instance_yaml(production, home) == production.encode()

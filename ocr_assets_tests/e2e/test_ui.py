@@ -443,7 +443,7 @@ def clicked_run(browser, ui: UiProject) -> dict:
     """Step 2, materialize one folder: Jobs > ocr_folder_job > Materialize all…, the damaged
     folder in the partition picker, Launch 1 run, View on the toast; wait for the run to end."""
     with browser_tab(browser, ui) as page:
-        dialog = open_job(page, FOLDER_JOB, assets=3)
+        dialog = open_job(page, FOLDER_JOB, assets=4)
         pick_partition(dialog, DAMAGED)
         expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
         assert selected_partitions(dialog, 1) == {DAMAGED}
@@ -468,7 +468,7 @@ def retried_run(browser, ui: UiProject, clicked_run: dict) -> dict:
     folder's metadata before and after."""
     with browser_tab(browser, ui) as page:
         before = failed_page_attempts_shown(page, DAMAGED, FAILED_PAGE)
-        dialog = open_job(page, RETRY_JOB, assets=3)
+        dialog = open_job(page, RETRY_JOB, assets=4)
         pick_partition(dialog, DAMAGED)
         assert selected_partitions(dialog, 1) == {DAMAGED}
         screenshot(page, "retry-failed-pages")
@@ -748,7 +748,7 @@ def test_6_backfill_of_failed_and_missing_folders_picks_exactly_those(
     expect(logs.get_by_text(MISSING_FOLDER_LINE).first).to_be_visible()
     logs.get_by_role("button", name="Done").click()
 
-    dialog = open_job(page, FOLDER_JOB, assets=3)
+    dialog = open_job(page, FOLDER_JOB, assets=4)
     dialog.get_by_role("button", name="Failed and missing").click()
     expect(dialog.get_by_text("2 partitions", exact=True)).to_be_visible()
     assert selected_partitions(dialog, 2) == {CLEAN, MOVED}
