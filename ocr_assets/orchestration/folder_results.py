@@ -1,5 +1,5 @@
 """What one folder's run records in Dagster: the metadata of its assets (`page_texts`,
-`failed_pages`, `page_accuracy`, and `searchable_pdf` where the folder asks for it) and the
+`failed_pages`, `page_accuracy`, `searchable_pdf`: made where the folder asks for it) and the
 results of their checks, from the engine's report and the manifest after the run, with the
 folder's reports (and searchable PDF) written on the way.
 
@@ -168,6 +168,14 @@ def folder_results(run: FolderRun) -> FolderResults:
     if folder.settings().searchable_pdf:
         metadata[SEARCHABLE_PDF], pdf_check = _searchable_pdf(folder)
         checks.append(pdf_check)
+    else:
+        # Recorded all the same, saying none was made: a folder job's run that planned it and
+        # left it unrecorded would leave every folder "missing" in the job's partition picker,
+        # and "Failed and missing" would pick every folder (docs/searchable-pdf.md).
+        metadata[SEARCHABLE_PDF] = {
+            "made": dg.MetadataValue.bool(False),
+            "why": dg.MetadataValue.text("not asked for: OCR_ASSETS_SEARCHABLE_PDF=1, or "
+                                         "searchable_pdf = true in the folder's folder.toml")}
     return FolderResults(folder.key, metadata, checks)
 
 
@@ -182,6 +190,7 @@ def _searchable_pdf(folder: ScanFolder) -> tuple[dict[str, dg.MetadataValue], Ch
         return ({"error": dg.MetadataValue.text(error)},
                 CheckOutcome("searchable_pdf_complete", False, error))
     metadata: dict[str, dg.MetadataValue] = {
+        "made": dg.MetadataValue.bool(True),
         "path": dg.MetadataValue.path(built.uri),
         "pages": dg.MetadataValue.int(built.pages),
         "bytes": dg.MetadataValue.int(built.bytes),

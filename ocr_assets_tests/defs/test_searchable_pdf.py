@@ -26,11 +26,15 @@ def test_a_folder_that_asks_gets_its_searchable_pdf_recorded_and_checked(
     assert check.passed and "page_2.tif" in (check.description or "")
     assert check.metadata["word_match"].value == 1.0
 
-    made = [e.asset_materialization.partition
+    assert pdf["made"].value is True
+    made = {e.asset_materialization.partition: e.asset_materialization.metadata["made"].value
             for e in recorded(project.instance, result.run_id,
                               dg.DagsterEventType.ASSET_MATERIALIZATION)
-            if e.asset_materialization.asset_key.path == ["searchable_pdf"]]
-    assert made == [key], "box-001 did not ask for one"
+            if e.asset_materialization.asset_key.path == ["searchable_pdf"]}
+    assert made == {key: True, "box-001": False}, \
+        "box-001 did not ask for one, and is recorded all the same (not 'missing' in the UI)"
+    assert "searchable_pdf_complete" not in check_results(project.instance, result.run_id,
+                                                          "box-001")
 
 
 def test_searchable_pdfs_and_pdfa_are_settings_of_the_project() -> None:

@@ -528,7 +528,8 @@ query Observations($key: AssetKeyInput!) {
 def test_1_lineage_runs_from_the_scan_folders_through_page_texts(
         page, ui: UiProject, clicked_run: dict) -> None:
     """Catalog > page_texts > Lineage: scan_folders -> page_texts -> failed_pages, page_accuracy,
-    ocr_corpus; and scan_folders > Observe records every registered folder's files as they are.
+    searchable_pdf, ocr_corpus; and scan_folders > Observe records every registered folder's files
+    as they are.
     (After the clicked run only so that the screenshot shows a materialized folder.)"""
     page.set_viewport_size(LINEAGE_VIEWPORT)
     open_asset(page, "page_texts")
@@ -536,9 +537,9 @@ def test_1_lineage_runs_from_the_scan_folders_through_page_texts(
     downstream = page.get_by_text("Downstream assets", exact=True).locator("xpath=..")
     expect(upstream.get_by_role("link")).to_have_count(1)
     expect(upstream.get_by_role("link", name="scan_folders")).to_be_visible()
-    for name in ("failed_pages", "page_accuracy", "ocr_corpus"):
+    for name in ("failed_pages", "page_accuracy", "searchable_pdf", "ocr_corpus"):
         expect(downstream.get_by_role("link", name=name)).to_be_visible()
-    expect(downstream.get_by_role("link")).to_have_count(3)
+    expect(downstream.get_by_role("link")).to_have_count(4)
 
     asset_tab(page, "Lineage")
     nodes = page.locator("svg foreignObject")

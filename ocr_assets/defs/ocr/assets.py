@@ -162,8 +162,9 @@ def folder_assets(step_retry: dg.RetryPolicy | None = None, recipe: str | None =
                             "its done pages in page order, each the image Tesseract read with "
                             "the words of the same pass as invisible text; PDF/A-2b with "
                             "OCR_ASSETS_PDFA. Made only for folders that ask for it "
-                            "(OCR_ASSETS_SEARCHABLE_PDF, or `searchable_pdf` in `folder.toml`)."
-                            " Rebuilt only when its done pages changed."),
+                            "(OCR_ASSETS_SEARCHABLE_PDF, or `searchable_pdf` in `folder.toml`), "
+                            "recorded for every folder (`made` says which). Rebuilt only when "
+                            "its done pages changed."),
         ],
         check_specs=check_specs(), partitions_def=scan_folders, can_subset=True, pool=OCR_POOL,
         retry_policy=step_retry or automation.step_retry_policy(),
