@@ -36,13 +36,6 @@ from ocr_assets.orchestration.priority import PRIORITY_TAG
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 DEADLINE_S = 240
 """Generous on a loaded 2-core machine: daemon start, code server, a process per run."""
-QUICK_DEQUEUE = """
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
-    dequeue_interval_seconds: 1
-"""
 
 
 @dataclass
@@ -121,7 +114,7 @@ def _start_daemon(root: Path, ocr_runs: str | None, settings: dict[str, str]) ->
     home.mkdir()
     scans.mkdir()
     (home / "dagster.yaml").write_bytes(
-        render_instance_yaml(PROJECT_INSTANCE_YAML.read_text() + QUICK_DEQUEUE, home))
+        render_instance_yaml(PROJECT_INSTANCE_YAML.read_text(), home))
     # Create the storage before the daemon starts: two processes creating a fresh SQLite
     # schema at once race in its migrations.
     instance = dg.DagsterInstance.from_config(str(home))

@@ -76,7 +76,8 @@ class _Open:
     """Pages claimed and not yet recorded: submitted, or waiting for a copy of their scan."""
     queued_all: bool = False
     fingerprints: dict[str, str] = field(default_factory=dict)
-    """Multi-page file -> its fingerprint, hashed once for all its pages."""
+    """Scan file -> its fingerprint, hashed once by the duplicate check for all its pages and
+    handed to the worker with each (`PageTask.fingerprint`)."""
 
     @property
     def finished(self) -> bool:
@@ -158,7 +159,8 @@ class _Stream:
         folder = batch.folder
         return PageTask(folder.key, folder.name, page.page_id, str(page.path), page.frame,
                         page.size, page.mtime_ns, folder.outputs,
-                        output_name_for(page.page_id), batch.settings)
+                        output_name_for(page.page_id), batch.settings,
+                        batch.fingerprints.get(str(page.path)))
 
     def _settled_as_duplicate(self, batch: _Open, page: Page) -> bool:
         """Whether a claimed page needs no OCR of its own: it took the reading of its scan done
@@ -169,8 +171,7 @@ class _Stream:
             fingerprint = batch.fingerprints.get(path) or file_fingerprint(page.path)
         except OSError:
             return False  # the worker reads it, and says what is wrong with the file
-        if page.frame is not None:
-            batch.fingerprints[path] = fingerprint
+        batch.fingerprints[path] = fingerprint
         key = content_key(fingerprint, page.page_id) or fingerprint
         scan = (key, batch.settings.recipe_key(), batch.settings.engine)
         if scan in self.waiting:

@@ -56,6 +56,9 @@ class PageTask:
     """The partition's output store (`<output root>/<partition>`)."""
     output_name: str
     settings: OcrSettings
+    fingerprint: str | None = None
+    """The file's fingerprint when the run already hashed it (the duplicate check), so the
+    worker does not read the whole file a second time; None: the worker hashes it."""
 
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -195,7 +198,7 @@ def ocr_page(task: PageTask) -> PageOutcome:
     path = Path(task.path)
     fingerprint: str | None = None
     try:
-        fingerprint = file_fingerprint(path)
+        fingerprint = task.fingerprint or file_fingerprint(path)
         with tempfile.TemporaryDirectory(prefix="ocr-assets-page-") as tmp:
             reading = _read_page(task, path, Path(tmp), started)
         image, quality = reading.image, reading.quality
