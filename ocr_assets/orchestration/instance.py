@@ -36,10 +36,10 @@ STORAGE_KEYS = {"storage", "event_log_storage"}
 """Keys of an instance file that choose its event log: one that has them is used as it is."""
 EVENT_LOG_STORAGE = """
 # Added for this home by ocr-assets (ocr_assets/orchestration/instance.py): Dagster's SQLite
-# event log with its index database kept open per process (ocr_assets/orchestration/event_log.py).
+# event log with its databases kept open per process (ocr_assets/orchestration/event_log.py).
 event_log_storage:
   module: ocr_assets.orchestration.event_log
-  class: IndexKeptOpenSqliteEventLogStorage
+  class: KeptOpenSqliteEventLogStorage
   config:
     base_dir: {base_dir}
 """

@@ -40,6 +40,7 @@ from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.catalog import OWNERS, REPORT_SCHEMA, tags
 from ocr_assets.orchestration.concurrency import OCR_POOL
 from ocr_assets.orchestration.folder_results import check_specs
+from ocr_assets.orchestration.page_progress import PageProgress
 from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.recording import observe_folder, record_folder
 from ocr_assets.orchestration.resources import OcrConfig
@@ -76,10 +77,11 @@ def ocr_scan_folders(context: dg.AssetExecutionContext, ocr: OcrConfig, recipe: 
         observe_folder(context, folder)
         folders.append(folder)
 
+    progress = PageProgress(context.log)
+
     def log_page(folder: ScanFolder, page_id: str, outcome: PageOutcome) -> None:
-        if outcome.status == DONE:
-            context.log.debug(f"{folder.key}/{page_id}: done in {outcome.ms} ms")
-        else:
+        progress.page(outcome)
+        if outcome.status != DONE:
             context.log.warning(f"{folder.key}/{page_id}: {outcome.error_category}: "
                                 f"{outcome.error_message}")
 
