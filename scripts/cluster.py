@@ -520,12 +520,13 @@ def chain_over(chain: list[dict[str, object]]) -> bool:
 
 
 def run_worker_pids(head: Host) -> list[int]:
-    """The run workers on the head host: the processes `dagster api execute_run` that the
-    daemon's run launcher started (through the code server) in the head's namespace."""
+    """The run workers on the head host: the processes that the code server starts for the
+    daemon's run launcher (`multiprocessing` spawn children: no other process of the head
+    is one)."""
     pids = []
     for pid in run("ip", "netns", "pids", head.namespace, check=False).stdout.split():
         with contextlib.suppress(OSError):
-            if b"execute_run" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 pids.append(int(pid))
     return pids
 
@@ -538,9 +539,10 @@ def reconnections(host: Host, logs: Path) -> int:
 class Faults:
     """The faults asked for, each once, at its point of the run (pages finished so far):
     `--kill-one` kills ocr1 after a quarter and starts its worker again 3 s later;
-    `--cut-one` takes the last OCR host's veth down after a quarter and up again
-    `--cut-seconds` later; `--restart-postgres` restarts the server after half;
-    `--interrupt-run` sends SIGTERM to the head's run worker after a third."""
+    `--interrupt-run` sends SIGTERM to the head's run worker after a third; `--cut-one` takes
+    the last OCR host's veth down after half and up again `--cut-seconds` later;
+    `--restart-postgres` restarts the server after two thirds. Spread out so that, given
+    together, each hits a run that has settled after the one before."""
 
     def __init__(self, args: argparse.Namespace, head: Host, ocr_hosts: list[Host],
                  logs: Path) -> None:
@@ -569,7 +571,7 @@ class Faults:
                          *worker_command(victim, args.workers))
             say(f"{victim.name} is back and rejoins the cluster")
             self.rejoined = True
-        if args.cut_one and self.cut is None and finished >= max(1, pages // 4):
+        if args.cut_one and self.cut is None and finished >= max(1, pages // 2):
             victim = self.ocr_hosts[-1]
             self.connections_before_cut = reconnections(victim, self.logs)
             say(f"cutting {victim.name} off: its veth {victim.link} down")
@@ -584,7 +586,8 @@ class Faults:
                 reconnections(self.ocr_hosts[-1], self.logs) > self.connections_before_cut):
             say(f"{self.cut}'s worker reconnected to the broker: it rejoins the cluster")
             self.cut_rejoined = True
-        if args.restart_postgres and not self.postgres_restarted and finished >= pages // 2:
+        if (args.restart_postgres and not self.postgres_restarted
+                and finished >= 2 * pages // 3):
             say("restarting PostgreSQL")
             restart_postgres()
             self.postgres_restarted = True
@@ -593,6 +596,16 @@ class Faults:
                 say(f"interrupting the run worker on the head (SIGTERM to pid {pid})")
                 os.kill(pid, signal.SIGTERM)
                 self.interrupted_pid = pid
+
+    def finish(self, timeout_s: float = 60) -> None:
+        """After the run: a host still cut off gets its veth back, and a host cut off is
+        given up to `timeout_s` to reconnect to the broker (it rejoins the cluster)."""
+        deadline = time.monotonic() + timeout_s
+        while self.cut and not self.cut_rejoined and time.monotonic() < deadline:
+            self.step(0)
+            if not self.cut_over:
+                self.cut_at = 0.0
+            time.sleep(0.5)
 
     def report(self) -> dict[str, object]:
         return {"killed": self.killed, "rejoined": self.rejoined, "cut": self.cut,
@@ -661,6 +674,7 @@ def _run(cluster: Cluster, args: argparse.Namespace) -> dict[str, object]:
             last = line
         faults.step(int(counts["done"]) + int(counts["failed"]))  # type: ignore[call-overload]
     elapsed = time.monotonic() - job_started
+    faults.finish()
     counts = manifest_counts(cluster.database)
     status = chain[-1]["status"] if chain else None
     ok = status == "SUCCESS" and counts["done"] == args.pages and not counts["duplicates"]
