@@ -688,6 +688,7 @@ def _run(cluster: Cluster, args: argparse.Namespace) -> dict[str, object]:
     return {"hosts": hosts, "pages": args.pages, "done": counts["done"],
             "failed": counts["failed"], "duplicates": counts["duplicates"],
             "ok": ok, "status": status, "run_ids": [r["id"] for r in chain],
+            "run_statuses": [r["status"] for r in chain],
             "runs": len(chain), "retried": len(chain) > 1, **faults.report(),
             "job_seconds": round(elapsed, 1),
             "pages_per_s": round(args.pages / elapsed, 3) if elapsed else None}
