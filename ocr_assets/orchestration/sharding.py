@@ -72,12 +72,11 @@ def read_shard(context: dg.OpExecutionContext, ocr: OcrConfig, shard: Shard) -> 
     with failing_for_good(f"the OCR of shard {shard.key} of {', '.join(shard.folders)}"):
         report = ocr_shard(_folders(ocr, shard.folders), shard, project.settings,
                            on_page=log_page)
-    lost = sum(folder.lost_leases for folder in report.folders.values())
     context.log.info(f"shard {shard.key} of {', '.join(shard.folders)} on host {report.host}: "
                      f"{report.processed} pages read ({report.done} done, {report.failed} "
                      f"failed) in {report.passes} passes, {report.waited_s:.1f} s waiting for "
-                     f"other hosts' leases, {lost} left to other hosts after their leases "
-                     "expired here")
+                     f"other hosts' leases, {report.lost_leases} left to other hosts (their "
+                     "leases expired here before they were recorded)")
     return report
 
 
