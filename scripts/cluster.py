@@ -1,10 +1,15 @@
 """A cluster of hosts on one machine: network namespaces, each a host with its own processes,
 host name and DAGSTER_HOME, sharing only what real hosts share: PostgreSQL (the Dagster
 instance and the page manifest), RabbitMQ (the Celery broker), and the scans and outputs (this
-machine's filesystem stands in for NFS). One folder of P pages is read by `ocr_sharded_job`
-with the Celery executor, its shards spread over the OCR hosts; `--kill-one` kills every process
-of one OCR host mid-run (SIGKILL) and brings it back, `--restart-postgres` restarts the
-database server mid-run. Run as root (`ip netns`); `scripts/cluster.sh` is the way in.
+machine's filesystem stands in for NFS). The head host runs a code server, dagster-webserver and
+dagster-daemon (queued run coordinator, run retries); the OCR hosts run Celery workers. One
+folder of P pages is submitted through the webserver as `ocr_sharded_job`, whose shards the
+Celery executor spreads over the OCR hosts; the script follows the run and any retry runs the
+daemon starts for it. Faults (`Faults`): `--kill-one` kills every process of one OCR host
+(SIGKILL) and brings it back, `--interrupt-run` sends SIGTERM to the head's run worker (the run
+fails and is retried), `--cut-one` takes an OCR host's veth down and up again,
+`--restart-postgres` restarts the database server. Run as root (`ip netns`);
+`scripts/cluster.sh` is the way in.
 
 Each host reaches the servers over its veth pair: a TCP forwarder in this process listens on
 the host end's address and connects to 127.0.0.1, so no server's configuration changes (and
@@ -14,7 +19,8 @@ vhost of the same name) and removed at the end; leftovers of a run that was kill
 by the next one, once their process is gone.
 
 The last line printed is one JSON object: {"hosts": {host: pages it recorded done}, "pages": P,
-"done": D, "failed": F, "duplicates": K (pages recorded done more than once), ...}.
+"done": D, "failed": F, "duplicates": K (pages recorded done more than once), "run_ids": [...],
+"runs": R (the submitted run and its retries), "retried": bool, ...}.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def test_a_cluster_survives_a_kill_a_run_interrupt_a_cut_and_a_postgres_restart(
     result, log = _cluster("--hosts", "2", "--pages", str(PAGES), "--kill-one",
                            "--interrupt-run", "--cut-one", "--cut-seconds", "12",
                            "--restart-postgres", "--small-pages", "--engine", fault("delay=0.5"),
-                           "--page-timeout", "2")
+                           "--page-timeout", "2", "--timeout", "180")
     assert result["ok"], log[-4000:]
     assert (result["done"], result["failed"], result["duplicates"]) == (PAGES, 0, 0)
     hosts = result["hosts"]
