@@ -351,18 +351,21 @@ def worker_command(host: Host, workers: int) -> list[str]:
             "--without-gossip", "--without-mingle", "-l", "INFO"]
 
 
-def wait_ready(hosts: list[Host], logs: Path, timeout_s: float = 120) -> None:
+def wait_for_log(log: Path, text: str, what: str, timeout_s: float = 120) -> None:
+    """Wait until a process's log says `text` (it is ready)."""
+    deadline = time.monotonic() + timeout_s
+    while text not in (log.read_text(errors="replace") if log.exists() else ""):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"cluster: {what} did not start within {timeout_s:g} s; see {log}")
+        time.sleep(0.2)
+
+
+def wait_ready(hosts: list[Host], logs: Path) -> None:
     """Wait until every host's Celery worker says it is ready: a job started before would
     hand its first shards to whichever worker came up first, and a slow host read nothing."""
-    deadline = time.monotonic() + timeout_s
-    waiting = {host.name for host in hosts}
-    while waiting:
-        waiting = {name for name in waiting if f"{name}@{name} ready." not in
-                   (logs / f"{name}.log").read_text(errors="replace")}
-        if waiting and time.monotonic() > deadline:
-            raise SystemExit(f"cluster: the Celery workers of {sorted(waiting)} did not start "
-                             f"within {timeout_s:g} s; see {logs}")
-        time.sleep(0.2)
+    for host in hosts:
+        wait_for_log(logs / f"{host.name}.log", f"{host.name}@{host.name} ready.",
+                     f"the Celery worker of {host.name}")
 
 
 def restart_postgres() -> None:
@@ -448,14 +451,6 @@ query Chain($root: ID!, $rootTag: String!) {
   }
 }"""
 """A run and the retry runs the daemon started for it (they carry its id as their root)."""
-
-
-def wait_for_log(log: Path, text: str, what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while text not in (log.read_text(errors="replace") if log.exists() else ""):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"cluster: {what} did not start within {timeout_s:g} s; see {log}")
-        time.sleep(0.2)
 
 
 def start_head(head: Host, logs: Path) -> str:
@@ -588,29 +583,37 @@ class Faults:
             victim.cut(down=False)
             say(f"{victim.name}'s veth is up again after {now - self.cut_at:.0f} s")
             self.cut_over = True
-        if self.cut_over and not self.cut_rejoined and (
-                reconnections(self.ocr_hosts[-1], self.logs) > self.connections_before_cut):
-            say(f"{self.cut}'s worker reconnected to the broker: it rejoins the cluster")
-            self.cut_rejoined = True
+        if self.cut_over and not self.cut_rejoined:
+            self._see_cut_host_rejoin()
         if (args.restart_postgres and not self.postgres_restarted
-                and finished >= 2 * pages // 3):
+                and finished >= max(1, 2 * pages // 3)):
             say("restarting PostgreSQL")
             restart_postgres()
             self.postgres_restarted = True
-        if args.interrupt_run and self.interrupted_pid is None and finished >= pages // 3:
+        if (args.interrupt_run and self.interrupted_pid is None
+                and finished >= max(1, pages // 3)):
             for pid in run_worker_pids(self.head):
                 say(f"interrupting the run worker on the head (SIGTERM to pid {pid})")
                 os.kill(pid, signal.SIGTERM)
                 self.interrupted_pid = pid
 
+    def _see_cut_host_rejoin(self) -> None:
+        if reconnections(self.ocr_hosts[-1], self.logs) > self.connections_before_cut:
+            say(f"{self.cut}'s worker reconnected to the broker: it rejoins the cluster")
+            self.cut_rejoined = True
+
     def finish(self, timeout_s: float = 60) -> None:
         """After the run: a host still cut off gets its veth back, and a host cut off is
         given up to `timeout_s` to reconnect to the broker (it rejoins the cluster)."""
+        if not self.cut:
+            return
+        if not self.cut_over:
+            self.ocr_hosts[-1].cut(down=False)
+            say(f"{self.cut}'s veth is up again, the run being over")
+            self.cut_over = True
         deadline = time.monotonic() + timeout_s
-        while self.cut and not self.cut_rejoined and time.monotonic() < deadline:
-            self.step(0)
-            if not self.cut_over:
-                self.cut_at = 0.0
+        while not self.cut_rejoined and time.monotonic() < deadline:
+            self._see_cut_host_rejoin()
             time.sleep(0.5)
 
     def report(self) -> dict[str, object]:

@@ -45,11 +45,11 @@ def _cluster(*options: str) -> tuple[dict[str, object], str]:
 
 @pytest.mark.slow
 def test_a_cluster_survives_a_kill_a_run_interrupt_a_cut_and_a_postgres_restart() -> None:
-    """All four faults in one run (one cluster's set-up, ~75 s), each once the run settled
+    """All four faults in one run (one cluster's set-up, 80-90 s), each once the run settled
     after the one before: every process of ocr1 SIGKILLed after a quarter of the pages (its
     worker back 3 s later; the broker redelivers its step within the run); the head's run
     worker sent SIGTERM after a third (the run fails, the daemon's run retries start a retry
-    run from the failure, which reads only what the manifest still lacks); ocr2's veth down
+    run from the failure, which reads only the pages the manifest still lacks); ocr2's veth down
     after half, up 12 s later (the broker drops it at its heartbeat, its pages are taken when
     their leases expire, its late records are refused); the PostgreSQL server restarted after
     two thirds."""
