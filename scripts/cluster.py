@@ -1,10 +1,15 @@
 """A cluster of hosts on one machine: network namespaces, each a host with its own processes,
 host name and DAGSTER_HOME, sharing only what real hosts share: PostgreSQL (the Dagster
 instance and the page manifest), RabbitMQ (the Celery broker), and the scans and outputs (this
-machine's filesystem stands in for NFS). One folder of P pages is read by `ocr_sharded_job`
-with the Celery executor, its shards spread over the OCR hosts; `--kill-one` kills every process
-of one OCR host mid-run (SIGKILL) and brings it back, `--restart-postgres` restarts the
-database server mid-run. Run as root (`ip netns`); `scripts/cluster.sh` is the way in.
+machine's filesystem stands in for NFS). The head host runs a code server, dagster-webserver and
+dagster-daemon (queued run coordinator, run retries); the OCR hosts run Celery workers. One
+folder of P pages is submitted through the webserver as `ocr_sharded_job`, whose shards the
+Celery executor spreads over the OCR hosts; the script follows the run and any retry runs the
+daemon starts for it. Faults (`Faults`): `--kill-one` kills every process of one OCR host
+(SIGKILL) and brings it back, `--interrupt-run` sends SIGTERM to the head's run worker (the run
+fails and is retried), `--cut-one` takes an OCR host's veth down and up again,
+`--restart-postgres` restarts the database server. Run as root (`ip netns`);
+`scripts/cluster.sh` is the way in.
 
 Each host reaches the servers over its veth pair: a TCP forwarder in this process listens on
 the host end's address and connects to 127.0.0.1, so no server's configuration changes (and
@@ -14,7 +19,8 @@ vhost of the same name) and removed at the end; leftovers of a run that was kill
 by the next one, once their process is gone.
 
 The last line printed is one JSON object: {"hosts": {host: pages it recorded done}, "pages": P,
-"done": D, "failed": F, "duplicates": K (pages recorded done more than once), ...}.
+"done": D, "failed": F, "duplicates": K (pages recorded done more than once), "run_ids": [...],
+"runs": R (the submitted run and its retries), "retried": bool, ...}.
 """
 
 from __future__ import annotations
@@ -33,10 +39,12 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
+import yaml
 from psycopg2 import sql
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +55,15 @@ RABBITMQ = ("127.0.0.1", 5672)
 NAME = re.compile(r"^oc(\d+)")
 DB_NAME = re.compile(r"^ocr_cluster_(\d+)_[0-9a-f]+$")
 FIXTURE_PAGES = REPO / "ocr_assets_tests" / "fixtures" / "pages"
+WEBSERVER_PORT = 3000
+CODE_SERVER_PORT = 4000
+BROKER_HEARTBEAT_S = 4
+"""The workers' AMQP heartbeat: RabbitMQ drops a worker cut off the network after about two
+missed beats and hands its unacknowledged step to another worker (Celery's default, 120 s,
+would hold the step for minutes)."""
+ROOT_RUN_TAG, PARENT_RUN_TAG, WILL_RETRY_TAG = ("dagster/root_run_id", "dagster/parent_run_id",
+                                                "dagster/will_retry")
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
 def say(message: str) -> None:
@@ -189,6 +206,10 @@ class Host:
     namespace: str
     address: str
     """The host end of its veth: where it reaches the servers."""
+    guest: str
+    """Its own address, on the other end of the veth: where others reach it."""
+    link: str
+    """The host end of its veth (in this machine's namespace): what `cut` takes down."""
     home: Path
     env: dict[str, str]
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -205,6 +226,11 @@ class Host:
                 cwd=self.home)
         self.processes.append(process)
         return process
+
+    def cut(self, down: bool) -> None:
+        """Take the host's veth down (the host is cut off: its connections hang, nothing
+        closes them) or up again."""
+        run("ip", "link", "set", self.link, "down" if down else "up")
 
     def kill(self) -> None:
         """SIGKILL every process of the host: its sessions' whole process groups."""
@@ -245,17 +271,17 @@ class Cluster:
         self.forwarder.listen(address, RABBITMQ[1], RABBITMQ)
         home = self.work / "hosts" / name
         home.mkdir(parents=True)
-        shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+        (home / "dagster.yaml").write_text(instance_yaml())
         # No user in the URL: py-amqp then logs in as RabbitMQ's default local account.
         broker = f"pyamqp://{address}:{RABBITMQ[1]}/{self.ident}"
         (home / "dagster_celery_config.py").write_text(
             f"broker_url = {broker!r}\nresult_backend = 'rpc://'\n"
             "task_acks_late = True\ntask_reject_on_worker_lost = True\n"
-            "worker_prefetch_multiplier = 1\n")
+            f"worker_prefetch_multiplier = 1\nbroker_heartbeat = {BROKER_HEARTBEAT_S}\n")
         host_env = {**env, "DAGSTER_HOME": str(home), "PGHOST": address,
                     "OCR_ASSETS_CELERY_BROKER": broker,
                     "PYTHONPATH": f"{REPO}:{home}", "PATH": f"{BIN}:{env['PATH']}"}
-        host = Host(name, namespace, address, home, host_env)
+        host = Host(name, namespace, address, guest, outer, home, host_env)
         self.hosts.append(host)
         return host
 
@@ -270,6 +296,15 @@ class Cluster:
             admin.cursor().execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(self.database)))
         run("rabbitmqctl", "-q", "delete_vhost", self.ident, check=False)
+
+
+def instance_yaml() -> str:
+    """`deploy/dagster.yaml` (PostgreSQL, the queued run coordinator, run retries, run
+    monitoring), its queue looked at every second instead of every 5 (as the project's own
+    `dagster.yaml`): a run submitted, or a retry run, starts seconds sooner."""
+    instance = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    instance["run_coordinator"]["config"] = {"dequeue_interval_seconds": 1}
+    return yaml.safe_dump(instance, sort_keys=False)
 
 
 # --- the pages, the run, the figures ---------------------------------------------------------
@@ -316,18 +351,21 @@ def worker_command(host: Host, workers: int) -> list[str]:
             "--without-gossip", "--without-mingle", "-l", "INFO"]
 
 
-def wait_ready(hosts: list[Host], logs: Path, timeout_s: float = 120) -> None:
+def wait_for_log(log: Path, text: str, what: str, timeout_s: float = 120) -> None:
+    """Wait until a process's log says `text` (it is ready)."""
+    deadline = time.monotonic() + timeout_s
+    while text not in (log.read_text(errors="replace") if log.exists() else ""):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"cluster: {what} did not start within {timeout_s:g} s; see {log}")
+        time.sleep(0.2)
+
+
+def wait_ready(hosts: list[Host], logs: Path) -> None:
     """Wait until every host's Celery worker says it is ready: a job started before would
     hand its first shards to whichever worker came up first, and a slow host read nothing."""
-    deadline = time.monotonic() + timeout_s
-    waiting = {host.name for host in hosts}
-    while waiting:
-        waiting = {name for name in waiting if f"{name}@{name} ready." not in
-                   (logs / f"{name}.log").read_text(errors="replace")}
-        if waiting and time.monotonic() > deadline:
-            raise SystemExit(f"cluster: the Celery workers of {sorted(waiting)} did not start "
-                             f"within {timeout_s:g} s; see {logs}")
-        time.sleep(0.2)
+    for host in hosts:
+        wait_for_log(logs / f"{host.name}.log", f"{host.name}@{host.name} ready.",
+                     f"the Celery worker of {host.name}")
 
 
 def restart_postgres() -> None:
@@ -347,6 +385,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=24, help="pages of the folder")
     parser.add_argument("--kill-one", action="store_true",
                         help="SIGKILL every process of one OCR host mid-run, then restart it")
+    parser.add_argument("--cut-one", action="store_true",
+                        help="take the last OCR host's veth down mid-run, up again later")
+    parser.add_argument("--cut-seconds", type=float, default=20.0,
+                        help="how long --cut-one keeps the host cut off (default 20)")
+    parser.add_argument("--interrupt-run", action="store_true",
+                        help="SIGTERM the head's run worker mid-run: the run fails and the "
+                             "daemon's run retries finish it")
     parser.add_argument("--restart-postgres", action="store_true",
                         help="restart the PostgreSQL server mid-run (disturbs its other users)")
     parser.add_argument("--pages-per-shard", type=int, default=0,
@@ -389,6 +434,195 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if result["ok"] else 1
 
 
+# --- the head host: the webserver and the daemon, and the run submitted to them ------------
+
+HEAD_AUTOMATION = {
+    # The head's instance is the cluster's own: its only runs are the one submitted here and
+    # its retries. No folder sensor (it would start folder runs of the same pages), the corpus
+    # sensor ticks once (nothing to build yet) and the nightly schedule only on New Year.
+    "OCR_ASSETS_FOLDER_SENSOR": "0", "OCR_ASSETS_CORPUS_INTERVAL_S": "86400",
+    "OCR_ASSETS_NIGHTLY_CRON": "0 2 1 1 *"}
+
+CHAIN_QUERY = """
+query Chain($root: ID!, $rootTag: String!) {
+  root: runOrError(runId: $root) { ... on Run { runId status tags { key value } } }
+  retries: runsOrError(filter: {tags: [{key: "dagster/root_run_id", value: $rootTag}]}) {
+    ... on Runs { results { runId status tags { key value } } }
+  }
+}"""
+"""A run and the retry runs the daemon started for it (they carry its id as their root)."""
+
+
+def start_head(head: Host, logs: Path) -> str:
+    """The head host's code server, webserver and daemon (the daemon runs the queue, run
+    retries and run monitoring; both load the code server's definitions). Returns the
+    webserver's URL once it answers."""
+    (head.home / "workspace.yaml").write_text(yaml.safe_dump({"load_from": [{"grpc_server": {
+        "host": "127.0.0.1", "port": CODE_SERVER_PORT, "location_name": "ocr_assets"}}]}))
+    code_log = logs / "head-code-server.log"
+    head.start(code_log, str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1",
+               "-p", str(CODE_SERVER_PORT), "-m", "ocr_assets.definitions",
+               "--location-name", "ocr_assets")
+    wait_for_log(code_log, "Started Dagster code server", "the head's code server")
+    head.start(logs / "head-webserver.log", str(BIN / "dagster-webserver"), "-h", "0.0.0.0",
+               "-p", str(WEBSERVER_PORT), "-w", "workspace.yaml")
+    head.start(logs / "head-daemon.log", str(BIN / "dagster-daemon"), "run",
+               "-w", "workspace.yaml")
+    url = f"http://{head.guest}:{WEBSERVER_PORT}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=2):
+                return url
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"cluster: the webserver did not answer at {url} within "
+                                 f"120 s; see {logs / 'head-webserver.log'}") from None
+            time.sleep(0.5)
+
+
+def submit(url: str, run_config: dict[str, object]) -> str:
+    """Submit the sharded job through the webserver (Dagster's GraphQL API, as a user's
+    script would): the run is queued, the daemon launches it. Returns its run id."""
+    from dagster_graphql import DagsterGraphQLClient
+
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    return DagsterGraphQLClient(host, port_number=int(port)).submit_job_execution(
+        "ocr_sharded_job", run_config=run_config)
+
+
+def run_chain(url: str, root: str) -> list[dict[str, object]]:
+    """The root run and its retry runs, in order (each retry's parent is the run before),
+    each as {"id", "status", "will_retry"}."""
+    body = json.dumps({"query": CHAIN_QUERY,
+                       "variables": {"root": root, "rootTag": root}}).encode()
+    request = urllib.request.Request(f"{url}/graphql", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        data = json.load(response)["data"]
+    runs = {r["runId"]: r for r in [data["root"], *data["retries"].get("results", [])]
+            if r and "runId" in r}
+    by_parent = {tags[PARENT_RUN_TAG]: r for r in runs.values()
+                 if PARENT_RUN_TAG in (tags := {t["key"]: t["value"] for t in r["tags"]})}
+    chain, current = [], runs.get(root)
+    while current is not None:
+        tags = {t["key"]: t["value"] for t in current["tags"]}
+        chain.append({"id": current["runId"], "status": current["status"],
+                      "will_retry": tags.get(WILL_RETRY_TAG)})
+        current = by_parent.get(current["runId"])
+    return chain
+
+
+def chain_over(chain: list[dict[str, object]]) -> bool:
+    """Whether the last run ended and no retry of it is coming."""
+    last = chain[-1] if chain else None
+    return bool(last and last["status"] in TERMINAL
+                and (last["status"] != "FAILURE" or last["will_retry"] == "false"))
+
+
+def run_worker_pids(head: Host) -> list[int]:
+    """The run workers on the head host: the processes that the code server starts for the
+    daemon's run launcher (`multiprocessing` spawn children: no other process of the head
+    is one)."""
+    pids = []
+    for pid in run("ip", "netns", "pids", head.namespace, check=False).stdout.split():
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.append(int(pid))
+    return pids
+
+
+def reconnections(host: Host, logs: Path) -> int:
+    """How often the host's Celery worker connected to the broker so far."""
+    return (logs / f"{host.name}.log").read_text(errors="replace").count("Connected to amqp://")
+
+
+class Faults:
+    """The faults asked for, each once, at its point of the run (pages finished so far):
+    `--kill-one` kills ocr1 after a quarter and starts its worker again 3 s later;
+    `--interrupt-run` sends SIGTERM to the head's run worker after a third; `--cut-one` takes
+    the last OCR host's veth down after half and up again `--cut-seconds` later;
+    `--restart-postgres` restarts the server after two thirds. Spread out so that, given
+    together, each hits a run that has settled after the one before."""
+
+    def __init__(self, args: argparse.Namespace, head: Host, ocr_hosts: list[Host],
+                 logs: Path) -> None:
+        self.args, self.head, self.ocr_hosts, self.logs = args, head, ocr_hosts, logs
+        self.killed: str | None = None
+        self.killed_at = 0.0
+        self.rejoined = False
+        self.cut: str | None = None
+        self.cut_at = 0.0
+        self.connections_before_cut = 0
+        self.cut_over = False
+        self.cut_rejoined = False
+        self.postgres_restarted = False
+        self.interrupted_pid: int | None = None
+
+    def step(self, finished: int) -> None:
+        args, pages, now = self.args, self.args.pages, time.monotonic()
+        if args.kill_one and self.killed is None and finished >= max(1, pages // 4):
+            victim = self.ocr_hosts[0]
+            say(f"killing every process of {victim.name} (SIGKILL)")
+            victim.kill()
+            self.killed, self.killed_at = victim.name, now
+        if self.killed and not self.rejoined and now - self.killed_at > 3:
+            victim = self.ocr_hosts[0]
+            victim.start(self.logs / f"{victim.name}.log",
+                         *worker_command(victim, args.workers))
+            say(f"{victim.name} is back and rejoins the cluster")
+            self.rejoined = True
+        if args.cut_one and self.cut is None and finished >= max(1, pages // 2):
+            victim = self.ocr_hosts[-1]
+            self.connections_before_cut = reconnections(victim, self.logs)
+            say(f"cutting {victim.name} off: its veth {victim.link} down")
+            victim.cut(down=True)
+            self.cut, self.cut_at = victim.name, now
+        if self.cut and not self.cut_over and now - self.cut_at > args.cut_seconds:
+            victim = self.ocr_hosts[-1]
+            victim.cut(down=False)
+            say(f"{victim.name}'s veth is up again after {now - self.cut_at:.0f} s")
+            self.cut_over = True
+        if self.cut_over and not self.cut_rejoined:
+            self._see_cut_host_rejoin()
+        if (args.restart_postgres and not self.postgres_restarted
+                and finished >= max(1, 2 * pages // 3)):
+            say("restarting PostgreSQL")
+            restart_postgres()
+            self.postgres_restarted = True
+        if (args.interrupt_run and self.interrupted_pid is None
+                and finished >= max(1, pages // 3)):
+            for pid in run_worker_pids(self.head):
+                say(f"interrupting the run worker on the head (SIGTERM to pid {pid})")
+                os.kill(pid, signal.SIGTERM)
+                self.interrupted_pid = pid
+
+    def _see_cut_host_rejoin(self) -> None:
+        if reconnections(self.ocr_hosts[-1], self.logs) > self.connections_before_cut:
+            say(f"{self.cut}'s worker reconnected to the broker: it rejoins the cluster")
+            self.cut_rejoined = True
+
+    def finish(self, timeout_s: float = 60) -> None:
+        """After the run: a host still cut off gets its veth back, and a host cut off is
+        given up to `timeout_s` to reconnect to the broker (it rejoins the cluster)."""
+        if not self.cut:
+            return
+        if not self.cut_over:
+            self.ocr_hosts[-1].cut(down=False)
+            say(f"{self.cut}'s veth is up again, the run being over")
+            self.cut_over = True
+        deadline = time.monotonic() + timeout_s
+        while not self.cut_rejoined and time.monotonic() < deadline:
+            self._see_cut_host_rejoin()
+            time.sleep(0.5)
+
+    def report(self) -> dict[str, object]:
+        return {"killed": self.killed, "rejoined": self.rejoined, "cut": self.cut,
+                "cut_rejoined": self.cut_rejoined,
+                "postgres_restarted": self.postgres_restarted,
+                "run_worker_interrupted": self.interrupted_pid is not None}
+
+
 def _run(cluster: Cluster, args: argparse.Namespace) -> dict[str, object]:
     with contextlib.closing(_admin()) as admin:
         admin.cursor().execute(sql.SQL("CREATE DATABASE {}").format(
@@ -412,71 +646,60 @@ def _run(cluster: Cluster, args: argparse.Namespace) -> dict[str, object]:
     if args.engine:
         env["OCR_ASSETS_ENGINE"] = args.engine
     subnet = 20 + os.getpid() % 200
-    head = cluster.add_host(0, "head", subnet, env)
+    head = cluster.add_host(0, "head", subnet, {**env, **HEAD_AUTOMATION})
     ocr_hosts = [cluster.add_host(n, f"ocr{n}", subnet, env) for n in range(1, args.hosts + 1)]
     logs = cluster.work / "logs"
     logs.mkdir()
     for host in ocr_hosts:
         host.start(logs / f"{host.name}.log", *worker_command(host, args.workers))
+    url = start_head(head, logs)
     wait_ready(ocr_hosts, logs)
     say(f"{len(ocr_hosts)} OCR hosts started ({', '.join(h.name for h in ocr_hosts)}), "
-        f"database {cluster.database}, {args.pages} pages in shards of {per_shard}")
-    run_config = cluster.work / "run.yaml"
-    run_config.write_text(json.dumps({"ops": {"plan_shards": {"config": {"folders": []}}}}))
-    job_log = logs / "head.log"
+        f"the head's webserver at {url}, database {cluster.database}, {args.pages} pages in "
+        f"shards of {per_shard}")
     job_started = time.monotonic()
-    job = head.start(job_log, str(BIN / "dagster"), "job", "execute", "-m",
-                     "ocr_assets.definitions", "-j", "ocr_sharded_job", "-c", str(run_config))
-    killed: str | None = None
-    killed_at = 0.0
-    postgres_restarted = False
-    rejoined = False
+    root = submit(url, {"ops": {"plan_shards": {"config": {"folders": []}}}})
+    say(f"run {root} submitted through the webserver")
+    faults = Faults(args, head, ocr_hosts, logs)
+    chain: list[dict[str, object]] = []
     last = ""
     deadline = time.monotonic() + args.timeout
-    while job.poll() is None:
+    while not chain_over(chain):
         if time.monotonic() > deadline:
             say(f"no result after {args.timeout:g} s: giving up")
             break
         time.sleep(1.0)
+        with contextlib.suppress(OSError, KeyError, TypeError):
+            chain = run_chain(url, root)
         try:
             counts = manifest_counts(cluster.database)
         except psycopg2.OperationalError:
             continue
         line = (f"{counts['done']}/{args.pages} done, {counts['failed']} failed, "
-                f"{counts['running']} running; by host {counts['hosts']}")
+                f"{counts['running']} running; by host {counts['hosts']}; runs "
+                + ", ".join(f"{r['id']} {r['status']}" for r in chain))
         if line != last:
             say(line)
             last = line
-        finished = int(counts["done"]) + int(counts["failed"])  # type: ignore[call-overload]
-        if args.kill_one and killed is None and finished >= max(1, args.pages // 4):
-            victim = ocr_hosts[0]
-            say(f"killing every process of {victim.name} (SIGKILL)")
-            victim.kill()
-            killed = victim.name
-            killed_at = time.monotonic()
-        if killed and not rejoined and time.monotonic() - killed_at > 3:
-            victim = ocr_hosts[0]
-            victim.start(logs / f"{victim.name}.log", *worker_command(victim, args.workers))
-            say(f"{victim.name} is back and rejoins the cluster")
-            rejoined = True
-        if args.restart_postgres and not postgres_restarted and finished >= args.pages // 2:
-            say("restarting PostgreSQL")
-            restart_postgres()
-            postgres_restarted = True
-    if job.poll() is None:
-        os.killpg(job.pid, signal.SIGKILL)
+        faults.step(int(counts["done"]) + int(counts["failed"]))  # type: ignore[call-overload]
     elapsed = time.monotonic() - job_started
+    faults.finish()
     counts = manifest_counts(cluster.database)
-    ok = job.returncode == 0 and counts["done"] == args.pages and not counts["duplicates"]
+    status = chain[-1]["status"] if chain else None
+    ok = status == "SUCCESS" and counts["done"] == args.pages and not counts["duplicates"]
     if not ok:
-        say(f"the job ended with exit code {job.returncode}; its log:")
-        sys.stderr.write(job_log.read_text(errors="replace")[-6000:])
+        say(f"the run ended {status}; the head's logs (code server with its run workers, "
+            "daemon):")
+        for name in ("head-code-server.log", "head-daemon.log"):
+            sys.stderr.write((logs / name).read_text(errors="replace")[-5000:])
     hosts = {host.name: 0 for host in ocr_hosts}
     hosts.update(counts["hosts"])  # type: ignore[arg-type]
     return {"hosts": hosts, "pages": args.pages, "done": counts["done"],
             "failed": counts["failed"], "duplicates": counts["duplicates"],
-            "ok": ok, "job_exit": job.returncode, "killed": killed,
-            "postgres_restarted": postgres_restarted, "job_seconds": round(elapsed, 1),
+            "ok": ok, "status": status, "run_ids": [r["id"] for r in chain],
+            "run_statuses": [r["status"] for r in chain],
+            "runs": len(chain), "retried": len(chain) > 1, **faults.report(),
+            "job_seconds": round(elapsed, 1),
             "pages_per_s": round(args.pages / elapsed, 3) if elapsed else None}
 
 

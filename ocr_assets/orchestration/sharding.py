@@ -75,7 +75,8 @@ def read_shard(context: dg.OpExecutionContext, ocr: OcrConfig, shard: Shard) -> 
     context.log.info(f"shard {shard.key} of {', '.join(shard.folders)} on host {report.host}: "
                      f"{report.processed} pages read ({report.done} done, {report.failed} "
                      f"failed) in {report.passes} passes, {report.waited_s:.1f} s waiting for "
-                     "other hosts' leases")
+                     f"other hosts' leases, {report.lost_leases} left to other hosts (their "
+                     "leases expired here before they were recorded)")
     return report
 
 

@@ -66,6 +66,9 @@ class FolderReport:
     processed: int = 0
     """Pages attempted in this run."""
     in_flight_elsewhere: int = 0
+    lost_leases: int = 0
+    """Pages read here whose lease expired before they were recorded (the host was cut off):
+    left to the run that took them over, neither recorded nor counted in `processed`."""
     reused: int = 0
     """Pages that took the text of the same scan read before instead of an OCR
     (`folder.duplicates`): not counted in `processed`."""

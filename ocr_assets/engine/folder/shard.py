@@ -105,6 +105,9 @@ class ShardReport:
     """Rounds over the folders: more than one when pages of other hosts had to be taken."""
     waited_s: float = 0.0
     """Time spent waiting for the leases of pages held by others to be recorded or expire."""
+    lost_leases: int = 0
+    """Pages read here but left to another holder: their lease expired before they could be
+    recorded (this host was cut off), and another shard took them."""
     folders: dict[str, FolderReport] = field(default_factory=dict)
 
 
@@ -140,6 +143,7 @@ def ocr_shard(folders: list[ScanFolder], shard: Shard, settings: OcrSettings, *,
 
     def folder_done(folder: ScanFolder, folder_report: FolderReport) -> None:
         report.folders[folder.key] = folder_report
+        report.lost_leases += folder_report.lost_leases
 
     while True:
         report.passes += 1

@@ -187,15 +187,20 @@ class _Stream:
 
     def record(self, batch: _Open, page_id: str, outcome: PageOutcome) -> None:
         """Write a claimed page's outcome, OCRed or taken from a copy of its scan; pages that
-        waited for this one take its reading now, or go to be OCRed when it failed."""
-        batch.folder.manifest.record(batch.folder.key, page_id, outcome)
+        waited for this one take its reading now, or go to be OCRed when it failed. A page
+        whose lease this stream lost meanwhile (its host was cut off past the lease, another
+        took the page) is left to its new holder: not recorded, not counted, not reported."""
+        recorded = batch.folder.manifest.record(batch.folder.key, page_id, outcome,
+                                                owner=self.owner)
         batch.in_flight -= 1
-        if outcome.reused_from is None:
+        if not recorded:
+            batch.report.lost_leases += 1
+        elif outcome.reused_from is None:
             batch.report.processed += 1
             batch.report.ocr_ms.append(outcome.ms)
         else:
             batch.report.reused += 1
-        if self.on_page is not None:
+        if recorded and self.on_page is not None:
             self.on_page(batch.folder, page_id, outcome)
         scan = self.reading.pop((batch.folder.key, page_id), None)
         if scan is None:

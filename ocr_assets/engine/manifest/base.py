@@ -192,7 +192,8 @@ class Manifest(Protocol):
                    listing_signature: str | None = None) -> tuple[list[str], list[str]]: ...
     def claim(self, partition_key: str, page_id: str, owner: str, lease_s: float,
               expect_updated_at: float | None = None) -> bool: ...
-    def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None: ...
+    def record(self, partition_key: str, page_id: str, outcome: PageOutcome,
+               owner: str | None = None) -> bool: ...
     def accept_unchanged(self, partition_key: str, page_id: str, size: int,
                          mtime_ns: int) -> None: ...
     def adopt_recipe(self, partition_key: str, recipe: str) -> int: ...
@@ -494,23 +495,30 @@ class SqlManifest(abc.ABC):
                 f"WHERE partition_key = ? AND page_id = ? AND {condition}", args)
             return cursor.rowcount == 1
 
-    def record(self, partition_key: str, page_id: str, outcome: PageOutcome) -> None:
-        """Store the outcome, end the lease, and name this host as the page's reader."""
+    def record(self, partition_key: str, page_id: str, outcome: PageOutcome,
+               owner: str | None = None) -> bool:
+        """Store the outcome, end the lease, and name this host as the page's reader.
+
+        With `owner` (the claim's), only while that owner still holds the page, and False
+        when it no longer does: a host cut off from the network past its lease, whose page
+        another host has since taken (and perhaps recorded), must not record it a second time
+        when its connection comes back."""
+        fence, fence_args = ("", ()) if owner is None else (" AND lease_owner = ?", (owner,))
         with self._tx() as db:
-            db.execute(
+            return db.execute(
                 "UPDATE pages SET status = ?, fingerprint = ?, size = ?, mtime_ns = ?, ms = ?, "
                 "error_category = ?, error_message = ?, mean_confidence = ?, words = ?, "
                 "chars = ?, garbage_score = ?, flags = ?, flag_reason = ?, output_name = ?, "
                 "engine = ?, recipe = ?, content_key = ?, reused_from = ?, lease_owner = NULL, "
                 "lease_until = NULL, updated_at = ?, host = ?, done_count = done_count + ? "
-                "WHERE partition_key = ? AND page_id = ?",
+                f"WHERE partition_key = ? AND page_id = ?{fence}",
                 (outcome.status, outcome.fingerprint, outcome.size, outcome.mtime_ns, outcome.ms,
                  outcome.error_category, outcome.error_message, outcome.mean_confidence,
                  outcome.words, outcome.chars, outcome.garbage_score, outcome.flags,
                  outcome.flag_reason, outcome.output_name, outcome.engine, outcome.recipe,
                  content_key(outcome.fingerprint, page_id), outcome.reused_from,
                  time.time(), socket.gethostname(), int(outcome.status == DONE),
-                 partition_key, page_id))
+                 partition_key, page_id, *fence_args)).rowcount == 1
 
     def accept_unchanged(self, partition_key: str, page_id: str, size: int,
                          mtime_ns: int) -> None:

@@ -4,14 +4,16 @@ takes over the pages of a holder that vanished once their leases expire."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 from PIL import Image
 
 from ocr_assets.engine.folder.discovery import Page
 from ocr_assets.engine.folder.shard import Shard, ocr_shard, plan_shards, shard_order
-from ocr_assets.engine.manifest import DONE, RUNNING
+from ocr_assets.engine.manifest import DONE, RUNNING, Manifest, PageOutcome
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets_tests.doubles.fault_engine import fault
 from ocr_assets_tests.helpers import new_run
@@ -71,3 +73,39 @@ def test_pages_of_a_vanished_host_are_taken_when_their_leases_expire(tmp_path: P
     assert report.processed == 4 and report.passes >= 2
     assert waits and sum(waits) <= 3.0, "it waited for the leases, not much longer"
     assert not [row for row in rows.values() if row.status == RUNNING]
+
+
+class _CutOffBeforeRecording:
+    """A manifest seen from a host cut off from the network while it read `page`: by the time
+    its record gets through, its lease has run out and another host has taken the page (and
+    vanished too, its own lease short)."""
+
+    def __init__(self, manifest: Manifest, page: str) -> None:
+        self._manifest, self._page = manifest, page
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._manifest, name)
+
+    def record(self, partition_key: str, page_id: str, outcome: PageOutcome,
+               owner: str | None = None) -> bool:
+        if page_id == self._page:
+            self._page = ""
+            assert owner is not None
+            self._manifest.claim(partition_key, page_id, owner, lease_s=-1)
+            assert self._manifest.claim(partition_key, page_id, "other-host:1:1:x", lease_s=0.5)
+        return self._manifest.record(partition_key, page_id, outcome, owner=owner)
+
+
+def test_a_page_whose_lease_was_taken_over_while_cut_off_is_recorded_once(
+        tmp_path: Path) -> None:
+    """The late record of the cut-off host is refused (no page done twice); the page is read
+    again once the other holder's lease expires too."""
+    run = new_run(tmp_path)
+    for n in range(2):
+        Image.new("L", (40, 30), 255).save(run.folder / f"p{n}.png")
+    cut_off = replace(run, manifest=cast(Manifest, _CutOffBeforeRecording(run.manifest,
+                                                                          "p0.png")))
+    report = ocr_shard([cut_off.scan_folder], Shard((run.key,)), SETTINGS)
+    rows = run.manifest.pages(run.key)
+    assert report.lost_leases == 1 and report.processed == 2
+    assert {(row.status, row.done_count) for row in rows.values()} == {(DONE, 1)}

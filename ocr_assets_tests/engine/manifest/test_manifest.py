@@ -97,6 +97,23 @@ def test_an_expired_lease_can_be_taken_over(manifest: Manifest) -> None:
     assert (row.lease_owner, row.attempts) == ("run-b", 2)
 
 
+def test_a_holder_whose_lease_was_taken_over_cannot_record_the_page(manifest: Manifest) -> None:
+    """A host cut off past its lease comes back: the page another host took over, and then
+    recorded, is not recorded (nor counted done) a second time."""
+    manifest.sync_pages(KEY, ["p1.tif", "p2.tif"])
+    assert manifest.claim(KEY, "p1.tif", "cut-host", lease_s=-1)  # expired while cut off
+    assert manifest.claim(KEY, "p1.tif", "run-b", lease_s=3600)
+
+    assert not manifest.record(KEY, "p1.tif", done(), owner="cut-host")
+    assert manifest.pages(KEY)["p1.tif"].lease_owner == "run-b"  # still run-b's
+    assert manifest.record(KEY, "p1.tif", done(), owner="run-b")
+    assert not manifest.record(KEY, "p1.tif", done(), owner="cut-host")
+    assert manifest.pages(KEY)["p1.tif"].done_count == 1
+
+    assert manifest.claim(KEY, "p2.tif", "run-a", lease_s=3600)
+    assert manifest.record(KEY, "p2.tif", done(), owner="run-a")
+
+
 def test_a_missing_page_cannot_be_claimed(manifest: Manifest) -> None:
     assert not manifest.claim(KEY, "nope.tif", "run-a", lease_s=60)
 
