@@ -94,6 +94,9 @@ class OcrSettings:
     deskew: str = "off"
     """`off`, `retry` (a doubtful reading is read again from the deskewed page, the better
     kept) or `always` (every page is deskewed before its OCR); see `page.deskew`."""
+    clean: bool = False
+    """Every page is cleaned by unpaper before its OCR (noise specks, dark scan borders; what
+    OCRmyPDF's `--clean` does), and the cleaned image is what is read; see `page.clean`."""
     retry_below_confidence: float = DEFAULT_RETRY_BELOW_CONFIDENCE
     """A reading flagged empty or garbage, or with a mean word confidence below this, is read
     again by the second readings (`alt_lang`, `deskew = "retry"`). Fraktur read with a modern
@@ -129,7 +132,7 @@ class OcrSettings:
         model and settings on the same image; the small differences between their Tesseract
         versions are not worth reading a corpus again), nor how pages are scheduled, bounded or
         retried (workers, timeouts, memory, attempts, the megapixel and page refusals), nor the
-        archival documents written beside the text. `skip_text`, `alt_lang`, `deskew`,
+        archival documents written beside the text. `skip_text`, `alt_lang`, `deskew`, `clean`,
         `retry_below_confidence` and `latin_lang` (set under `lang = "auto"`) are in it only when
         set, so the recipes of every page read before they existed stay what they were; so is
         `searchable_pdf`, which does not change the text but is made from the pass that reads
@@ -149,6 +152,8 @@ class OcrSettings:
             recipe["alt_lang"] = self.alt_lang
         if self.deskew != "off":
             recipe["deskew"] = self.deskew
+        if self.clean:
+            recipe["clean"] = True
         if self.retry_below_confidence != DEFAULT_RETRY_BELOW_CONFIDENCE:
             recipe["retry_below_confidence"] = float(self.retry_below_confidence)
         return recipe

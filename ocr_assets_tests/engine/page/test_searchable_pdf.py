@@ -3,7 +3,6 @@ extracting to the page's text word for word."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from ocr_assets.engine.folder.searchable_pdf import extracted_words
 from ocr_assets.engine.page.engines.tesserocr_engine import TesserocrEngine
 from ocr_assets.engine.page.searchable_pdf import Direction, line_directions, page_pdf, tsv_lines
 from ocr_assets.engine.page.worker import archival_key
-from ocr_assets_tests.helpers import new_run
+from ocr_assets_tests.helpers import new_run, require_program
 from ocr_assets_tests.pdf_files import pdf_of_pages, with_text_layer
 
 TSV = "\n".join([
@@ -49,16 +48,12 @@ OVERLAPPING_TSV = "\n".join([
 @pytest.fixture(scope="module")
 def pdftotext() -> Callable[[bytes], list[str]]:
     """The words poppler's `pdftotext -raw` extracts (content-stream order, no layout
-    analysis); without poppler-utils the test skips, unless OCR_ASSETS_REQUIRE_TESTDATA=1."""
-    if shutil.which("pdftotext") is None:
-        reason = ("pdftotext not found: install poppler-utils (scripts/setup.sh does) to check "
-                  "the text a PDF reader extracts")
-        if os.environ.get("OCR_ASSETS_REQUIRE_TESTDATA") == "1":
-            pytest.fail(f"{reason}; OCR_ASSETS_REQUIRE_TESTDATA=1 makes this a failure")
-        pytest.skip(reason)
+    analysis)."""
+    program = require_program("pdftotext", "poppler-utils",
+                              "check the text a PDF reader extracts")
 
     def words(data: bytes) -> list[str]:
-        return subprocess.run(["pdftotext", "-raw", "-", "-"], input=data, capture_output=True,
+        return subprocess.run([program, "-raw", "-", "-"], input=data, capture_output=True,
                               check=True).stdout.decode("utf-8").split()
     return words
 
