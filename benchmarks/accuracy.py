@@ -65,9 +65,12 @@ MODEL_RECIPES: dict[str, dict[str, object]] = {
     "script/Fraktur": {"lang": "script/Fraktur"},
     "deu+frk": {"lang": "deu+frk"},
     "auto (Latin: deu)": {"lang": "auto", "latin_lang": "deu"},
-    "deu, alt_lang script/Fraktur": {"lang": "deu", "alt_lang": "script/Fraktur"},
+    "deu, alt_lang script/Fraktur below 50 (the old default)": {
+        "lang": "deu", "alt_lang": "script/Fraktur", "retry_below_confidence": 50.0},
     "deu, alt_lang script/Fraktur below 75": {"lang": "deu", "alt_lang": "script/Fraktur",
                                               "retry_below_confidence": 75.0},
+    "deu, alt_lang script/Fraktur (default: below 85)": {"lang": "deu",
+                                                         "alt_lang": "script/Fraktur"},
 }
 """Recipes for the German pages; the other classes are read with `eng` and with `auto`."""
 SKEW_DEGREES = (2, 4, 7)
@@ -98,8 +101,9 @@ def pool_cpu_s(rounds: int = 3) -> float:
 
 
 def _read_folder(pages: list[Path], work: Path, name: str,
-                 settings: dict[str, object]) -> tuple[dict[str, str], float]:
-    """The text the engine reads from each page in a fresh folder, and the CPU seconds it took."""
+                 settings: dict[str, object]) -> tuple[dict[str, str], float, dict[str, int]]:
+    """The text the engine reads from each page in a fresh folder, the CPU seconds it took, and
+    how many pages were read a second time (`read_again`) and kept that reading (`kept`)."""
     from ocr_assets.engine.config import ProjectConfig
     from ocr_assets.engine.folder.pool import shutdown_pool
     from ocr_assets.engine.folder.stream import process_folder
@@ -107,7 +111,7 @@ def _read_folder(pages: list[Path], work: Path, name: str,
     from ocr_assets.engine.page.worker import output_keys
     from ocr_assets.engine.project import Project, ScanFolder
     from ocr_assets.engine.settings import OcrSettings
-    from ocr_assets.engine.store.outputs import LocalStore, read_text
+    from ocr_assets.engine.store.outputs import LocalStore, read_json, read_text
 
     folder = work / "scans" / name
     folder.mkdir(parents=True)
@@ -124,18 +128,22 @@ def _read_folder(pages: list[Path], work: Path, name: str,
     assert report.failed == 0, report.failures
     rows = manifest.pages(name)
     outputs = LocalStore(work / "ocr" / name)
-    return ({page.name: read_text(outputs, output_keys(rows[page.name].output_name or "")[0])
-             for page in pages}, cpu_s)
+    keys = {page.name: output_keys(rows[page.name].output_name or "") for page in pages}
+    seconds = [read_json(outputs, facts).get("second_readings") or []
+               for _, facts in keys.values()]
+    return ({page: read_text(outputs, text) for page, (text, _) in keys.items()}, cpu_s,
+            {"read_again": sum(bool(tries) for tries in seconds),
+             "kept": sum(any(t.get("kept") for t in tries) for tries in seconds)})
 
 
 def _class_result(pages: list[Path], texts: Mapping[str, str], cpu_s: float,
-                  truth: Mapping[str, str]) -> dict[str, object]:
+                  truth: Mapping[str, str], again: Mapping[str, int]) -> dict[str, object]:
     result = FolderAccuracy()
     for page in pages:
         result.pages.append(score_text(truth[page.name], texts[page.name], page.name))
     return {"pages": len(pages), "cer": round(result.cer or 0.0, 4),
             "worst": round(max(p.cer for p in result.pages), 4),
-            "cpu_s_per_page": round(cpu_s / len(pages), 2)}
+            "cpu_s_per_page": round(cpu_s / len(pages), 2), **again}
 
 
 def measure_models(testdata: Path, work: Path, classes: Mapping[str, tuple[float, list[str]]],
@@ -154,9 +162,9 @@ def measure_models(testdata: Path, work: Path, classes: Mapping[str, tuple[float
             if only not in recipe:
                 continue
             name = f"m{len(results)}-{len(results.get(page_class, {}))}"
-            texts, cpu_s = _read_folder(pages, work, name, settings)
+            texts, cpu_s, again = _read_folder(pages, work, name, settings)
             results.setdefault(page_class, {})[recipe] = _class_result(pages, texts, cpu_s,
-                                                                       truth)
+                                                                       truth, again)
             print(page_class, recipe, results[page_class][recipe], file=sys.stderr)
     return results
 
@@ -205,9 +213,10 @@ def measure_skew(testdata: Path, work: Path,
             every += pages
             for mode in ("off", "always", "retry"):
                 name = f"s{len(results)}"
-                texts, cpu_s = _read_folder(pages, work, name, {"lang": lang, "deskew": mode})
+                texts, cpu_s, again = _read_folder(pages, work, name,
+                                                   {"lang": lang, "deskew": mode})
                 key = f"{page_class} | {degrees} deg | deskew {mode}"
-                results[key] = _class_result(pages, texts, cpu_s, truth)
+                results[key] = _class_result(pages, texts, cpu_s, truth, again)
                 print(key, results[key], file=sys.stderr)
     return {"readings": results, "deskew_cpu_s_per_page": deskew_cpu_s(every, work)}
 
@@ -236,9 +245,10 @@ def main(argv: list[str] | None = None) -> None:
                "elapsed_s": round(time.perf_counter() - started, 1)}
     markdown = "\n\n".join([
         "# Models and deskew (`python -m benchmarks.accuracy`)",
-        table(("class", "recipe", "pages", "CER", "worst page", "CPU s/page"),
+        table(("class", "recipe", "pages", "CER", "worst page", "CPU s/page",
+               "read again (kept)"),
               [(page_class, recipe, r["pages"], f"{r['cer']:.2%}", f"{r['worst']:.2%}",
-                r["cpu_s_per_page"])
+                r["cpu_s_per_page"], f"{r['read_again']} ({r['kept']})")
                for page_class, recipes in models.items() for recipe, r in recipes.items()]),
         table(("skewed pages", "pages", "CER", "worst page", "CPU s/page"),
               [(key, r["pages"], f"{r['cer']:.2%}", f"{r['worst']:.2%}", r["cpu_s_per_page"])

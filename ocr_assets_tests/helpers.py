@@ -16,6 +16,7 @@ from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.folder.batch import FolderReport
 from ocr_assets.engine.folder.stream import process_folder
 from ocr_assets.engine.manifest import Manifest, open_manifest
+from ocr_assets.engine.page.engines.tesseract_cli import installed_languages
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.project import Project, ScanFolder
 from ocr_assets.engine.settings import OcrSettings
@@ -23,6 +24,10 @@ from ocr_assets.engine.store.outputs import LocalStore, read_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
+FRAKTUR_INSTALLED = pytest.mark.skipif(
+    not {"Fraktur", "script/Fraktur"} & installed_languages(),
+    reason="the Fraktur script model is not installed (scripts/setup.sh installs "
+           "tesseract-ocr-script-frak)")
 
 
 def importing_the_tests(env: dict[str, str]) -> dict[str, str]:
