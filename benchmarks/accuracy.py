@@ -77,6 +77,11 @@ SKEW_DEGREES = (2, 4, 7)
 SKEW_PAGES = {"clean modern": "eng", "German Antiqua": "deu", "German Fraktur": "script/Fraktur"}
 """Classes whose pages are skewed, with the model that reads them."""
 SKEW_PAGES_PER_CLASS = 2
+CLEAN_CLASSES = {"clean modern": "eng", "UNLV magazine": "eng",
+                 "German Fraktur": "script/Fraktur", "German title pages": "script/Fraktur"}
+"""Classes read with and without cleaning (unpaper), with the model that reads them: the
+photocopied magazine pages, the old prints (binarised, foxed, bled-through) and the clean
+pages, on which cleaning should change nothing."""
 POOL_CPU_S = [0.0]
 """`pool_cpu_s()`, measured once per benchmark run (`main`)."""
 
@@ -221,6 +226,41 @@ def measure_skew(testdata: Path, work: Path,
     return {"readings": results, "deskew_cpu_s_per_page": deskew_cpu_s(every, work)}
 
 
+def clean_cpu_s(pages: list[Path], work: Path) -> float:
+    """The median CPU seconds unpaper (a child process) and the conversions around it
+    (`clean_image`) spend on one of `pages`."""
+    from ocr_assets.engine.page.clean import clean_image
+
+    costs = []
+    for page in pages:
+        started = time.process_time() + _children_cpu_s()
+        clean_image(page, work, timeout_s=300, source_name=page.name)
+        costs.append(time.process_time() + _children_cpu_s() - started)
+    return round(statistics.median(costs), 3)
+
+
+def measure_clean(testdata: Path, work: Path,
+                  classes: Mapping[str, tuple[float, list[str]]]) -> dict[str, object]:
+    """CER of `CLEAN_CLASSES` read without and with `clean`, and cleaning's own cost per
+    page."""
+    results: dict[str, object] = {}
+    every: list[Path] = []
+    for page_class, lang in CLEAN_CLASSES.items():
+        pages = [testdata / "pages" / name for name in classes[page_class][1]]
+        every += pages
+        truth = {p.name: p.with_name(p.name.rsplit(".", 1)[0] + ".gt.txt").read_text("utf-8")
+                 for p in pages}
+        for clean in (False, True):
+            name = f"c{len(results)}"
+            texts, cpu_s, again = _read_folder(pages, work, name, {"lang": lang, "clean": clean})
+            key = f"{page_class} | {lang} | clean {'on' if clean else 'off'}"
+            results[key] = _class_result(pages, texts, cpu_s, truth, again)
+            results[key]["per_page"] = {page: round(cer, 4) for page, cer in zip(
+                truth, (score_text(truth[p], texts[p], p).cer for p in truth), strict=True)}
+            print(key, results[key], file=sys.stderr)
+    return {"readings": results, "clean_cpu_s_per_page": clean_cpu_s(every, work)}
+
+
 def main(argv: list[str] | None = None) -> None:
     from benchmarks.machine import machine_facts
     from benchmarks.page_classes import SHARED_CLASSES
@@ -233,9 +273,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/models"))
     parser.add_argument("--only", default="", help="only the model recipes whose name holds "
                         "this, and no skewed pages")
+    parser.add_argument("--clean", action="store_true", help="only the classes read with and "
+                        "without cleaning (unpaper)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     POOL_CPU_S[0] = pool_cpu_s()
+    if args.clean:
+        with tempfile.TemporaryDirectory(prefix="ocr-assets-clean-") as tmp:
+            clean = measure_clean(args.testdata, Path(tmp), SHARED_CLASSES)
+        write_results(args.out, {
+            "machine": machine_facts(), "pool_cpu_s": round(POOL_CPU_S[0], 3), "clean": clean,
+            "elapsed_s": round(time.perf_counter() - started, 1)}, "\n\n".join([
+                "# Cleaning with unpaper (`python -m benchmarks.accuracy --clean`)",
+                table(("class | model | cleaning", "pages", "CER", "worst page", "CPU s/page"),
+                      [(key, r["pages"], f"{r['cer']:.2%}", f"{r['worst']:.2%}",
+                        r["cpu_s_per_page"]) for key, r in clean["readings"].items()]),
+                f"unpaper alone (with the PNM and PNG conversions around it): median "
+                f"{clean['clean_cpu_s_per_page']} CPU s per page."]) + "\n")
+        return
     with tempfile.TemporaryDirectory(prefix="ocr-assets-models-") as tmp:
         models = measure_models(args.testdata, Path(tmp) / "models", SHARED_CLASSES, args.only)
         skew = ({"readings": {}, "deskew_cpu_s_per_page": None} if args.only
