@@ -10,7 +10,7 @@ latin_lang = "deu" # optional, with lang = "auto": the model of Latin-script pag
 alt_lang = "frk"   # optional: doubtful readings are read again with this model, better kept
 deskew = "retry"   # optional: "off", "retry" (doubtful readings again, deskewed) or "always"
 clean = true       # optional: every page cleaned by unpaper before its OCR
-retry_below_confidence = 75  # optional: doubtful below this mean word confidence (default 50)
+retry_below_confidence = 75  # optional: doubtful below this mean word confidence (default 85)
 psm = 4            # optional: Tesseract page segmentation mode
 skip_text = true   # optional: PDF pages with a text layer keep it instead of being OCRed
 searchable_pdf = true  # optional: page PDFs and one searchable PDF of the folder
