@@ -261,6 +261,22 @@ def measure_clean(testdata: Path, work: Path,
     return {"readings": results, "clean_cpu_s_per_page": clean_cpu_s(every, work)}
 
 
+def clean_markdown(results: Mapping[str, object]) -> str:
+    """The report of `measure_clean`'s results."""
+    from benchmarks.report import table
+
+    clean = results["clean"]
+    assert isinstance(clean, dict)
+    return "\n\n".join([
+        "# Cleaning with unpaper (`python -m benchmarks.accuracy --clean`)",
+        table(("class", "model", "cleaning", "pages", "CER", "worst page", "CPU s/page"),
+              [(*key.split(" | "), r["pages"], f"{r['cer']:.2%}", f"{r['worst']:.2%}",
+                r["cpu_s_per_page"]) for key, r in clean["readings"].items()]),
+        f"unpaper alone (with the PNM and PNG conversions around it): median "
+        f"{clean['clean_cpu_s_per_page']} CPU s per page. CPU s/page leave out a pool's start "
+        f"and stop ({results['pool_cpu_s']} CPU s, measured with no page)."]) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     from benchmarks.machine import machine_facts
     from benchmarks.page_classes import SHARED_CLASSES
@@ -281,15 +297,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.clean:
         with tempfile.TemporaryDirectory(prefix="ocr-assets-clean-") as tmp:
             clean = measure_clean(args.testdata, Path(tmp), SHARED_CLASSES)
-        write_results(args.out, {
-            "machine": machine_facts(), "pool_cpu_s": round(POOL_CPU_S[0], 3), "clean": clean,
-            "elapsed_s": round(time.perf_counter() - started, 1)}, "\n\n".join([
-                "# Cleaning with unpaper (`python -m benchmarks.accuracy --clean`)",
-                table(("class | model | cleaning", "pages", "CER", "worst page", "CPU s/page"),
-                      [(key, r["pages"], f"{r['cer']:.2%}", f"{r['worst']:.2%}",
-                        r["cpu_s_per_page"]) for key, r in clean["readings"].items()]),
-                f"unpaper alone (with the PNM and PNG conversions around it): median "
-                f"{clean['clean_cpu_s_per_page']} CPU s per page."]) + "\n")
+        results = {"machine": machine_facts(), "pool_cpu_s": round(POOL_CPU_S[0], 3),
+                   "clean": clean, "elapsed_s": round(time.perf_counter() - started, 1)}
+        write_results(args.out, results, clean_markdown(results))
         return
     with tempfile.TemporaryDirectory(prefix="ocr-assets-models-") as tmp:
         models = measure_models(args.testdata, Path(tmp) / "models", SHARED_CLASSES, args.only)
