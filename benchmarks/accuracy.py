@@ -65,15 +65,23 @@ MODEL_RECIPES: dict[str, dict[str, object]] = {
     "script/Fraktur": {"lang": "script/Fraktur"},
     "deu+frk": {"lang": "deu+frk"},
     "auto (Latin: deu)": {"lang": "auto", "latin_lang": "deu"},
-    "deu, alt_lang script/Fraktur": {"lang": "deu", "alt_lang": "script/Fraktur"},
+    "deu, alt_lang script/Fraktur below 50 (the old default)": {
+        "lang": "deu", "alt_lang": "script/Fraktur", "retry_below_confidence": 50.0},
     "deu, alt_lang script/Fraktur below 75": {"lang": "deu", "alt_lang": "script/Fraktur",
                                               "retry_below_confidence": 75.0},
+    "deu, alt_lang script/Fraktur (default: below 85)": {"lang": "deu",
+                                                         "alt_lang": "script/Fraktur"},
 }
 """Recipes for the German pages; the other classes are read with `eng` and with `auto`."""
 SKEW_DEGREES = (2, 4, 7)
 SKEW_PAGES = {"clean modern": "eng", "German Antiqua": "deu", "German Fraktur": "script/Fraktur"}
 """Classes whose pages are skewed, with the model that reads them."""
 SKEW_PAGES_PER_CLASS = 2
+CLEAN_CLASSES = {"clean modern": "eng", "UNLV magazine": "eng",
+                 "German Fraktur": "script/Fraktur", "German title pages": "script/Fraktur"}
+"""Classes read with and without cleaning (unpaper), with the model that reads them: the
+photocopied magazine pages, the old prints (binarised, foxed, bled-through) and the clean
+pages, on which cleaning should change nothing."""
 POOL_CPU_S = [0.0]
 """`pool_cpu_s()`, measured once per benchmark run (`main`)."""
 
@@ -98,8 +106,9 @@ def pool_cpu_s(rounds: int = 3) -> float:
 
 
 def _read_folder(pages: list[Path], work: Path, name: str,
-                 settings: dict[str, object]) -> tuple[dict[str, str], float]:
-    """The text the engine reads from each page in a fresh folder, and the CPU seconds it took."""
+                 settings: dict[str, object]) -> tuple[dict[str, str], float, dict[str, int]]:
+    """The text the engine reads from each page in a fresh folder, the CPU seconds it took, and
+    how many pages were read a second time (`read_again`) and kept that reading (`kept`)."""
     from ocr_assets.engine.config import ProjectConfig
     from ocr_assets.engine.folder.pool import shutdown_pool
     from ocr_assets.engine.folder.stream import process_folder
@@ -107,7 +116,7 @@ def _read_folder(pages: list[Path], work: Path, name: str,
     from ocr_assets.engine.page.worker import output_keys
     from ocr_assets.engine.project import Project, ScanFolder
     from ocr_assets.engine.settings import OcrSettings
-    from ocr_assets.engine.store.outputs import LocalStore, read_text
+    from ocr_assets.engine.store.outputs import LocalStore, read_json, read_text
 
     folder = work / "scans" / name
     folder.mkdir(parents=True)
@@ -124,18 +133,22 @@ def _read_folder(pages: list[Path], work: Path, name: str,
     assert report.failed == 0, report.failures
     rows = manifest.pages(name)
     outputs = LocalStore(work / "ocr" / name)
-    return ({page.name: read_text(outputs, output_keys(rows[page.name].output_name or "")[0])
-             for page in pages}, cpu_s)
+    keys = {page.name: output_keys(rows[page.name].output_name or "") for page in pages}
+    seconds = [read_json(outputs, facts).get("second_readings") or []
+               for _, facts in keys.values()]
+    return ({page: read_text(outputs, text) for page, (text, _) in keys.items()}, cpu_s,
+            {"read_again": sum(bool(tries) for tries in seconds),
+             "kept": sum(any(t.get("kept") for t in tries) for tries in seconds)})
 
 
 def _class_result(pages: list[Path], texts: Mapping[str, str], cpu_s: float,
-                  truth: Mapping[str, str]) -> dict[str, object]:
+                  truth: Mapping[str, str], again: Mapping[str, int]) -> dict[str, object]:
     result = FolderAccuracy()
     for page in pages:
         result.pages.append(score_text(truth[page.name], texts[page.name], page.name))
     return {"pages": len(pages), "cer": round(result.cer or 0.0, 4),
             "worst": round(max(p.cer for p in result.pages), 4),
-            "cpu_s_per_page": round(cpu_s / len(pages), 2)}
+            "cpu_s_per_page": round(cpu_s / len(pages), 2), **again}
 
 
 def measure_models(testdata: Path, work: Path, classes: Mapping[str, tuple[float, list[str]]],
@@ -154,9 +167,9 @@ def measure_models(testdata: Path, work: Path, classes: Mapping[str, tuple[float
             if only not in recipe:
                 continue
             name = f"m{len(results)}-{len(results.get(page_class, {}))}"
-            texts, cpu_s = _read_folder(pages, work, name, settings)
+            texts, cpu_s, again = _read_folder(pages, work, name, settings)
             results.setdefault(page_class, {})[recipe] = _class_result(pages, texts, cpu_s,
-                                                                       truth)
+                                                                       truth, again)
             print(page_class, recipe, results[page_class][recipe], file=sys.stderr)
     return results
 
@@ -205,11 +218,63 @@ def measure_skew(testdata: Path, work: Path,
             every += pages
             for mode in ("off", "always", "retry"):
                 name = f"s{len(results)}"
-                texts, cpu_s = _read_folder(pages, work, name, {"lang": lang, "deskew": mode})
+                texts, cpu_s, again = _read_folder(pages, work, name,
+                                                   {"lang": lang, "deskew": mode})
                 key = f"{page_class} | {degrees} deg | deskew {mode}"
-                results[key] = _class_result(pages, texts, cpu_s, truth)
+                results[key] = _class_result(pages, texts, cpu_s, truth, again)
                 print(key, results[key], file=sys.stderr)
     return {"readings": results, "deskew_cpu_s_per_page": deskew_cpu_s(every, work)}
+
+
+def clean_cpu_s(pages: list[Path], work: Path) -> float:
+    """The median CPU seconds unpaper (a child process) and the conversions around it
+    (`clean_image`) spend on one of `pages`."""
+    from ocr_assets.engine.page.clean import clean_image
+
+    costs = []
+    for page in pages:
+        started = time.process_time() + _children_cpu_s()
+        clean_image(page, work, timeout_s=300, source_name=page.name)
+        costs.append(time.process_time() + _children_cpu_s() - started)
+    return round(statistics.median(costs), 3)
+
+
+def measure_clean(testdata: Path, work: Path,
+                  classes: Mapping[str, tuple[float, list[str]]]) -> dict[str, object]:
+    """CER of `CLEAN_CLASSES` read without and with `clean`, and cleaning's own cost per
+    page."""
+    results: dict[str, object] = {}
+    every: list[Path] = []
+    for page_class, lang in CLEAN_CLASSES.items():
+        pages = [testdata / "pages" / name for name in classes[page_class][1]]
+        every += pages
+        truth = {p.name: p.with_name(p.name.rsplit(".", 1)[0] + ".gt.txt").read_text("utf-8")
+                 for p in pages}
+        for clean in (False, True):
+            name = f"c{len(results)}"
+            texts, cpu_s, again = _read_folder(pages, work, name, {"lang": lang, "clean": clean})
+            key = f"{page_class} | {lang} | clean {'on' if clean else 'off'}"
+            results[key] = _class_result(pages, texts, cpu_s, truth, again)
+            results[key]["per_page"] = {page: round(cer, 4) for page, cer in zip(
+                truth, (score_text(truth[p], texts[p], p).cer for p in truth), strict=True)}
+            print(key, results[key], file=sys.stderr)
+    return {"readings": results, "clean_cpu_s_per_page": clean_cpu_s(every, work)}
+
+
+def clean_markdown(results: Mapping[str, object]) -> str:
+    """The report of `measure_clean`'s results."""
+    from benchmarks.report import table
+
+    clean = results["clean"]
+    assert isinstance(clean, dict)
+    return "\n\n".join([
+        "# Cleaning with unpaper (`python -m benchmarks.accuracy --clean`)",
+        table(("class", "model", "cleaning", "pages", "CER", "worst page", "CPU s/page"),
+              [(*key.split(" | "), r["pages"], f"{r['cer']:.2%}", f"{r['worst']:.2%}",
+                r["cpu_s_per_page"]) for key, r in clean["readings"].items()]),
+        f"unpaper alone (with the PNM and PNG conversions around it): median "
+        f"{clean['clean_cpu_s_per_page']} CPU s per page. CPU s/page leave out a pool's start "
+        f"and stop ({results['pool_cpu_s']} CPU s, measured with no page)."]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -224,9 +289,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/models"))
     parser.add_argument("--only", default="", help="only the model recipes whose name holds "
                         "this, and no skewed pages")
+    parser.add_argument("--clean", action="store_true", help="only the classes read with and "
+                        "without cleaning (unpaper)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     POOL_CPU_S[0] = pool_cpu_s()
+    if args.clean:
+        with tempfile.TemporaryDirectory(prefix="ocr-assets-clean-") as tmp:
+            clean = measure_clean(args.testdata, Path(tmp), SHARED_CLASSES)
+        results = {"machine": machine_facts(), "pool_cpu_s": round(POOL_CPU_S[0], 3),
+                   "clean": clean, "elapsed_s": round(time.perf_counter() - started, 1)}
+        write_results(args.out, results, clean_markdown(results))
+        return
     with tempfile.TemporaryDirectory(prefix="ocr-assets-models-") as tmp:
         models = measure_models(args.testdata, Path(tmp) / "models", SHARED_CLASSES, args.only)
         skew = ({"readings": {}, "deskew_cpu_s_per_page": None} if args.only
@@ -236,9 +310,10 @@ def main(argv: list[str] | None = None) -> None:
                "elapsed_s": round(time.perf_counter() - started, 1)}
     markdown = "\n\n".join([
         "# Models and deskew (`python -m benchmarks.accuracy`)",
-        table(("class", "recipe", "pages", "CER", "worst page", "CPU s/page"),
+        table(("class", "recipe", "pages", "CER", "worst page", "CPU s/page",
+               "read again (kept)"),
               [(page_class, recipe, r["pages"], f"{r['cer']:.2%}", f"{r['worst']:.2%}",
-                r["cpu_s_per_page"])
+                r["cpu_s_per_page"], f"{r['read_again']} ({r['kept']})")
                for page_class, recipes in models.items() for recipe, r in recipes.items()]),
         table(("skewed pages", "pages", "CER", "worst page", "CPU s/page"),
               [(key, r["pages"], f"{r['cer']:.2%}", f"{r['worst']:.2%}", r["cpu_s_per_page"])

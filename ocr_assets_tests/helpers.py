@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import zlib
@@ -9,10 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.folder.batch import FolderReport
 from ocr_assets.engine.folder.stream import process_folder
 from ocr_assets.engine.manifest import Manifest, open_manifest
+from ocr_assets.engine.page.engines.tesseract_cli import installed_languages
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.project import Project, ScanFolder
 from ocr_assets.engine.settings import OcrSettings
@@ -20,6 +24,10 @@ from ocr_assets.engine.store.outputs import LocalStore, read_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REPO = Path(__file__).resolve().parents[1]
+FRAKTUR_INSTALLED = pytest.mark.skipif(
+    not {"Fraktur", "script/Fraktur"} & installed_languages(),
+    reason="the Fraktur script model is not installed (scripts/setup.sh installs "
+           "tesseract-ocr-script-frak)")
 
 
 def importing_the_tests(env: dict[str, str]) -> dict[str, str]:
@@ -33,6 +41,19 @@ def importing_the_tests(env: dict[str, str]) -> dict[str, str]:
 def ground_truth(page: Path) -> str:
     """`<name>.gt.txt` beside a page image."""
     return page.with_name(page.name.rsplit(".", 1)[0] + ".gt.txt").read_text(encoding="utf-8")
+
+
+def require_program(program: str, package: str, purpose: str) -> str:
+    """The path of `program`; without it the test skips saying which Debian `package` brings
+    it (scripts/setup.sh installs it), unless OCR_ASSETS_REQUIRE_TESTDATA=1 (CI), which makes
+    that a failure, as for the shared test set."""
+    path = shutil.which(program)
+    if path is not None:
+        return path
+    reason = f"{program} not found: install {package} (scripts/setup.sh does) to {purpose}"
+    if os.environ.get("OCR_ASSETS_REQUIRE_TESTDATA") == "1":
+        pytest.fail(f"{reason}; OCR_ASSETS_REQUIRE_TESTDATA=1 makes this a failure")
+    pytest.skip(reason)
 
 
 def copy_files(sources: Iterable[Path], folder: Path) -> list[Path]:

@@ -10,9 +10,11 @@ PYTHON=${PYTHON:-python3}
 # wamerican, wbritish, wngerman: the word lists of the garbage detector (/usr/share/dict).
 # tesseract-ocr-frk, tesseract-ocr-script-frak: the Fraktur models (`frk`, `script/Fraktur`)
 # that `lang = "auto"` and the documented Fraktur folders use (docs/configuration.md).
+# poppler-utils: `pdftotext`, which the tests read searchable PDFs back with
+# (docs/searchable-pdf.md). unpaper: the optional cleaning step (`clean = true`).
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd tesseract-ocr-deu
               tesseract-ocr-frk tesseract-ocr-script-frak
-              wamerican wbritish wngerman)
+              wamerican wbritish wngerman poppler-utils unpaper)
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 

@@ -70,6 +70,9 @@ class ProjectConfig:
     deskew: str = setting("off", "DESKEW", "`off`, `retry` (a doubtful reading is read again "
                            "from the deskewed page, the better kept) or `always` (every page "
                            "is deskewed before its OCR).")
+    clean: bool = setting(False, "CLEAN", "Every page is cleaned by unpaper before its OCR "
+                          "(noise specks, dark scan borders: OCRmyPDF's `--clean`); needs the "
+                          "`unpaper` package.")
     psm: int = setting(3, "PSM", "Tesseract page segmentation mode.")
     engine: str = setting("auto", "ENGINE", "`auto` (tesserocr when installed and no ALTO is "
                            "asked for, else pytesseract), `pytesseract` (the Tesseract "
@@ -140,7 +143,8 @@ class ProjectConfig:
         """How pages are read: the settings that travel to the workers."""
         return OcrSettings(
             lang=self.lang, psm=self.psm, engine=self.engine, alt_lang=self.alt_lang,
-            deskew=self.deskew, retry_below_confidence=self.retry_below_confidence,
+            deskew=self.deskew, clean=self.clean,
+            retry_below_confidence=self.retry_below_confidence,
             workers=self.workers or default_workers(), page_timeout_s=self.page_timeout_s,
             recycle_after=self.recycle_after, max_megapixels=self.max_megapixels,
             max_side_px=self.max_side_px, max_pdf_pages=self.max_pdf_pages,

@@ -29,9 +29,13 @@ AUTO_LANG = "auto"
 (`models.SCRIPT_MODELS`)."""
 DEFAULT_LATIN_LANG = "eng"
 """The model of Latin-script pages under `lang = "auto"` when nothing else names one."""
-DEFAULT_RETRY_BELOW_CONFIDENCE = 50.0
-"""A reading with a lower mean word confidence is doubtful: the value orientation detection
-uses (`orientation.DOUBTFUL_CONFIDENCE`, calibrated on turned pages)."""
+DEFAULT_RETRY_BELOW_CONFIDENCE = 85.0
+"""A reading with a lower mean word confidence is doubtful, and read again by the second
+readings a folder asks for (`alt_lang`, `deskew = "retry"`). Calibrated on the shared test set
+(docs/quality.md, "When a page is read again"): Fraktur read with `deu` scores 54.6 to 79.8
+(title pages 58 and 70), while the good pages score 91.9 to 96.3 (Antiqua with `deu`, modern
+English, magazine pages with `eng`); 85 sits between, so every Fraktur page is read again and
+none of the others. It was 50 (what orientation detection uses), which caught no Fraktur page."""
 DESKEW_MODES = ("off", "retry", "always")
 """`deskew`: never; only pages whose first reading is doubtful, read again deskewed (the better
 reading kept); every page before its OCR."""
@@ -94,10 +98,12 @@ class OcrSettings:
     deskew: str = "off"
     """`off`, `retry` (a doubtful reading is read again from the deskewed page, the better
     kept) or `always` (every page is deskewed before its OCR); see `page.deskew`."""
+    clean: bool = False
+    """Every page is cleaned by unpaper before its OCR (noise specks, dark scan borders; what
+    OCRmyPDF's `--clean` does), and the cleaned image is what is read; see `page.clean`."""
     retry_below_confidence: float = DEFAULT_RETRY_BELOW_CONFIDENCE
     """A reading flagged empty or garbage, or with a mean word confidence below this, is read
-    again by the second readings (`alt_lang`, `deskew = "retry"`). Fraktur read with a modern
-    model scores 58 to 72: catching it with `alt_lang` needs about 75 (docs/quality.md)."""
+    again by the second readings (`alt_lang`, `deskew = "retry"`); see the default's note."""
     reuse_duplicates: bool = True
     """A page whose scan was already read (the same file bytes elsewhere, done with the same
     recipe and engine) takes that reading instead of an OCR (`folder.duplicates`); turned off
@@ -129,8 +135,9 @@ class OcrSettings:
         model and settings on the same image; the small differences between their Tesseract
         versions are not worth reading a corpus again), nor how pages are scheduled, bounded or
         retried (workers, timeouts, memory, attempts, the megapixel and page refusals), nor the
-        archival documents written beside the text. `skip_text`, `alt_lang`, `deskew`,
-        `retry_below_confidence` and `latin_lang` (set under `lang = "auto"`) are in it only when
+        archival documents written beside the text. `skip_text`, `alt_lang`, `deskew`, `clean`,
+        `retry_below_confidence` (whenever a second reading uses it, so a new default reads
+        those folders again) and `latin_lang` (set under `lang = "auto"`) are in it only when
         set, so the recipes of every page read before they existed stay what they were; so is
         `searchable_pdf`, which does not change the text but is made from the pass that reads
         it: turning it on reads a folder's done pages once more, for their PDFs."""
@@ -149,7 +156,10 @@ class OcrSettings:
             recipe["alt_lang"] = self.alt_lang
         if self.deskew != "off":
             recipe["deskew"] = self.deskew
-        if self.retry_below_confidence != DEFAULT_RETRY_BELOW_CONFIDENCE:
+        if self.clean:
+            recipe["clean"] = True
+        if (self.retry_below_confidence != DEFAULT_RETRY_BELOW_CONFIDENCE or self.alt_lang
+                or self.deskew == "retry"):
             recipe["retry_below_confidence"] = float(self.retry_below_confidence)
         return recipe
 

@@ -9,7 +9,8 @@ latin_lang = "deu" # optional, with lang = "auto": the model of Latin-script pag
                    # (default: the project's lang)
 alt_lang = "frk"   # optional: doubtful readings are read again with this model, better kept
 deskew = "retry"   # optional: "off", "retry" (doubtful readings again, deskewed) or "always"
-retry_below_confidence = 75  # optional: doubtful below this mean word confidence (default 50)
+clean = true       # optional: every page cleaned by unpaper before its OCR
+retry_below_confidence = 75  # optional: doubtful below this mean word confidence (default 85)
 psm = 4            # optional: Tesseract page segmentation mode
 skip_text = true   # optional: PDF pages with a text layer keep it instead of being OCRed
 searchable_pdf = true  # optional: page PDFs and one searchable PDF of the folder
@@ -27,7 +28,8 @@ from ocr_assets.engine.settings import AUTO_LANG, OcrSettings
 
 FOLDER_CONFIG_NAME = "folder.toml"
 FOLDER_KEYS: dict[str, type] = {"lang": str, "psm": int, "skip_text": bool, "latin_lang": str,
-                                "alt_lang": str, "deskew": str, "retry_below_confidence": float,
+                                "alt_lang": str, "deskew": str, "clean": bool,
+                                "retry_below_confidence": float,
                                 "searchable_pdf": bool, "reuse_duplicates": bool}
 LANG_KEYS = ("lang", "latin_lang", "alt_lang")
 KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}

@@ -1,6 +1,7 @@
 """How one prepared page image becomes the best text the settings can get from it.
 
-In order: the page is deskewed first with `deskew = "always"`; with `lang = "auto"`,
+In order: the page is cleaned by unpaper first with `clean`, then deskewed with
+`deskew = "always"`; with `lang = "auto"`,
 orientation detection names its script and so its model (`models.SCRIPT_MODELS`), turning it
 upright on the way; otherwise it is read as scanned and turned upright only when that reading
 is doubtful (`read_upright`). A reading that is still doubtful (flagged, or with a mean word
@@ -22,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from ocr_assets.engine.errors import FailureCategory, PageError
+from ocr_assets.engine.page.clean import clean_image
 from ocr_assets.engine.page.deskew import Deskew, deskew_image
 from ocr_assets.engine.page.engines.base import EngineOutput, OcrEngine
 from ocr_assets.engine.page.engines.registry import get_engine
@@ -202,8 +204,11 @@ def read_image(image_path: Path, work_dir: Path, settings: OcrSettings, started:
     `settings` ask for."""
     backend = get_engine(settings.engine)
     path, deskewed = image_path, None
+    if settings.clean:
+        path = clean_image(path, work_dir, source_name=source.name,
+                           timeout_s=time_left(settings, started, source, "cleaning"))
     if settings.deskew == "always":
-        path, deskewed = deskew_image(image_path, work_dir / "deskewed.png")
+        path, deskewed = deskew_image(path, work_dir / "deskewed.png")
     if settings.lang == AUTO_LANG:
         path, orientation, model, note = _auto_model(path, work_dir, settings, started, source)
         chosen = replace(settings, lang=model)

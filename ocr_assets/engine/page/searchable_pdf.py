@@ -9,19 +9,23 @@ returns: no second OCR, and the same words, in the same order, as the page's tex
 
 - The image is embedded by img2pdf: losslessly, JPEG and CCITT G4 without re-encoding, the page
   sized by the image's resolution (300 dpi where it records none, Tesseract's own assumption).
-- The words are drawn in text rendering mode 3 (invisible) with a glyphless font (one empty
-  glyph, half an em wide, for every character code: Tesseract's `GlyphLessFont` idea), built
-  once per process with fontTools; each word is stretched (`Tz`) to its box. Character codes
-  are UTF-16 and the font's ToUnicode map is the identity, so extraction gives the words back
-  exactly, whatever the script (long s, ligatures, Greek).
+- The words are drawn in text rendering mode 3 (invisible) with a one-glyph font (one box,
+  half an em wide, for every character code: Tesseract's `GlyphLessFont` idea), built once per
+  process with fontTools; one text object per line, its words in the page text's order, each
+  stretched (`Tz`) to its box, with a space glyph over the gap to the next word, the text
+  matrix turned for a sideways line. Character codes are UTF-16 and the font's ToUnicode map
+  is the identity, so extraction gives the words back exactly, whatever the script (long s,
+  ligatures, Greek).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from pathlib import Path
 
@@ -39,9 +43,18 @@ FONT_NAME = "GlyphLessFont"
 FONT_RESOURCE = "/FGlyphless"
 GLYPH_ADVANCE = 500
 """The one glyph's width in 1/1000 em: a character is half as wide as the type is tall."""
+GLYPH_HEIGHT = 1000
+"""The one glyph's box is this tall (1/1000 em), not empty: PDFium leaves out of its text a
+text object whose box has no width on the page (every word of a sideways line drawn with an
+empty glyph) and drops some one-character words (a lone "a") drawn with one."""
 DESCENT_SHARE = 0.2
-"""How far below a line's box the baseline sits not: the share of its height that descenders
-take, so the invisible words cover the printed ones."""
+"""How far above a line box's lower edge the baseline sits, as a share of the box's height:
+what descenders take, so the invisible words cover the printed ones."""
+WORD_GAP = 0.2
+"""The least gap between two words' invisible glyphs, as a share of the type size: twice what
+poppler's `pdftotext` takes for a word break (`minWordBreakSpace`, 0.1)."""
+MIN_WORD_SHARE = 0.25
+"""The least share of its box a word keeps when the next word's box starts inside it."""
 TO_UNICODE = b"""/CIDInit /ProcSet findresource begin
 12 dict begin
 begincmap
@@ -109,15 +122,21 @@ def tsv_lines(tsv: str) -> list[Line]:
 
 @cache
 def glyphless_font() -> bytes:
-    """A TrueType font with one empty glyph (and `.notdef`), `GLYPH_ADVANCE` wide."""
+    """A TrueType font with one glyph, a box `GLYPH_ADVANCE` wide and `GLYPH_HEIGHT` tall (never
+    painted: the text is drawn invisible), and an empty `.notdef`."""
     from fontTools.fontBuilder import FontBuilder
     from fontTools.pens.ttGlyphPen import TTGlyphPen
 
     builder = FontBuilder(1000, isTTF=True)
     builder.setupGlyphOrder([".notdef", "glyph"])
     builder.setupCharacterMap({})
-    empty = TTGlyphPen(None).glyph()
-    builder.setupGlyf({".notdef": empty, "glyph": empty})
+    pen = TTGlyphPen(None)
+    pen.moveTo((0, 0))
+    pen.lineTo((0, GLYPH_HEIGHT))
+    pen.lineTo((GLYPH_ADVANCE, GLYPH_HEIGHT))
+    pen.lineTo((GLYPH_ADVANCE, 0))
+    pen.closePath()
+    builder.setupGlyf({".notdef": TTGlyphPen(None).glyph(), "glyph": pen.glyph()})
     builder.setupHorizontalMetrics({".notdef": (GLYPH_ADVANCE, 0), "glyph": (GLYPH_ADVANCE, 0)})
     builder.setupHorizontalHeader(ascent=1000, descent=0)
     builder.setupNameTable({"familyName": FONT_NAME, "styleName": "Regular"})
@@ -132,7 +151,7 @@ def _font(pdf: pikepdf.Pdf) -> pikepdf.Dictionary:
     """The glyphless Type 0 font: every CID drawn with glyph 1 (`CIDToGIDMap`)."""
     descriptor = pikepdf.Dictionary(
         Type=pikepdf.Name.FontDescriptor, FontName=pikepdf.Name(f"/{FONT_NAME}"), Flags=5,
-        FontBBox=[0, 0, GLYPH_ADVANCE, 1000], ItalicAngle=0, Ascent=1000, Descent=0,
+        FontBBox=[0, 0, GLYPH_ADVANCE, GLYPH_HEIGHT], ItalicAngle=0, Ascent=1000, Descent=0,
         CapHeight=1000, StemV=80, FontFile2=pikepdf.Stream(pdf, glyphless_font()))
     cid_font = pikepdf.Dictionary(
         Type=pikepdf.Name.Font, Subtype=pikepdf.Name.CIDFontType2,
@@ -147,26 +166,127 @@ def _font(pdf: pikepdf.Pdf) -> pikepdf.Dictionary:
         ToUnicode=pikepdf.Stream(pdf, TO_UNICODE)))
 
 
+class Direction(Enum):
+    """Which way a line's words run on the image: across, or down or up a sideways page (what
+    Tesseract reads as vertical lines when a page is read as scanned, not turned upright)."""
+
+    RIGHT = "right"
+    DOWN = "down"
+    UP = "up"
+
+
+def _word_direction(line: Line) -> Direction | None:
+    """The way from the line's first word to its last; None for a one-word line."""
+    if len(line.words) < 2:
+        return None
+    first, last = line.words[0].box, line.words[-1].box
+    dx = (last.left + last.width / 2) - (first.left + first.width / 2)
+    dy = (last.top + last.height / 2) - (first.top + first.height / 2)
+    if abs(dx) >= abs(dy):
+        return Direction.RIGHT
+    return Direction.DOWN if dy > 0 else Direction.UP
+
+
+def line_directions(lines: list[Line]) -> list[Direction]:
+    """Each line's direction: from its words where it has several; a one-word line takes the
+    direction most lines of the page have when its box is shaped for it (taller than wide for
+    a vertical one), else runs right."""
+    found = [_word_direction(line) for line in lines]
+    counts = Counter(direction for direction in found if direction is not None)
+    page = counts.most_common(1)[0][0] if counts else Direction.RIGHT
+    return [direction if direction is not None
+            else page if (page is Direction.RIGHT) == (line.box.width >= line.box.height)
+            else Direction.RIGHT
+            for line, direction in zip(lines, found, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """A line in PDF points: the text matrix's rotation, the baseline point the line starts
+    at, the type size, and each word's span along the reading direction."""
+
+    rotation: tuple[int, int, int, int]
+    origin: tuple[float, float]
+    size: float
+    spans: list[tuple[float, float]]
+
+
+def _placement(line: Line, direction: Direction, scale_x: float, scale_y: float,
+               page_height: float) -> _Placement:
+    """Where the line's words go. Along the reading direction a word's span is its box's
+    (measured from the line's start); across it the baseline sits `DESCENT_SHARE` of the line's
+    thickness above its lower edge (for a sideways line: its edge the glyphs' feet point to)."""
+    box = line.box
+    if direction is Direction.RIGHT:
+        size = box.height * scale_y
+        baseline = page_height - (box.top + box.height * (1 - DESCENT_SHARE)) * scale_y
+        spans = [(w.box.left * scale_x, (w.box.left + w.box.width) * scale_x)
+                 for w in line.words]
+        start = spans[0][0]
+        return _Placement((1, 0, 0, 1), (start, baseline), size,
+                          [(a - start, b - start) for a, b in spans])
+    size = box.width * scale_x
+    if direction is Direction.DOWN:
+        # Reading down the page: text x runs to PDF -y, glyphs stand towards +x.
+        baseline = (box.left + box.width * DESCENT_SHARE) * scale_x
+        tops = [page_height - w.box.top * scale_y for w in line.words]
+        ends = [page_height - (w.box.top + w.box.height) * scale_y for w in line.words]
+        return _Placement((0, -1, 1, 0), (baseline, tops[0]), size,
+                          [(tops[0] - a, tops[0] - b) for a, b in zip(tops, ends, strict=True)])
+    # Reading up the page: text x runs to PDF +y, glyphs stand towards -x.
+    baseline = (box.left + box.width * (1 - DESCENT_SHARE)) * scale_x
+    bottoms = [page_height - (w.box.top + w.box.height) * scale_y for w in line.words]
+    ends = [page_height - w.box.top * scale_y for w in line.words]
+    return _Placement((0, 1, -1, 0), (baseline, bottoms[0]), size,
+                      [(a - bottoms[0], b - bottoms[0])
+                       for a, b in zip(bottoms, ends, strict=True)])
+
+
+def _laid_out(spans: list[tuple[float, float]], gap: float) -> list[tuple[float, float]]:
+    """The words' spans made to keep at least `gap` between one word's end and the next's
+    start, in order: a word ends early where the next one's box starts inside it (Tesseract's
+    boxes of "you'" and "ll", or of a word and the bracket touching it, overlap), but keeps at
+    least `MIN_WORD_SHARE` of its box, and the next word then starts that much later."""
+    placed: list[tuple[float, float]] = []
+    for index, (start, end) in enumerate(spans):
+        if placed:
+            start = max(start, placed[-1][1] + gap)
+        end = max(end, start)
+        if index + 1 < len(spans):
+            end = min(end, spans[index + 1][0] - gap)
+        floor = start + max((spans[index][1] - spans[index][0]) * MIN_WORD_SHARE, gap)
+        placed.append((start, max(end, floor)))
+    return placed
+
+
+def _shown(text: str, extent: float, size: float) -> str:
+    """`text` stretched (`Tz`) to cover `extent` points at type size `size`."""
+    code = text.encode("utf-16-be")
+    natural = len(code) / 2 * size * GLYPH_ADVANCE / 1000
+    return f"{100 * extent / natural:.3f} Tz <{code.hex()}> Tj"
+
+
 def _text_operators(lines: list[Line], scale_x: float, scale_y: float,
                     page_height: float) -> Iterator[str]:
-    """The content stream of the invisible words. Every word but a line's last is followed by
-    a space, and word and space are stretched (`Tz`) to end where the next word starts (as
-    Tesseract's renderer does): extraction keeps the words apart, and no glyph overlaps the
-    next word (PDFium drops a character drawn over the one before it)."""
-    yield "BT 3 Tr"
-    for line in lines:
-        size = max(line.box.height * scale_y, 1.0)
-        baseline = page_height - (line.box.top + line.box.height * (1 - DESCENT_SHARE)) * scale_y
-        yield f"{FONT_RESOURCE} {size:.2f} Tf"
-        for index, word in enumerate(line.words):
-            text, span = word.text, word.box.width
-            if index < len(line.words) - 1:
-                text += " "
-                span = max(line.words[index + 1].box.left - word.box.left, word.box.width)
-            natural = len(text) * size * GLYPH_ADVANCE / 1000
-            yield (f"1 0 0 1 {word.box.left * scale_x:.2f} {baseline:.2f} Tm "
-                   f"{100 * span * scale_x / natural:.2f} Tz <{text.encode('utf-16-be').hex()}> Tj")
-    yield "ET"
+    """The content stream of the invisible words: one text object per line, its words in the
+    page text's order, the text matrix turned for a sideways line. Each word is stretched
+    (`Tz`) to its box and followed, but for a line's last, by a space glyph stretched over the
+    gap to the next word, which is at least `WORD_GAP` of the type size: so both readers see a
+    space there (poppler's `pdftotext` breaks words at a gap of a tenth of the size, PDFium at
+    the space), and no glyph overlaps the next word's (PDFium drops a character drawn over the
+    one before it, poppler joins them)."""
+    for line, direction in zip(lines, line_directions(lines), strict=True):
+        place = _placement(line, direction, scale_x, scale_y, page_height)
+        size = max(place.size, 1.0)
+        spans = _laid_out(place.spans, WORD_GAP * size)
+        a, b, c, d = place.rotation
+        yield (f"BT 3 Tr {FONT_RESOURCE} {size:.2f} Tf "
+               f"{a} {b} {c} {d} {place.origin[0]:.2f} {place.origin[1]:.2f} Tm")
+        for index, (word, (start, end)) in enumerate(zip(line.words, spans, strict=True)):
+            if index:
+                yield _shown(" ", start - spans[index - 1][1], size)
+            yield _shown(word.text, end - start, size)
+        yield "ET"
 
 
 def _resolution(image_path: Path) -> float:

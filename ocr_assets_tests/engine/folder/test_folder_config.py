@@ -83,29 +83,33 @@ def test_a_missing_language_stops_the_folder_with_how_to_install_it(
     assert run.manifest.pages(run.key) == {}, "no page is touched"
 
 
-def test_models_and_deskew_are_folder_settings_and_part_of_the_recipe(tmp_path: Path) -> None:
+def test_models_deskew_and_cleaning_are_folder_settings_and_part_of_the_recipe(
+        tmp_path: Path) -> None:
     write_config(tmp_path / "fraktur", 'lang = "auto"\nalt_lang = "script/Fraktur"\n'
-                                       'deskew = "retry"\n')
+                                       'deskew = "retry"\nclean = true\n')
     settings = OcrSettings(workers=1, lang="deu")
     fraktur = folder_settings(tmp_path / "fraktur", settings)
-    assert (fraktur.lang, fraktur.latin_lang, fraktur.alt_lang, fraktur.deskew) == (
-        "auto", "deu", "script/Fraktur", "retry"), "auto reads Latin pages with the project's lang"
+    assert (fraktur.lang, fraktur.latin_lang, fraktur.alt_lang, fraktur.deskew,
+            fraktur.clean) == ("auto", "deu", "script/Fraktur", "retry", True), \
+        "auto reads Latin pages with the project's lang"
     assert fraktur.models() == ["deu", "script/Fraktur"]
-    assert {"latin_lang", "alt_lang", "deskew"} <= fraktur.recipe().keys()
-    assert not {"latin_lang", "alt_lang", "deskew"} & settings.recipe().keys(), \
+    second = {"latin_lang", "alt_lang", "deskew", "clean", "retry_below_confidence"}
+    assert second <= fraktur.recipe().keys(), "the doubt limit too, as a second reading uses it"
+    assert not second & settings.recipe().keys(), \
         "recipes made before these settings existed stay the same"
     keys = {folder_settings(tmp_path / "fraktur", settings).recipe_key()}
     for text in ('lang = "auto"\nlatin_lang = "eng"\n', 'lang = "frk"\n',
-                 'deskew = "always"\n', 'alt_lang = "frk"\n'):
+                 'deskew = "always"\n', 'alt_lang = "frk"\n', 'clean = true\n'):
         write_config(tmp_path / "fraktur", text)
         keys.add(folder_settings(tmp_path / "fraktur", settings).recipe_key())
-    assert len(keys) == 5, "each change of model or deskew reads the folder again"
+    assert len(keys) == 6, "each change of model, deskew or cleaning reads the folder again"
 
 
 @pytest.mark.parametrize(("text", "message"), [
     ('deskew = "sometimes"', "deskew 'sometimes' is not one of ['off', 'retry', 'always']"),
     ('alt_lang = "auto"', "alt_lang 'auto' is not a Tesseract language spec"),
     ('latin_lang = "+"', "latin_lang '+' is not a Tesseract language spec"),
+    ('clean = "yes"', "'clean' must be true or false"),
 ])
 def test_bad_model_and_deskew_values_are_refused_naming_the_file(
         tmp_path: Path, text: str, message: str) -> None:

@@ -42,7 +42,7 @@ KEY = "box"
 CHANGE_THE_TEXT = {"lang": "deu", "psm": 6, "max_side_px": 3500, "auto_rotate": False,
                    "rotate_every_page": True, "rotate_min_confidence": 3.0, "decode": "pillow",
                    "skip_text": True, "latin_lang": "deu", "alt_lang": "frk",
-                   "deskew": "always", "retry_below_confidence": 75.0,
+                   "deskew": "always", "clean": True, "retry_below_confidence": 75.0,
                    "searchable_pdf": True}  # not the text, but made by the pass that reads it
 KEEP_THE_TEXT = {"engine": "tesserocr", "workers": 7, "page_timeout_s": 9.0,
                  "recycle_after": 3, "max_megapixels": 50.0, "max_attempts": 9,

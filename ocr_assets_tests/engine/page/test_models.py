@@ -17,11 +17,7 @@ from ocr_assets.engine.page.models import (
     tessdata_models,
 )
 from ocr_assets.engine.settings import OcrSettings
-
-FRAKTUR_INSTALLED = pytest.mark.skipif(
-    not {"Fraktur", "script/Fraktur"} & installed_languages(),
-    reason="the Fraktur script model is not installed (scripts/setup.sh installs "
-           "tesseract-ocr-script-frak)")
+from ocr_assets_tests.helpers import FRAKTUR_INSTALLED
 
 
 def test_a_script_model_is_spelt_as_it_is_installed() -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pikepdf
 import pypdfium2 as pdfium
+import pytest
 from PIL import Image
 
 from ocr_assets.engine.folder.searchable_pdf import extracted_words
-from ocr_assets.engine.page.searchable_pdf import page_pdf, tsv_lines
+from ocr_assets.engine.page.engines.tesserocr_engine import TesserocrEngine
+from ocr_assets.engine.page.searchable_pdf import Direction, line_directions, page_pdf, tsv_lines
 from ocr_assets.engine.page.worker import archival_key
-from ocr_assets_tests.helpers import new_run
+from ocr_assets_tests.helpers import FRAKTUR_INSTALLED, new_run, require_program
 from ocr_assets_tests.pdf_files import pdf_of_pages, with_text_layer
 
 TSV = "\n".join([
@@ -27,6 +30,32 @@ TSV = "\n".join([
     "4\t1\t1\t1\t2\t0\t10\t60\t50\t30\t-1\t",
     "5\t1\t1\t1\t2\t1\t10\t60\t50\t30\t70\tend",
 ])
+
+
+OVERLAPPING_TSV = "\n".join([
+    "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext",
+    "4\t1\t1\t1\t1\t0\t10\t20\t400\t40\t-1\t",
+    "5\t1\t1\t1\t1\t1\t10\t20\t120\t40\t90\tyou\u2019",
+    "5\t1\t1\t1\t1\t2\t100\t20\t30\t40\t90\tll",
+    "5\t1\t1\t1\t1\t3\t140\t20\t150\t40\t90\t140",
+    "5\t1\t1\t1\t1\t4\t250\t20\t60\t40\t90\t\u2014",
+    "5\t1\t1\t1\t1\t5\t240\t20\t100\t40\t90\tback",
+])
+"""Word boxes that overlap, as Tesseract's do where a word touches the next ("you'" "ll",
+"140" "—"), one even starting before the one it follows."""
+
+
+@pytest.fixture(scope="module")
+def pdftotext() -> Callable[[bytes], list[str]]:
+    """The words poppler's `pdftotext -raw` extracts (content-stream order, no layout
+    analysis)."""
+    program = require_program("pdftotext", "poppler-utils",
+                              "check the text a PDF reader extracts")
+
+    def words(data: bytes) -> list[str]:
+        return subprocess.run([program, "-raw", "-", "-"], input=data, capture_output=True,
+                              check=True).stdout.decode("utf-8").split()
+    return words
 
 
 def test_the_pass_tsv_gives_lines_of_words_in_reading_order() -> None:
@@ -42,6 +71,40 @@ def test_any_script_extracts_as_it_was_read(tmp_path: Path) -> None:
     Image.new("L", (600, 400), 255).save(image, dpi=(300, 300))
     assert _words_of_pdf(page_pdf(image, TSV, "page.png")) == ["Grüße,", "\u017ftraße", "end"]
     assert _words_of_pdf(page_pdf(image, "", "page.png")) == []
+
+
+def test_overlapping_word_boxes_still_extract_as_separate_words(
+        tmp_path: Path, pdftotext: Callable[[bytes], list[str]]) -> None:
+    image = tmp_path / "page.png"
+    Image.new("L", (600, 100), 255).save(image, dpi=(300, 300))
+    data = page_pdf(image, OVERLAPPING_TSV, "page.png")
+    expected = ["you\u2019", "ll", "140", "\u2014", "back"]
+    assert pdftotext(data) == expected
+    assert _words_of_pdf(data) == expected
+
+
+@pytest.mark.parametrize(("page", "lang", "turn"), [
+    ("pages/phototest.tif", "eng", 0), ("pages/phototest.tif", "eng", 90),
+    ("pages/phototest.tif", "eng", 270), ("pages/eurotext.tif", "eng", 0),
+    ("pages/eurotext.tif", "eng", 90), ("pages/eurotext.tif", "eng", 270),
+    pytest.param("fraktur/laube_europa0202_1837_0105.jpg", "script/Fraktur", 0,
+                 marks=FRAKTUR_INSTALLED)])
+def test_pdftotext_extracts_the_page_text_word_for_word(
+        tmp_path: Path, fixtures_dir: Path, pdftotext: Callable[[bytes], list[str]],
+        page: str, lang: str, turn: int) -> None:
+    """Every shipped page, read as scanned, turned on either side too (Tesseract reads the
+    lines of a sideways page as vertical, and the text layer turns those lines' text matrix);
+    the Fraktur page with long s, read with its model."""
+    image = tmp_path / (Path(page).stem + ".png")
+    with Image.open(fixtures_dir / page) as scan:
+        scan.rotate(turn, expand=True).save(image, dpi=scan.info.get("dpi", (300, 300)))
+    reading = TesserocrEngine().recognise(image, tmp_path, lang=lang, psm=3, timeout_s=120)
+    directions = line_directions(tsv_lines(reading.tsv))
+    if turn:
+        assert directions.count(Direction.RIGHT) < len(directions) / 4, "read as vertical lines"
+    words = reading.text.split()
+    assert len(words) > 50
+    assert pdftotext(page_pdf(reading.image_path, reading.tsv, page)) == words
 
 
 def _words_of_pdf(data: bytes) -> list[str]:

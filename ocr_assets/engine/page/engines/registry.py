@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable
 from functools import cache
 
+from ocr_assets.engine.page.clean import check_clean_ready
 from ocr_assets.engine.page.deskew import check_deskew_ready
 from ocr_assets.engine.page.engines.base import OcrEngine
 from ocr_assets.engine.page.engines.tesseract_cli import check_orientation_ready
@@ -72,9 +73,11 @@ def check_settings_ready(settings: OcrSettings, *, orientation: bool | None = No
     or with `lang = "auto"` its Latin model, and the alternative model), as one spec so that
     one error names every missing model and its package; the orientation model where pages may
     be turned (`orientation`, default: `auto_rotate`) or their script is asked (`auto`); and
-    Leptonica where pages are deskewed."""
+    Leptonica where pages are deskewed; unpaper where they are cleaned."""
     turns = settings.auto_rotate if orientation is None else orientation
     check_engine_ready(settings.engine, "+".join(dict.fromkeys(settings.models())),
                        orientation=turns or settings.lang == AUTO_LANG)
     if settings.deskew != "off":
         check_deskew_ready()
+    if settings.clean:
+        check_clean_ready()
