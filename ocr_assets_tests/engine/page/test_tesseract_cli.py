@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from ocr_assets.engine.page.engines import tesseract_cli
 from ocr_assets.engine.page.engines.tesseract_cli import tesseract_pass
 from ocr_assets_tests.helpers import new_run
 
@@ -71,3 +73,26 @@ def test_each_page_is_one_single_threaded_tesseract_run_that_writes_text_and_tsv
         assert threads == "1", command
         assert outputs.split() == ["txt", "tsv"], command
         assert "tessedit_create_tsv=1" in command
+
+
+def test_the_models_are_listed_once_until_one_is_installed(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run checks the models of every folder it reads: `tesseract --list-langs` runs once,
+    and again only when the tessdata directory changed (a model added)."""
+    installed = tesseract_cli.model_listing().tessdata
+    assert installed is not None and (installed / "eng.traineddata").is_file()
+    tessdata = tmp_path / "tessdata"
+    tessdata.mkdir()
+    (tessdata / "eng.traineddata").symlink_to(installed / "eng.traineddata")
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tessdata))
+    listings: list[object] = []
+    real_run = subprocess.run
+    monkeypatch.setattr(tesseract_cli.subprocess, "run",
+                        lambda *args, **kwargs: listings.append(args) or real_run(*args, **kwargs))
+
+    assert tesseract_cli.installed_languages() == {"eng"}
+    assert tesseract_cli.model_listing().tessdata == tessdata
+    assert len(listings) == 1, "asked once"
+    (tessdata / "deu.traineddata").symlink_to(installed / "deu.traineddata")
+    assert tesseract_cli.installed_languages() == {"eng", "deu"}
+    assert len(listings) == 2, "asked again once the directory changed"

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 from collections import ChainMap
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +40,7 @@ process's own environment."""
 
 
 LIST_TIMEOUT_S = 30
+CLI_TESSDATA = re.compile(r'available languages in "([^"]+)"')
 """`tesseract --list-langs` reads a directory listing: far below this unless the disk hangs."""
 
 
@@ -137,21 +140,60 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def installed_languages() -> set[str]:
-    """The models the installed `tesseract` has, as its `--list-langs` names them (`deu`,
-    `Fraktur`, `script/Fraktur`); `RuntimeError` when there is no `tesseract`. Not
-    pytesseract's `get_languages`: it keeps only lower-case names, so it drops every script
-    model."""
+@dataclass(frozen=True)
+class ModelListing:
+    """What `tesseract --list-langs` says: where its models are, and their names (`deu`,
+    `Fraktur`, `script/Fraktur`)."""
+
+    tessdata: Path | None
+    models: frozenset[str]
+
+
+_LISTINGS: dict[tuple[str, str], tuple[ModelListing, tuple[int, ...]]] = {}
+"""This process's listings, by program and `TESSDATA_PREFIX`, with the directories' state."""
+
+
+def _models_state(tessdata: Path | None) -> tuple[int, ...]:
+    """The modification times of `tessdata` and its `script/` folder: installing or removing
+    a model changes one of them."""
+    if tessdata is None:
+        return ()
+    return tuple(folder.stat().st_mtime_ns if folder.is_dir() else 0
+                 for folder in (tessdata, tessdata / "script"))
+
+
+def model_listing() -> ModelListing:
+    """The installed `tesseract`'s models; `RuntimeError` when there is no `tesseract`.
+
+    Asked of the program once per process, and again only when its tessdata directory changed
+    since (a model installed or removed): a run checks the models of every folder it reads,
+    and a `tesseract --list-langs` per folder was a fifth of a small folder's orchestration.
+    Not pytesseract's `get_languages`: it keeps only lower-case names, so it drops every
+    script model."""
     pytesseract = pytesseract_module()
     program = shutil.which(pytesseract.pytesseract.tesseract_cmd)
     if program is None:
         raise RuntimeError(missing_tesseract_message())
+    environ = dict(pytesseract.pytesseract.environ)
+    key = (program, environ.get("TESSDATA_PREFIX", ""))
+    cached = _LISTINGS.get(key)
+    if cached is not None and cached[1] == _models_state(cached[0].tessdata):
+        return cached[0]
     listing = subprocess.run([program, "--list-langs"], capture_output=True, text=True,
-                             timeout=LIST_TIMEOUT_S, check=False,
-                             env=dict(pytesseract.pytesseract.environ))
-    # The first line says where the models are ("List of available languages in ..."), the
+                             timeout=LIST_TIMEOUT_S, check=False, env=environ)
+    # The first line says where the models are ('List of available languages in "..."'), the
     # others name one model each.
-    return {line.strip() for line in listing.stdout.splitlines()[1:] if line.strip()}
+    where = CLI_TESSDATA.search(listing.stdout + listing.stderr)
+    found = ModelListing(
+        Path(where.group(1)) if where else None,
+        frozenset(line.strip() for line in listing.stdout.splitlines()[1:] if line.strip()))
+    _LISTINGS[key] = (found, _models_state(found.tessdata))
+    return found
+
+
+def installed_languages() -> set[str]:
+    """The names of the installed `tesseract`'s models (`model_listing`)."""
+    return set(model_listing().models)
 
 
 def check_orientation_ready() -> None:

@@ -15,8 +15,6 @@ directory of the installed Tesseract, found by `find_tessdata`. Select it with
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ from ocr_assets.engine.page.engines.base import (
     OcrEngine,
     parse_tsv,
 )
+from ocr_assets.engine.page.engines.tesseract_cli import model_listing
 from ocr_assets.engine.page.models import (
     Resolution,
     missing_models_message,
@@ -44,7 +43,6 @@ TESSDATA_LOCATIONS = (
     Path("/opt/homebrew/share/tessdata"),  # Homebrew on Apple silicon
 )
 """Where distributions install traineddata, tried after `TESSDATA_PREFIX` and the CLI's own."""
-CLI_TESSDATA = re.compile(r'available languages in "([^"]+)"')
 
 
 def _has_models(folder: Path) -> bool:
@@ -53,16 +51,10 @@ def _has_models(folder: Path) -> bool:
 
 def _cli_tessdata() -> Path | None:
     """The tessdata directory the installed `tesseract` program reports, if there is one."""
-    program = shutil.which("tesseract")
-    if program is None:
-        return None
     try:
-        listing = subprocess.run([program, "--list-langs"], capture_output=True, text=True,
-                                 timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+        return model_listing().tessdata
+    except (RuntimeError, OSError, subprocess.TimeoutExpired):
         return None
-    match = CLI_TESSDATA.search(listing.stdout + listing.stderr)
-    return Path(match.group(1)) if match else None
 
 
 def find_tessdata(explicit: str = "") -> Path:
