@@ -97,12 +97,13 @@ def _failed_folders(result: Any) -> dict[str, str]:
 
 def _blocking_failures(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
     """partition -> the blocking checks that failed for it in the run, read from the instance
-    (where the folder step recorded them, per folder)."""
+    (where the folder step recorded them, per folder) a page of records at a time."""
     import dagster as dg
 
+    from ocr_assets.orchestration.run_events import check_evaluations
+
     failed: dict[str, list[str]] = {}
-    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
-        evaluation = entry.dagster_event.event_specific_data
+    for evaluation in check_evaluations(instance, run_id):
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             failed.setdefault(evaluation.partition or "", []).append(evaluation.check_name)
     return failed

@@ -32,6 +32,7 @@ from ocr_assets.engine.alerts.message import (
 from ocr_assets.engine.manifest import DONE, FAILED, PENDING, RUNNING
 from ocr_assets.engine.project import Project
 from ocr_assets.orchestration.alert_channels import alert_channels
+from ocr_assets.orchestration.run_events import check_evaluations
 from ocr_assets.orchestration.run_state import FAILED_FOLDERS, PAGE_TEXTS
 
 CORPUS = dg.AssetKey("ocr_corpus")
@@ -61,11 +62,6 @@ def _numbers(metadata: dict[str, dg.MetadataValue]) -> dict[str, int | float]:
     return {name: value.value for name, value in metadata.items()
             if isinstance(value, dg.IntMetadataValue | dg.FloatMetadataValue)
             and value.value is not None}
-
-
-def _evaluations(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetCheckEvaluation]:
-    return [entry.dagster_event.event_specific_data for entry in instance.all_logs(
-        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
 
 
 def _unexplained_failures(instance: dg.DagsterInstance, run: dg.DagsterRun,
@@ -103,7 +99,7 @@ def run_alerts(instance: dg.DagsterInstance, project: Project, run_id: str,
     common = {"run_id": run_id, "job": run.job_name, "url": url}
     alerts: list[Alert] = []
     blocking: dict[str | None, list[dg.AssetCheckEvaluation]] = {}
-    for evaluation in _evaluations(instance, run_id):
+    for evaluation in check_evaluations(instance, run_id):
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             blocking.setdefault(evaluation.partition, []).append(evaluation)
         elif evaluation.passed and evaluation.check_name == SHARE_CHECK and evaluation.partition:
