@@ -59,7 +59,9 @@ def failed_pages_frame(manifest: Manifest, partition_key: str,
 def write_frame_report(frame: pd.DataFrame, reports: OutputStore,
                        stem: str) -> tuple[str, str]:
     """`<stem>.csv` for spreadsheets and `<stem>.json` for tools, both atomic, in the folder's
-    report store; returns where they were written."""
+    report store; returns where they were written. The temp files a writer killed here left
+    behind go first (the page outputs' sweep never looks in the report store)."""
+    reports.remove_partial_writes()
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
     reports.write_bytes(f"{stem}.csv", buffer.getvalue().encode("utf-8"))

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from PIL import Image
 
 from ocr_assets.engine.errors import FailureCategory
-from ocr_assets.engine.folder.reports import failed_pages_frame
+from ocr_assets.engine.folder.reports import (
+    REPORT_COLUMNS,
+    failed_pages_frame,
+    write_failed_pages_report,
+)
 from ocr_assets.engine.folder.retry import (
     NOT_RETRIED_BECAUSE,
     RECORD_NAME,
@@ -147,3 +154,22 @@ def test_categories_without_a_strategy_are_reported_not_retried(tmp_path: Path) 
     assert "max_megapixels" in report.not_retried["huge.png"]
     frame = failed_pages_frame(run.manifest, run.key, {})
     assert frame["retry_outcome"].tolist() == ["not_retried"]
+
+
+def test_writing_a_report_removes_what_a_killed_report_writer_left(tmp_path: Path) -> None:
+    """A run killed while it wrote a folder's report leaves a temp file in the report store,
+    where the page outputs' sweep never looks; the next report written removes it."""
+    reports = LocalStore(tmp_path / "reports")
+    (tmp_path / "reports").mkdir()
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    dead_writer = f"{socket.gethostname()}:{ended.pid}"
+    leftover = tmp_path / "reports" / f".failed_pages.csv~{dead_writer}~abc.tmp"
+    leftover.write_bytes(b"partition,page")
+
+    csv_uri, _ = write_failed_pages_report(pd.DataFrame(columns=list(REPORT_COLUMNS)), reports)
+
+    assert not leftover.exists()
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+        "failed_pages.csv", "failed_pages.json"]
+    assert csv_uri.endswith("failed_pages.csv")
