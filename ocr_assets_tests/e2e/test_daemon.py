@@ -123,6 +123,10 @@ def _start_daemon(root: Path, ocr_runs: str | None, settings: dict[str, str]) ->
         "DAGSTER_HOME": str(home), "OCR_ASSETS_SCANS": str(scans),
         "OCR_ASSETS_DATA": str(data), "OCR_ASSETS_SENSOR_INTERVAL_S": "1",
         "OCR_ASSETS_CORPUS_INTERVAL_S": "1", "OCR_ASSETS_CORPUS_MAX_AGE_S": "3600",
+        # The CLI engine: every page is a Tesseract process the sampler can count (tesserocr
+        # reads inside the worker, and only orientation detection starts the CLI, for a
+        # fraction of a second that a sample every 50 ms may miss).
+        "OCR_ASSETS_ENGINE": "pytesseract",
     })
     if ocr_runs:
         env["OCR_ASSETS_OCR_RUNS"] = ocr_runs
