@@ -323,7 +323,10 @@ def _run_retries(pages: dict[str, Page], todo: dict[str, tuple[Strategy, ...]],
                     attempt = RetryAttempt(failure, (("+".join(s.name for s in strategies),
                                                       FAILED, failure.error_category,
                                                       failure.error_message),))
-                entry = _record_attempt(manifest, rows[task.page_id], attempt, strategies)
+                entry = _record_attempt(manifest, rows[task.page_id], attempt, strategies,
+                                        owner)
+                if entry is None:
+                    continue  # its lease ran out and another run took the page
                 record[task.page_id] = entry
                 report.tried += 1
                 if entry.outcome == RECOVERED:
@@ -335,13 +338,16 @@ def _run_retries(pages: dict[str, Page], todo: dict[str, tuple[Strategy, ...]],
 
 
 def _record_attempt(manifest: Manifest, row: PageRecord, attempt: RetryAttempt,
-                    strategies: tuple[Strategy, ...]) -> PageRetry:
+                    strategies: tuple[Strategy, ...], owner: str) -> PageRetry | None:
+    """Record the attempt while `owner` still holds the page's lease (as the main pass does);
+    None when another run took the page meanwhile, which then records it."""
     outcome = attempt.outcome
     names = [s.name for s in strategies]
     if outcome.status != DONE:
         outcome = replace(outcome, error_message=(
             f"still failing after the retry pass ({', '.join(names)}): {outcome.error_message}"))
-    manifest.record(row.partition_key, row.page_id, outcome)
+    if not manifest.record(row.partition_key, row.page_id, outcome, owner=owner):
+        return None
     return PageRetry(
         input=f"{outcome.size}:{outcome.mtime_ns}", recipe=outcome.recipe,
         first_category=row.error_category,
