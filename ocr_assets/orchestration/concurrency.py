@@ -20,6 +20,9 @@ Why write the default at all instead of leaving it to Dagster: Dagster 1.13 init
 pool's limit from the default when a step first claims a slot, and on PostgreSQL that crashes
 runs which initialise it at the same moment, or after the default changed
 (dagster-io/dagster#33552). A limit written explicitly is never initialised again.
+
+A second pool, `corpus`, has one slot, always: the corpus build and its check are its steps,
+so builds never overlap (`CORPUS_POOL`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from ocr_assets.engine.settings import default_workers
 
 OCR_POOL = "tesseract"
 """Dagster pool of every step that runs Tesseract (the OCR of a folder, its retry pass)."""
+CORPUS_POOL = "corpus"
+"""Dagster pool of the corpus build and its check, with one slot: two runs that build the
+corpus at once (two commands, a command and the daemon's corpus sensor) would otherwise write
+its files over each other's, and a check could read one build's Parquet beside another's
+index."""
 DEFAULT_OCR_RUNS = 1
 """By default one folder OCRs at a time, with one worker per core: the fastest for big folders
 and for `ocr-assets run`, which OCRs folders one after the other. With many small folders on
@@ -52,6 +60,7 @@ def ensure_pool_limit(instance: dg.DagsterInstance, ocr_runs: int = 0,
     `dagster instance concurrency set tesseract N` (or `OCR_ASSETS_OCR_RUNS`)."""
     if ocr_runs < 0:
         raise ValueError(f"OCR_ASSETS_OCR_RUNS={ocr_runs} must be at least 1 (or 0: not set)")
+    ensure_corpus_pool(instance)
     wanted = ocr_runs or None
     storage = instance.event_log_storage
     limits = {pool.name: pool for pool in storage.get_pool_limits()}
@@ -66,6 +75,18 @@ def ensure_pool_limit(instance: dg.DagsterInstance, ocr_runs: int = 0,
     if current is None or current.from_default or current.limit != wanted:
         storage.set_concurrency_slots(OCR_POOL, wanted)
     return wanted
+
+
+def ensure_corpus_pool(instance: dg.DagsterInstance) -> None:
+    """Give the `corpus` pool its one slot, written like the `tesseract` pool's limit (a pool
+    with no limit of its own would let every corpus step run at once)."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    limits = {pool.name: pool for pool in storage.get_pool_limits()}
+    current = limits.get(CORPUS_POOL)
+    if current is None or current.from_default or current.limit != 1:
+        storage.set_concurrency_slots(CORPUS_POOL, 1)
 
 
 def pool_limit(instance: dg.DagsterInstance) -> int:

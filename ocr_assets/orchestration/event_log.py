@@ -158,10 +158,12 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
             watchdog, self._obs.schedule(watchdog, self._base_dir, recursive=True))
 
     def dispose(self) -> None:
+        """Stop the watch first: its thread reads the watched runs' databases, and a read that
+        came after the engines were closed would open one again, and keep it open."""
+        super().dispose()
         with self._db_lock:
             for engine in self._engines.pop(os.getpid(), OrderedDict()).values():
                 engine.dispose()
-        super().dispose()
 
 
 class _RunLogWatchdog(SqliteEventLogStorageWatchdog):

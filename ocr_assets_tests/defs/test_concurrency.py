@@ -3,20 +3,31 @@ limit, and workers per run that keep concurrent runs x workers within the cores.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from ocr_assets.engine.config import ProjectConfig
+from ocr_assets.engine.corpus.layout import PARQUET_KEY
 from ocr_assets.orchestration.concurrency import (
+    CORPUS_POOL,
     OCR_POOL,
     ensure_pool_limit,
     pool_limit,
     workers_per_run,
 )
 from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, render_instance_yaml
-from ocr_assets_tests.project_defs import CORPUS_TAG, corpus_job, ocr_scan_folders
+from ocr_assets.orchestration.resources import OcrConfig
+from ocr_assets_tests.project_defs import (
+    CORPUS_TAG,
+    corpus_complete,
+    corpus_job,
+    ocr_corpus,
+    ocr_scan_folders,
+)
 
 
 @pytest.fixture
@@ -127,3 +138,31 @@ def test_runs_times_workers_never_exceed_the_cores(instance: dg.DagsterInstance)
             concurrent = pool_limit(instance)
             assert concurrent == min(runs, cores, 10)
             assert concurrent * workers_per_run(instance, 0, cores=cores) <= cores
+
+
+def test_one_corpus_build_or_check_at_a_time_whatever_the_default(tmp_path: Path) -> None:
+    """The corpus build and its check share the `corpus` pool, which gets one slot even where
+    a cluster's default is 4: a second build waits for the first instead of writing the
+    corpus's files over its files."""
+    assert ocr_corpus.op.pool == CORPUS_POOL
+    assert corpus_complete.node_def.pool == CORPUS_POOL
+    with dg.instance_for_test(overrides={"concurrency": {"pools": {"default_limit": 4}}}) \
+            as instance:
+        instance.event_log_storage.set_concurrency_slots(CORPUS_POOL, 3)  # set in the UI
+        ensure_pool_limit(instance, cores=2)
+        assert {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}[
+            CORPUS_POOL] == 1
+        ocr = OcrConfig(scans_root=str(tmp_path / "scans"), data_root=str(tmp_path / "data"))
+        (tmp_path / "scans").mkdir()
+        instance.event_log_storage.claim_concurrency_slot(CORPUS_POOL, "a-build", "ocr_corpus")
+        results: list[dg.ExecuteInProcessResult] = []
+        second = threading.Thread(target=lambda: results.append(dg.materialize(
+            [ocr_corpus, corpus_complete], instance=instance, resources={"ocr": ocr})))
+        second.start()
+        time.sleep(4)
+        assert second.is_alive() and not ocr.project().corpus_store.exists(PARQUET_KEY), \
+            "the second build did not wait for the slot"
+        instance.event_log_storage.free_concurrency_slots_for_run("a-build")
+        second.join(timeout=60)
+        assert results and results[0].success
+        assert ocr.project().corpus_store.exists(PARQUET_KEY)

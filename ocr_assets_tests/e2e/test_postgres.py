@@ -28,7 +28,8 @@ import dagster as dg
 import pytest
 from PIL import Image
 
-from ocr_assets.engine.corpus.build import expected_pages, read_corpus
+from ocr_assets.engine.corpus.build import read_corpus
+from ocr_assets.engine.corpus.selection import expected_pages
 from ocr_assets.engine.manifest import open_manifest
 from ocr_assets.engine.store.outputs import LocalStore
 from ocr_assets.orchestration.concurrency import OCR_POOL

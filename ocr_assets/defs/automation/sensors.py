@@ -35,7 +35,7 @@ from ocr_assets.engine.folder.registry import folder_signature
 from ocr_assets.engine.naming import display_name
 from ocr_assets.engine.project import Project
 from ocr_assets.orchestration.automation import AutomationConfig
-from ocr_assets.orchestration.concurrency import ensure_pool_limit
+from ocr_assets.orchestration.concurrency import ensure_corpus_pool, ensure_pool_limit
 from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.requests import folder_pages, folder_run_requests, plan_runs
 from ocr_assets.orchestration.resources import OcrConfig
@@ -205,6 +205,7 @@ def evaluate_corpus(context: dg.SensorEvaluationContext,
     deleted since the last build, once no folder run is going on or `max_age_s` after the
     last request."""
     instance = context.instance
+    ensure_corpus_pool(instance)
     latest = _latest_folder_event(instance)
     if not latest and not context.cursor:
         return dg.SkipReason("no folder has been OCRed yet: the corpus is built once one is")

@@ -9,6 +9,7 @@ from ocr_assets.engine.corpus.build import build_corpus
 from ocr_assets.engine.manifest import DONE, FAILED
 from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.catalog import CORPUS_SCHEMA, OWNERS, tags
+from ocr_assets.orchestration.concurrency import CORPUS_POOL
 from ocr_assets.orchestration.metadata import TABLE_ROWS, markdown_table
 from ocr_assets.orchestration.resources import OcrConfig
 
@@ -56,13 +57,15 @@ def corpus_asset(freshness: dg.FreshnessPolicy | None = None) -> dg.AssetsDefini
 
     @dg.asset(name="ocr_corpus", deps=["page_texts"], group_name="corpus",
               kinds={"pandas", "parquet", "sqlite"}, owners=OWNERS, tags=tags("corpus"),
+              pool=CORPUS_POOL,
               metadata={"dagster/column_schema": CORPUS_SCHEMA},
               freshness_policy=freshness or AutomationConfig().corpus_freshness_policy(),
               description="Every done page of every folder whose blocking checks pass: "
                           "`<data>/corpus/pages.parquet`, `pages.jsonl` and `pages.sqlite` "
                           "(FTS5 full-text index). Incremental: only changed folders are "
-                          "re-read. Its freshness policy fails once the last build is older "
-                          "than OCR_ASSETS_CORPUS_FRESHNESS_H hours.")
+                          "re-read; one build at a time (pool `corpus`). Its freshness policy "
+                          "fails once the last build is older than "
+                          "OCR_ASSETS_CORPUS_FRESHNESS_H hours.")
     def ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
         return build_ocr_corpus(context, ocr)
 

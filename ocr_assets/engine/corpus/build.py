@@ -6,14 +6,14 @@ corpus users and archives expect.
 - `pages.sqlite`: SQLite with an FTS5 full-text index (`pages_fts`) for search
   (`ocr-assets search`, or any SQLite client).
 
-A folder is in the corpus only when its blocking verdict passes: every page terminal, the
-counts invariant holding and the failure share within its limit (`invariants.folder_verdict`,
-the same functions as the blocking asset checks). The build is incremental: each included
-folder's rows are kept as a part (`parts/<partition>.parquet`) with a signature of its
-manifest rows, and only folders whose signature changed are re-read from the page outputs;
-the others are taken from their part.
-Everything is written through the output store, atomically; `state.json` is written last, so a
-build that dies midway is redone by the next one.
+A folder is in the corpus only when its blocking verdict passes (`selection.py`). The build is
+incremental: each included folder's rows are kept as a part (`parts/<partition>.parquet`) with
+a signature of its manifest rows, and only folders whose signature changed are re-read from the
+page outputs; the others are taken from their part.
+Everything is written through the output store, atomically; `state.json` (`state.py`) is
+written last, so a build that dies midway is redone by the next one. Two builds never run at
+once: the corpus asset and its check share a Dagster pool of one slot (`orchestration/
+concurrency.py`), so one build's files are never mixed with another's.
 
 The folders' rows are gathered into a few large frames as they are read (`FrameChunks`): a
 pandas frame costs tens of KiB of its own whatever its rows, so one frame per folder held until
@@ -23,7 +23,6 @@ folder: 45 MiB more at 1,000 folders; docs/benchmarks.md, "Many small folders").
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import sqlite3
@@ -40,17 +39,16 @@ from ocr_assets.engine.corpus.layout import (
     PARQUET_KEY,
     PARTS_PREFIX,
     SQLITE_KEY,
-    STATE_KEY,
 )
-from ocr_assets.engine.folder.invariants import folder_verdict
-from ocr_assets.engine.manifest import DONE, Manifest, PageRecord
+from ocr_assets.engine.corpus.selection import included_partitions
+from ocr_assets.engine.corpus.state import BuildState, read_state, write_state
+from ocr_assets.engine.manifest import DONE, Manifest
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.store.outputs import OutputStore, read_json, read_text
 
 if TYPE_CHECKING:
     from ocr_assets.engine.project import Project
 
-STATE_VERSION = 1
 CORPUS_COLUMNS = ("folder", "partition", "page", "text", "mean_confidence", "garbage_score",
                   "flags", "flag_reason", "words", "chars", "engine", "engine_version",
                   "settings", "fingerprint")
@@ -98,28 +96,6 @@ class CorpusSummary:
     sqlite: str | None = None
 
 
-def partition_signature(rows: Iterable[PageRecord]) -> str:
-    """Changes whenever a page of the partition is added, removed, redone or re-recorded."""
-    digest = hashlib.sha256()
-    for row in sorted(rows, key=lambda r: r.page_id):
-        digest.update(json.dumps([row.page_id, row.status, row.fingerprint, row.output_name,
-                                  row.updated_at, row.flags, row.garbage_score]).encode())
-    return digest.hexdigest()
-
-
-@dataclass
-class CorpusSelection:
-    """Which folders the corpus holds, which it leaves out and why, and which wait for their
-    first run."""
-
-    included: dict[str, str] = field(default_factory=dict)
-    """partition key -> folder name of every folder whose blocking verdict passes."""
-    excluded: dict[str, str] = field(default_factory=dict)
-    """partition key -> why the folder is left out."""
-    waiting: list[str] = field(default_factory=list)
-    """Registered folders without a single manifest row: never run yet, nothing is wrong."""
-
-
 FOLDERS_PER_CHUNK = 64
 """Folder frames concatenated into one chunk: bounds what small folders' frames cost at once."""
 
@@ -160,24 +136,6 @@ class FrameChunks:
                 else pd.DataFrame(columns=list(CORPUS_COLUMNS)))
 
 
-def included_partitions(project: Project) -> CorpusSelection:
-    """The folders the corpus holds: those whose blocking verdict passes. A folder with no row
-    at all was registered but never run: it waits, and is not counted as a failure."""
-    selection = CorpusSelection()
-    counts = project.manifest.status_counts()
-    for record in project.manifest.folders():
-        key = record.partition_key
-        if not sum(counts.get(key, {}).values()):
-            selection.waiting.append(key)
-            continue
-        verdict = folder_verdict(project.folder(key))
-        if verdict.passed:
-            selection.included[key] = record.folder_name
-        else:
-            selection.excluded[key] = "blocking check failed: " + "; ".join(verdict.reasons())
-    return selection
-
-
 def partition_frame(manifest: Manifest, outputs: OutputStore, partition_key: str,
                     folder_name: str) -> pd.DataFrame:
     """The corpus rows of one folder's done pages, read from its page outputs."""
@@ -212,17 +170,6 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 def _read_parquet(store: OutputStore, key: str) -> pd.DataFrame:
     return pd.read_parquet(io.BytesIO(store.read_bytes(key)))
-
-
-def _read_state(corpus: OutputStore) -> dict[str, str]:
-    """partition -> signature of the previous build; empty when there is none to trust."""
-    try:
-        state = read_json(corpus, STATE_KEY)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-        return {}
-    return dict(state.get("partitions", {}))
 
 
 def _update_sqlite(corpus: OutputStore, frames: Iterable[pd.DataFrame],
@@ -264,14 +211,15 @@ def build_corpus(project: Project) -> CorpusSummary:
     selection = included_partitions(project)
     included, summary.excluded, summary.waiting = (selection.included, selection.excluded,
                                                    selection.waiting)
-    previous = _read_state(corpus)
+    previous = read_state(corpus) or BuildState()
     parts = corpus.child(PARTS_PREFIX)
-    signatures: dict[str, str] = {}
+    state = BuildState(left_out={key: signature for key, signature in selection.signatures.items()
+                                 if key not in included})
     changed, rows = FrameChunks(), FrameChunks()
     for key, folder_name in included.items():
-        signatures[key] = partition_signature(manifest.pages(key).values())
+        state.included[key] = selection.signatures[key]
         part_key = f"{key}.parquet"
-        if previous.get(key) == signatures[key] and parts.exists(part_key):
+        if previous.included.get(key) == state.included[key] and parts.exists(part_key):
             rows.add(_read_parquet(parts, part_key))
             summary.reused.append(key)
             continue
@@ -280,7 +228,7 @@ def build_corpus(project: Project) -> CorpusSummary:
         changed.add(frame)
         rows.add(frame)
         summary.reread.append(key)
-    summary.removed = sorted(previous.keys() - included.keys())
+    summary.removed = sorted(previous.included.keys() - included.keys())
     for key in summary.removed:
         parts.delete(f"{key}.parquet")
 
@@ -290,28 +238,17 @@ def build_corpus(project: Project) -> CorpusSummary:
         corpus.write_bytes(PARQUET_KEY, _parquet_bytes(corpus_frame))
         jsonl = corpus_frame.to_json(orient="records", lines=True, force_ascii=False)
         corpus.write_bytes(JSONL_KEY, (jsonl or "").encode("utf-8"))
-        if previous and corpus.exists(SQLITE_KEY):
+        if previous.included and corpus.exists(SQLITE_KEY):
             _update_sqlite(corpus, changed.frames(), [*summary.removed, *summary.reread],
                            rebuild=False)
         else:  # no trusted previous database: every included folder goes in
             _update_sqlite(corpus, rows.frames(), (), rebuild=True)
-    corpus.write_bytes(STATE_KEY, json.dumps({"version": STATE_VERSION,
-                                              "partitions": signatures}).encode())
+    write_state(corpus, state)
     summary.rows = rows.rows
     summary.folders = len(included)
     summary.parquet, summary.jsonl, summary.sqlite = (
         corpus.uri(PARQUET_KEY), corpus.uri(JSONL_KEY), corpus.uri(SQLITE_KEY))
     return summary
-
-
-def expected_pages(project: Project,
-                   selection: CorpusSelection | None = None) -> set[tuple[str, str]]:
-    """(partition, page) of every row the corpus must hold: the done pages of every folder whose
-    blocking verdict passes (`selection`, when the caller has it). From the manifest alone: no
-    page text is read."""
-    selection = selection or included_partitions(project)
-    return {(key, page_id) for key in selection.included
-            for page_id, row in project.manifest.pages(key).items() if row.status == DONE}
 
 
 def read_corpus(corpus: OutputStore,

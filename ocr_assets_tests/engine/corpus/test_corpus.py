@@ -6,89 +6,21 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ocr_assets.engine.config import ProjectConfig
-from ocr_assets.engine.corpus.build import (
-    CORPUS_COLUMNS,
-    build_corpus,
-    expected_pages,
-    read_corpus,
-)
+from ocr_assets.engine.corpus.build import CORPUS_COLUMNS, build_corpus, read_corpus
 from ocr_assets.engine.corpus.search import (
     CorpusNotBuiltError,
     count_indexed_pages,
     search_corpus,
 )
-from ocr_assets.engine.folder.stream import process_folder
-from ocr_assets.engine.manifest import Manifest
+from ocr_assets.engine.corpus.selection import expected_pages
 from ocr_assets.engine.page.worker import output_keys
-from ocr_assets.engine.project import Project
-from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.store.outputs import LocalStore
-
-
-@dataclass
-class Corpus:
-    """A project with two scan folders under a test's data root."""
-
-    project: Project
-
-    @property
-    def scans(self) -> Path:
-        return self.project.scans_root
-
-    @property
-    def manifest(self) -> Manifest:
-        return self.project.manifest
-
-    @property
-    def ocr(self) -> LocalStore:
-        return self.project.ocr_store
-
-    @property
-    def corpus(self) -> LocalStore:
-        return self.project.corpus_store
-
-    def process(self, key: str) -> None:
-        # Folders repeat the fixture scans on purpose; reading each is what these tests are
-        # about, not a duplicate taking another's (edited) text.
-        process_folder(self.project.folder(key),
-                       settings=OcrSettings(workers=2, reuse_duplicates=False))
-
-    def build(self):
-        self.project.register(self.project.scan())
-        return build_corpus(self.project)
-
-
-def project_at(root: Path) -> Project:
-    return Project(ProjectConfig(data_root=str(root)))
-
-
-@pytest.fixture(scope="module")
-def ocred(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> Path:
-    """Two folders OCRed once for the module; each test works on its own copy."""
-    root = tmp_path_factory.mktemp("corpus")
-    for key, page in (("alpha", "phototest.tif"), ("beta", "eurotext.tif")):
-        (root / "scans" / key).mkdir(parents=True)
-        shutil.copy(fixtures_dir / "pages" / page, root / "scans" / key / page)
-    corpus = Corpus(project_at(root))
-    corpus.project.register(corpus.project.scan())
-    corpus.process("alpha")
-    corpus.process("beta")
-    corpus.manifest.close()
-    return root
-
-
-@pytest.fixture
-def corpus(ocred: Path, tmp_path: Path) -> Corpus:
-    root = tmp_path / "copy"
-    shutil.copytree(ocred, root, symlinks=True)
-    return Corpus(project_at(root))
+from ocr_assets_tests.engine.corpus.corpus_project import Corpus, project_at
 
 
 def test_every_format_holds_one_row_per_done_page(corpus: Corpus) -> None:
