@@ -7,18 +7,20 @@ corpus users and archives expect.
   (`ocr-assets search`, or any SQLite client).
 
 A folder is in the corpus only when its blocking verdict passes (`selection.py`). The build is
-incremental: each included folder's rows are kept as a part (`parts/<partition>.parquet`) with
-a signature of its manifest rows, and only folders whose signature changed are re-read from the
-page outputs; the others are taken from their part.
-Everything is written through the output store, atomically; `state.json` (`state.py`) is
-written last, so a build that dies midway is redone by the next one. Two builds never run at
-once: the corpus asset and its check share a Dagster pool of one slot (`orchestration/
-concurrency.py`), so one build's files are never mixed with another's.
+incremental: the rows of a folder whose manifest rows are unchanged since the previous build
+(the signatures in `state.json`, `state.py`) are taken from the previous `pages.parquet`; only
+the folders that changed are read again from their page outputs, and the SQLite index is
+updated, not rebuilt. Two builds never run at once: the corpus asset and its check share a
+Dagster pool of one slot (`orchestration/concurrency.py`), so one build's files are never
+mixed with another's. Everything is written through the output store, atomically, and
+`state.json` last, so a build that dies midway is redone by the next one; a folder whose rows
+the previous files do not hold after all (such a build) is read again too.
 
-The folders' rows are gathered into a few large frames as they are read (`FrameChunks`): a
-pandas frame costs tens of KiB of its own whatever its rows, so one frame per folder held until
-the end made the build's peak memory grow with the number of folders (about 30 KiB a one-page
-folder: 45 MiB more at 1,000 folders; docs/benchmarks.md, "Many small folders").
+Why Arrow tables and no frame or file per folder: what a pandas frame, or a Parquet writer,
+costs whatever its rows made the build's memory grow with the number of folders (tens of KiB a
+folder: tens of MiB more at 1,000 small folders, docs/benchmarks.md, "Many small folders").
+The rows are read a chunk of folders at a time into one Arrow table each, and written from
+there in order: what is held grows with the rows, not with the folders.
 """
 
 from __future__ import annotations
@@ -27,21 +29,24 @@ import io
 import json
 import sqlite3
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from ocr_assets.engine.corpus.layout import (
-    JSONL_KEY,
-    PARQUET_KEY,
-    PARTS_PREFIX,
-    SQLITE_KEY,
+from ocr_assets.engine.corpus.layout import JSONL_KEY, PARQUET_KEY, PARTS_PREFIX, SQLITE_KEY
+from ocr_assets.engine.corpus.selection import CorpusSelection, included_partitions
+from ocr_assets.engine.corpus.state import (
+    BuildState,
+    legacy_partitions,
+    read_state,
+    write_state,
 )
-from ocr_assets.engine.corpus.selection import included_partitions
-from ocr_assets.engine.corpus.state import BuildState, read_state, write_state
 from ocr_assets.engine.manifest import DONE, Manifest
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.store.outputs import OutputStore, read_json, read_text
@@ -96,48 +101,21 @@ class CorpusSummary:
     sqlite: str | None = None
 
 
+ARROW_SCHEMA = pa.schema([
+    ("folder", pa.string()), ("partition", pa.string()), ("page", pa.string()),
+    ("text", pa.string()), ("mean_confidence", pa.float64()), ("garbage_score", pa.float64()),
+    ("flags", pa.string()), ("flag_reason", pa.string()), ("words", pa.int64()),
+    ("chars", pa.int64()), ("engine", pa.string()), ("engine_version", pa.string()),
+    ("settings", pa.string()), ("fingerprint", pa.string())])
+"""The corpus's columns (`CORPUS_COLUMNS`) with their types, the same in every build."""
 FOLDERS_PER_CHUNK = 64
-"""Folder frames concatenated into one chunk: bounds what small folders' frames cost at once."""
+"""Folders read into one Arrow table: bounds what many small folders cost at once."""
+ROWS_PER_BATCH = 1024
+"""Rows converted to Python at once when JSON Lines and SQLite are written."""
 
 
-class FrameChunks:
-    """Folders' corpus rows gathered as they come into a few large frames, in order: what is
-    held grows with the rows, not with the number of folders."""
-
-    def __init__(self, folders_per_chunk: int = FOLDERS_PER_CHUNK) -> None:
-        self.folders_per_chunk = folders_per_chunk
-        self.rows = 0
-        self._chunks: list[pd.DataFrame] = []
-        self._pending: list[pd.DataFrame] = []
-
-    def add(self, frame: pd.DataFrame) -> None:
-        """Take a folder's rows (an empty frame adds nothing)."""
-        if not len(frame):
-            return
-        self.rows += len(frame)
-        self._pending.append(frame)
-        if len(self._pending) >= self.folders_per_chunk:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._chunks.append(pd.concat(self._pending, ignore_index=True))
-            self._pending = []
-
-    def frames(self) -> list[pd.DataFrame]:
-        """Every row taken, in order, as a few frames."""
-        self._flush()
-        return list(self._chunks)
-
-    def frame(self) -> pd.DataFrame:
-        """Every row taken, in order, as one frame with the corpus's columns."""
-        frames = self.frames()
-        return (pd.concat(frames, ignore_index=True) if frames
-                else pd.DataFrame(columns=list(CORPUS_COLUMNS)))
-
-
-def partition_frame(manifest: Manifest, outputs: OutputStore, partition_key: str,
-                    folder_name: str) -> pd.DataFrame:
+def partition_records(manifest: Manifest, outputs: OutputStore, partition_key: str,
+                      folder_name: str) -> list[dict[str, object]]:
     """The corpus rows of one folder's done pages, read from its page outputs."""
     records: list[dict[str, object]] = []
     for page_id, row in sorted(manifest.pages(partition_key).items()):
@@ -159,24 +137,70 @@ def partition_frame(manifest: Manifest, outputs: OutputStore, partition_key: str
             "settings": json.dumps(settings, sort_keys=True) if settings else None,
             "fingerprint": row.fingerprint,
         })
-    return pd.DataFrame.from_records(records, columns=list(CORPUS_COLUMNS))
+    return records
 
 
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+def read_folders(manifest: Manifest, pages_store: OutputStore, folders: dict[str, str],
+                 folders_per_chunk: int = FOLDERS_PER_CHUNK) -> Iterator[pa.Table]:
+    """The rows of `folders` (partition key -> folder name), in their order, one Arrow table
+    per chunk of folders."""
+    keys = list(folders)
+    for start in range(0, len(keys), folders_per_chunk):
+        records = [record for key in keys[start:start + folders_per_chunk]
+                   for record in partition_records(manifest, pages_store.child(key), key,
+                                                   folders[key])]
+        yield pa.Table.from_pylist(records, schema=ARROW_SCHEMA)
+
+
+def _previous_rows(corpus: OutputStore, previous: BuildState,
+                   selection: CorpusSelection) -> tuple[pa.Table, set[str]]:
+    """The previous build's rows of the included folders it saw as they are now, and those
+    folders' keys. A folder whose rows the previous `pages.parquet` does not hold, in number,
+    is left out, to be read again."""
+    unchanged = {key for key in selection.included
+                 if previous.included.get(key) == selection.signatures[key]}
+    if not unchanged or not corpus.exists(PARQUET_KEY):
+        return ARROW_SCHEMA.empty_table(), set()
+    table = pq.read_table(io.BytesIO(corpus.read_bytes(PARQUET_KEY)))
+    if not table.schema.equals(ARROW_SCHEMA, check_metadata=False):  # not written by this build
+        return ARROW_SCHEMA.empty_table(), set()
+    table = table.filter(pc.is_in(table["partition"], pa.array(sorted(unchanged))))
+    held = dict(zip(*table.group_by("partition").aggregate([("page", "count")]).to_pydict()
+                    .values(), strict=True))
+    reusable = {key for key in unchanged if held.get(key, 0) == selection.done[key]}
+    if reusable != unchanged:
+        table = table.filter(pc.is_in(table["partition"], pa.array(sorted(reusable))))
+    return table, reusable
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
+    pq.write_table(table, buffer)
     return buffer.getvalue()
 
 
-def _read_parquet(store: OutputStore, key: str) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(store.read_bytes(key)))
+def _row_tuples(table: pa.Table) -> Iterator[tuple[object, ...]]:
+    """The table's rows as tuples in `CORPUS_COLUMNS` order, a batch at a time."""
+    for batch in table.to_batches(max_chunksize=ROWS_PER_BATCH):
+        yield from zip(*(batch.column(name).to_pylist() for name in CORPUS_COLUMNS),
+                       strict=True)
 
 
-def _update_sqlite(corpus: OutputStore, frames: Iterable[pd.DataFrame],
-                   drop: Iterable[str], rebuild: bool) -> None:
+def _jsonl_bytes(table: pa.Table) -> bytes:
+    buffer = io.StringIO()
+    for row in _row_tuples(table):
+        buffer.write(json.dumps(dict(zip(CORPUS_COLUMNS, row, strict=True)),
+                                ensure_ascii=False))
+        buffer.write("\n")
+    return buffer.getvalue().encode("utf-8")
+
+
+def _write_sqlite(corpus: OutputStore, tables: Iterable[pa.Table], drop: Iterable[str], *,
+                  rebuild: bool, rows: int) -> bool:
     """Delete the rows of the partitions in `drop` from `pages.sqlite` and insert the rows of
-    `frames`, starting from the previous file unless `rebuild`; the file is uploaded whole
-    (atomic in any store)."""
+    `tables`, starting from the previous file unless `rebuild`; the file is uploaded whole
+    (atomic in any store), and only when it holds `rows` rows: False when it does not (a
+    previous file that did not match the previous build), and nothing was uploaded."""
     with tempfile.TemporaryDirectory(prefix="ocr-assets-corpus-") as tmp:
         path = Path(tmp) / SQLITE_KEY
         if not rebuild and corpus.exists(SQLITE_KEY):
@@ -193,14 +217,23 @@ def _update_sqlite(corpus: OutputStore, frames: Iterable[pd.DataFrame],
                     db.execute("DELETE FROM pages WHERE partition = ?", (key,))
                 columns = ", ".join(CORPUS_COLUMNS)
                 marks = ", ".join("?" * len(CORPUS_COLUMNS))
-                for frame in frames:
-                    db.executemany(
-                        f"INSERT INTO pages ({columns}) VALUES ({marks})",
-                        frame.astype(object).where(frame.notna(), None).itertuples(
-                            index=False, name=None))
+                for table in tables:
+                    db.executemany(f"INSERT INTO pages ({columns}) VALUES ({marks})",
+                                   _row_tuples(table))
+            [(held,)] = db.execute("SELECT COUNT(*) FROM pages").fetchall()
         finally:
             db.close()
+        if held != rows:
+            return False
         corpus.write_bytes(SQLITE_KEY, path.read_bytes())
+        return True
+
+
+def _remove_legacy_parts(corpus: OutputStore) -> None:
+    """Delete the per-folder parts (`parts/<partition>.parquet`) an older version kept."""
+    parts = corpus.child(PARTS_PREFIX)
+    for key in legacy_partitions(corpus):
+        parts.delete(f"{key}.parquet")
 
 
 def build_corpus(project: Project) -> CorpusSummary:
@@ -211,40 +244,34 @@ def build_corpus(project: Project) -> CorpusSummary:
     selection = included_partitions(project)
     included, summary.excluded, summary.waiting = (selection.included, selection.excluded,
                                                    selection.waiting)
-    previous = read_state(corpus) or BuildState()
-    parts = corpus.child(PARTS_PREFIX)
-    state = BuildState(left_out={key: signature for key, signature in selection.signatures.items()
-                                 if key not in included})
-    changed, rows = FrameChunks(), FrameChunks()
-    for key, folder_name in included.items():
-        state.included[key] = selection.signatures[key]
-        part_key = f"{key}.parquet"
-        if previous.included.get(key) == state.included[key] and parts.exists(part_key):
-            rows.add(_read_parquet(parts, part_key))
-            summary.reused.append(key)
-            continue
-        frame = partition_frame(manifest, pages_store.child(key), key, folder_name)
-        parts.write_bytes(part_key, _parquet_bytes(frame))
-        changed.add(frame)
-        rows.add(frame)
-        summary.reread.append(key)
+    previous = read_state(corpus)
+    if previous is None:
+        _remove_legacy_parts(corpus)
+        previous = BuildState()
+    kept, reusable = _previous_rows(corpus, previous, selection)
+    summary.reused = [key for key in included if key in reusable]
+    summary.reread = [key for key in included if key not in reusable]
     summary.removed = sorted(previous.included.keys() - included.keys())
-    for key in summary.removed:
-        parts.delete(f"{key}.parquet")
-
+    state = BuildState(
+        included={key: selection.signatures[key] for key in included},
+        left_out={key: signature for key, signature in selection.signatures.items()
+                  if key not in included})
     outputs_exist = all(corpus.exists(k) for k in (PARQUET_KEY, JSONL_KEY, SQLITE_KEY))
+    summary.rows = kept.num_rows
     if summary.reread or summary.removed or not outputs_exist:
-        corpus_frame = rows.frame()
-        corpus.write_bytes(PARQUET_KEY, _parquet_bytes(corpus_frame))
-        jsonl = corpus_frame.to_json(orient="records", lines=True, force_ascii=False)
-        corpus.write_bytes(JSONL_KEY, (jsonl or "").encode("utf-8"))
-        if previous.included and corpus.exists(SQLITE_KEY):
-            _update_sqlite(corpus, changed.frames(), [*summary.removed, *summary.reread],
-                           rebuild=False)
-        else:  # no trusted previous database: every included folder goes in
-            _update_sqlite(corpus, rows.frames(), (), rebuild=True)
+        changed = list(read_folders(manifest, pages_store,
+                                    {key: included[key] for key in summary.reread}))
+        table = pa.concat_tables([kept, *changed]).sort_by(
+            [("partition", "ascending"), ("page", "ascending")])
+        summary.rows = table.num_rows
+        corpus.write_bytes(PARQUET_KEY, _parquet_bytes(table))
+        corpus.write_bytes(JSONL_KEY, _jsonl_bytes(table))
+        updated = previous.included and corpus.exists(SQLITE_KEY) and _write_sqlite(
+            corpus, changed, [*summary.removed, *summary.reread], rebuild=False,
+            rows=table.num_rows)
+        if not updated:  # no trusted previous database: every included folder goes in
+            _write_sqlite(corpus, [table], (), rebuild=True, rows=table.num_rows)
     write_state(corpus, state)
-    summary.rows = rows.rows
     summary.folders = len(included)
     summary.parquet, summary.jsonl, summary.sqlite = (
         corpus.uri(PARQUET_KEY), corpus.uri(JSONL_KEY), corpus.uri(SQLITE_KEY))

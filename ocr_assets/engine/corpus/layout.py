@@ -5,4 +5,5 @@ import pandas, which building it needs."""
 PARQUET_KEY, JSONL_KEY, SQLITE_KEY, STATE_KEY = (
     "pages.parquet", "pages.jsonl", "pages.sqlite", "state.json")
 PARTS_PREFIX = "parts"
-"""Each included folder's rows, kept between builds: `parts/<partition>.parquet`."""
+"""Where version 1 of the build kept each included folder's rows (`parts/<partition>.parquet`):
+deleted by the first newer build."""

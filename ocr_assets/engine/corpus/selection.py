@@ -49,6 +49,9 @@ class CorpusSelection:
     signatures: dict[str, str] = field(default_factory=dict)
     """partition key -> `partition_signature` of its rows as they were before the verdict, for
     every registered folder (waiting ones too: the signature of no rows)."""
+    done: dict[str, int] = field(default_factory=dict)
+    """partition key -> its done pages (with their text), from the same rows: the corpus rows
+    an included folder must have."""
 
 
 def included_partitions(project: Project) -> CorpusSelection:
@@ -60,6 +63,8 @@ def included_partitions(project: Project) -> CorpusSelection:
         key = record.partition_key
         rows = manifest.pages(key)
         selection.signatures[key] = partition_signature(rows.values())
+        selection.done[key] = sum(1 for row in rows.values()
+                                  if row.status == DONE and row.output_name is not None)
         if not rows:
             selection.waiting.append(key)
             continue

@@ -45,6 +45,18 @@ def read_state(corpus: OutputStore) -> BuildState | None:
                       left_out=dict(state.get("left_out", {})))
 
 
+def legacy_partitions(corpus: OutputStore) -> list[str]:
+    """The included folders of a version-1 state: that version kept a part per folder
+    (`parts/<partition>.parquet`), which a newer build deletes."""
+    try:
+        state = read_json(corpus, STATE_KEY)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+    if not isinstance(state, dict) or state.get("version") != 1:
+        return []
+    return list(state.get("partitions", {}))
+
+
 def write_state(corpus: OutputStore, state: BuildState) -> None:
     corpus.write_bytes(STATE_KEY, json.dumps({
         "version": STATE_VERSION, "partitions": state.included,

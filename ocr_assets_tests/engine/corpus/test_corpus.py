@@ -9,9 +9,17 @@ import sqlite3
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from ocr_assets.engine.corpus.build import CORPUS_COLUMNS, build_corpus, read_corpus
+from ocr_assets.engine.corpus.build import (
+    ARROW_SCHEMA,
+    CORPUS_COLUMNS,
+    build_corpus,
+    read_corpus,
+    read_folders,
+)
 from ocr_assets.engine.corpus.search import (
     CorpusNotBuiltError,
     count_indexed_pages,
@@ -80,7 +88,6 @@ def test_a_folder_whose_blocking_verdict_fails_is_left_out(corpus: Corpus,
     assert (summary.removed, summary.rows) == (["beta"], 1)
     assert list(read_corpus(corpus.corpus)["partition"]) == ["alpha"]
     assert count_indexed_pages(corpus.corpus) == 1
-    assert not corpus.corpus.exists("parts/beta.parquet")
 
     corpus.process("beta")
     back = corpus.build()
@@ -95,6 +102,51 @@ def test_a_folder_never_run_waits_and_is_no_failure(corpus: Corpus) -> None:
     assert summary.excluded == {}, "not OCRed yet is not a broken blocking rule"
     assert summary.rows == 2
     assert ("gamma", "p.tif") not in expected_pages(corpus.project)
+
+
+def test_rows_the_previous_files_lack_are_read_again_not_trusted(corpus: Corpus) -> None:
+    """A build that died after writing `pages.parquet` and `pages.sqlite` but before
+    `state.json` leaves files that the state does not describe: an unchanged folder whose rows
+    they lack is read again, and a database that does not add up is built again."""
+    corpus.build()
+    parquet = corpus.corpus.path("pages.parquet")
+    pq.write_table(pq.read_table(parquet).slice(1), parquet)  # alpha's row lost
+    with sqlite3.connect(corpus.corpus.path("pages.sqlite")) as db:
+        db.execute("DELETE FROM pages WHERE partition = 'beta'")
+    db.close()
+
+    summary = corpus.build()
+
+    assert (summary.reread, summary.reused) == (["alpha"], ["beta"])
+    assert list(read_corpus(corpus.corpus)["partition"]) == ["alpha", "beta"]
+    assert count_indexed_pages(corpus.corpus) == 2
+
+
+def test_chunks_of_folders_give_the_same_rows_order_and_types(corpus: Corpus) -> None:
+    """The build reads folders a chunk at a time into one Arrow table each: the size of a chunk
+    changes nothing in the rows."""
+    corpus.build()
+    folders = {"alpha": "alpha", "beta": "beta"}
+    one = pa.concat_tables(read_folders(corpus.manifest, corpus.ocr, folders, 1))
+    both = pa.concat_tables(read_folders(corpus.manifest, corpus.ocr, folders, 64))
+    assert one.equals(both) and one.schema == ARROW_SCHEMA
+    assert one.column("page").to_pylist() == ["phototest.tif", "eurotext.tif"]
+    assert one.equals(pq.read_table(corpus.corpus.path("pages.parquet")))
+
+
+def test_the_parts_of_an_older_version_are_deleted(corpus: Corpus) -> None:
+    """Version 1 kept a Parquet part per folder: the first newer build deletes them and
+    re-reads every folder (the older state is not trusted)."""
+    corpus.corpus.path("parts").mkdir(parents=True)
+    corpus.corpus.path("parts/alpha.parquet").write_bytes(b"PAR1")
+    corpus.corpus.path("state.json").write_text(json.dumps(
+        {"version": 1, "partitions": {"alpha": "0" * 64}}))
+
+    summary = corpus.build()
+
+    assert not corpus.corpus.path("parts/alpha.parquet").exists()
+    assert summary.reread == ["alpha", "beta"]
+    assert json.loads(corpus.corpus.path("state.json").read_text())["version"] == 2
 
 
 def test_a_lost_database_is_rebuilt_whole(corpus: Corpus) -> None:
