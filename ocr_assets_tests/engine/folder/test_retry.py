@@ -26,7 +26,7 @@ from ocr_assets.engine.folder.retry import (
     load_record,
     retry_failed_pages,
 )
-from ocr_assets.engine.manifest import DONE, FAILED
+from ocr_assets.engine.manifest import DONE, FAILED, RUNNING
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.engine.store.outputs import LocalStore
 from ocr_assets_tests.helpers import FIXTURES, Run, new_run
@@ -90,6 +90,32 @@ def test_a_truncated_page_is_recovered_and_the_hopeless_ones_say_why(damaged: Ru
     assert recovered["recovered_by"] == "redecode_truncated"
     assert recovered["first_category"] == "unreadable_image"
     assert recovered["status"] == DONE
+
+
+def test_a_page_another_run_took_over_meanwhile_is_left_to_it(
+        damaged: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The retry pass records a page only while it still holds the page's lease, as the main
+    pass does: here its lease on `cut.png` runs out and another run takes the page over while
+    the page is read; the pass records nothing for it, and counts nothing."""
+    manifest = damaged.scan_folder.manifest
+    claim = manifest.claim
+
+    def claim_then_lose(partition_key: str, page_id: str, owner: str, lease_s: float,
+                        expect_updated_at: float | None = None) -> bool:
+        if page_id != "cut.png":
+            return claim(partition_key, page_id, owner, lease_s, expect_updated_at)
+        assert claim(partition_key, page_id, owner, lease_s=-1)  # expires at once
+        assert claim(partition_key, page_id, "other-run", lease_s=3600)
+        return True
+
+    monkeypatch.setattr(manifest, "claim", claim_then_lose)
+    report = retry(damaged)
+
+    assert (report.tried, report.recovered, report.still_failing) == (1, 0, 1)
+    row = damaged.manifest.pages(damaged.key)["cut.png"]
+    assert (row.status, row.lease_owner) == (RUNNING, "other-run")
+    reports = LocalStore(damaged.out_root.parent / "reports" / damaged.key)
+    assert "cut.png" not in load_record(reports)
 
 
 def test_an_empty_file_or_one_that_is_no_image_is_not_retried_as_truncated(damaged: Run) -> None:
