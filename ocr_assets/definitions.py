@@ -6,10 +6,15 @@ from pathlib import Path
 
 import dagster as dg
 
+from ocr_assets.orchestration.allocators import use_system_arrow_pool
+
 
 def load_definitions() -> dg.Definitions:
     """Every definition of `ocr_assets/defs`, as this process's environment configures them
-    (the `ocr` resource, the sensors' intervals, the nightly cron, the step retries)."""
+    (the `ocr` resource, the sensors' intervals, the nightly cron, the step retries). A process
+    that loads them runs folders, so its Arrow buffers come from the system allocator
+    (`orchestration/allocators.py`)."""
+    use_system_arrow_pool()
     return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
 
 

@@ -189,3 +189,16 @@ def test_dg_checks_and_lists_the_definitions_from_the_checkout() -> None:
     for name in ("page_texts", "failed_pages", "page_accuracy", "ocr_corpus",
                  "scan_folder_sensor", "alert_sensor", "nightly_ingestion", "ocr_folder_job"):
         assert name in listing.stdout, name
+
+
+def test_a_process_that_loads_the_definitions_allocates_arrow_buffers_from_the_system() -> None:
+    """Arrow's default pool (mimalloc) keeps what it freed: a process that runs thousands of
+    folders takes the system allocator instead (`orchestration/allocators.py`). In a fresh
+    process, so that what this one loaded earlier does not decide it."""
+    probe = ("import pyarrow as pa; before = pa.default_memory_pool().backend_name; "
+             "from ocr_assets.definitions import load_definitions; load_definitions(); "
+             "print(before, pa.default_memory_pool().backend_name)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
+                            text=True, timeout=120, check=True)
+    before, after = result.stdout.split()
+    assert before != "system" and after == "system"
