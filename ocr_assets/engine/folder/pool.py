@@ -21,12 +21,16 @@ import multiprocessing
 import multiprocessing.util
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import TypeVar
 
 from pebble import ProcessPool
 
 from ocr_assets.engine.page.worker import init_worker
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 _lock = threading.Lock()
 _shared: tuple[tuple[object, ...], ProcessPool] | None = None
 _finalizer_of_pid: int | None = None
@@ -84,3 +88,31 @@ def worker_pool(workers: int, recycle_after: int, memory_mb: int = 0) -> Iterato
         shutdown_pool()
         raise
 
+
+
+def keep_in_flight(window: int, submit: Callable[[], tuple[Future[Result], Item] | None],
+                   settle: Callable[[Item, Future[Result]], None],
+                   between: Callable[[], None] = lambda: None) -> None:
+    """Keep up to `window` tasks in flight until `submit` has none left and every one is
+    settled. `submit` schedules the next task and returns its future with what `settle` needs
+    to record it (None when there is no task left); `settle` hears each finished task in this
+    thread; `between` runs after each refill and each round of settled tasks.
+
+    Why a window of tasks rather than all of them at once: a page is claimed (its lease
+    starts) only when it is submitted, so a page waiting its turn never outlives its lease,
+    and the next folder's pages start while the previous folder's last pages finish."""
+    in_flight: dict[Future[Result], Item] = {}
+    while True:
+        while len(in_flight) < window:
+            found = submit()
+            if found is None:
+                break
+            future, item = found
+            in_flight[future] = item
+        between()
+        if not in_flight:
+            return
+        finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in finished:
+            settle(in_flight.pop(future), future)
+        between()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from ocr_assets.engine.errors import FailureCategory
 from ocr_assets.engine.folder.batch import POOL_GRACE_S, pool_failure
 from ocr_assets.engine.folder.discovery import Page, discover_pages
-from ocr_assets.engine.folder.pool import worker_pool
+from ocr_assets.engine.folder.pool import keep_in_flight, worker_pool
 from ocr_assets.engine.manifest import DONE, FAILED, Manifest, PageOutcome, PageRecord
 from ocr_assets.engine.manifest.leases import run_owner
 from ocr_assets.engine.naming import output_name_for
@@ -292,15 +292,11 @@ def _run_retries(pages: dict[str, Page], todo: dict[str, tuple[Strategy, ...]],
     owner = run_owner()
     per_strategy_s = settings.page_timeout_s + POOL_GRACE_S
     queue = iter(pages.items())
-    window = 2 * max(1, settings.workers)
-    in_flight: dict[Future[RetryAttempt], tuple[PageTask, tuple[Strategy, ...]]] = {}
     with worker_pool(settings.workers, settings.recycle_after,
                      settings.worker_memory_mb) as pool:
-        while True:
-            while len(in_flight) < window:
-                page_id, page = next(queue, (None, None))
-                if page_id is None or page is None:
-                    break
+
+        def submit() -> tuple[Future[RetryAttempt], tuple[PageTask, tuple[Strategy, ...]]] | None:
+            for page_id, page in queue:
                 strategies = todo[page_id]
                 if not manifest.claim(partition_key, page_id, owner,
                                       lease_s=2 * per_strategy_s * len(strategies)):
@@ -308,33 +304,33 @@ def _run_retries(pages: dict[str, Page], todo: dict[str, tuple[Strategy, ...]],
                 task = PageTask(partition_key, folder.name, page_id, str(page.path), page.frame,
                                 page.size, page.mtime_ns, outputs, output_name_for(page_id),
                                 settings)
-                future = pool.schedule(retry_page, args=(task, strategies),
-                                       timeout=per_strategy_s * len(strategies))
-                in_flight[future] = (task, strategies)
-            if not in_flight:
-                break
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in finished:
-                task, strategies = in_flight.pop(future)
-                try:
-                    attempt = future.result()
-                except BaseException as exc:  # noqa: BLE001 - recorded as the page's failure
-                    failure = pool_failure(task, exc, settings)
-                    attempt = RetryAttempt(failure, (("+".join(s.name for s in strategies),
-                                                      FAILED, failure.error_category,
-                                                      failure.error_message),))
-                entry = _record_attempt(manifest, rows[task.page_id], attempt, strategies,
-                                        owner)
-                if entry is None:
-                    continue  # its lease ran out and another run took the page
-                record[task.page_id] = entry
-                report.tried += 1
-                if entry.outcome == RECOVERED:
-                    report.recovered += 1
-                else:
-                    report.still_failing += 1
-                if on_page is not None:
-                    on_page(task.page_id, entry)
+                return pool.schedule(retry_page, args=(task, strategies),
+                                     timeout=per_strategy_s * len(strategies)), (task, strategies)
+            return None
+
+        def settle(item: tuple[PageTask, tuple[Strategy, ...]],
+                   future: Future[RetryAttempt]) -> None:
+            task, strategies = item
+            try:
+                attempt = future.result()
+            except BaseException as exc:  # noqa: BLE001 - recorded as the page's failure
+                failure = pool_failure(task, exc, settings)
+                attempt = RetryAttempt(failure, (("+".join(s.name for s in strategies),
+                                                  FAILED, failure.error_category,
+                                                  failure.error_message),))
+            entry = _record_attempt(manifest, rows[task.page_id], attempt, strategies, owner)
+            if entry is None:
+                return  # its lease ran out and another run took the page
+            record[task.page_id] = entry
+            report.tried += 1
+            if entry.outcome == RECOVERED:
+                report.recovered += 1
+            else:
+                report.still_failing += 1
+            if on_page is not None:
+                on_page(task.page_id, entry)
+
+        keep_in_flight(2 * max(1, settings.workers), submit, settle)
 
 
 def _record_attempt(manifest: Manifest, row: PageRecord, attempt: RetryAttempt,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ from ocr_assets.engine.folder.batch import (
 )
 from ocr_assets.engine.folder.discovery import Page
 from ocr_assets.engine.folder.duplicates import take_duplicate
-from ocr_assets.engine.folder.pool import worker_pool
+from ocr_assets.engine.folder.pool import keep_in_flight, worker_pool
 from ocr_assets.engine.manifest import DONE, PageOutcome
 from ocr_assets.engine.manifest.base import content_key
 from ocr_assets.engine.manifest.leases import run_owner
@@ -239,31 +239,27 @@ def stream_folders(folders: Iterable[ScanFolder], settings: OcrSettings, *,
     process, in the thread that called. `order` decides which of a folder's pages are claimed
     first (largest first by default)."""
     stream = _Stream(iter(folders), settings, failed_again, on_page, on_done, on_refused, order)
-    window = 2 * max(1, settings.workers)
-    in_flight: dict[Future[PageOutcome], tuple[_Open, PageTask]] = {}
+
     with worker_pool(settings.workers, settings.recycle_after,
                      settings.worker_memory_mb) as pool:
-        while True:
-            while len(in_flight) < window:
-                found = stream.next_task()
-                if found is None:
-                    break
-                batch, task = found
-                future = pool.schedule(ocr_page, args=(task,),
-                                       timeout=pool_timeout_s(task.settings))
-                in_flight[future] = (batch, task)
-            stream.finish_done()
-            if not in_flight:
-                break
-            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in finished:
-                batch, task = in_flight.pop(future)
-                try:
-                    outcome = future.result()
-                except BaseException as exc:  # noqa: BLE001 - recorded as the page's failure
-                    outcome = pool_failure(task, exc, task.settings)
-                stream.record(batch, task.page_id, outcome)
-            stream.finish_done()
+
+        def submit() -> tuple[Future[PageOutcome], tuple[_Open, PageTask]] | None:
+            found = stream.next_task()
+            if found is None:
+                return None
+            task = found[1]
+            return pool.schedule(ocr_page, args=(task,),
+                                 timeout=pool_timeout_s(task.settings)), found
+
+        def settle(item: tuple[_Open, PageTask], future: Future[PageOutcome]) -> None:
+            batch, task = item
+            try:
+                outcome = future.result()
+            except BaseException as exc:  # noqa: BLE001 - recorded as the page's failure
+                outcome = pool_failure(task, exc, task.settings)
+            stream.record(batch, task.page_id, outcome)
+
+        keep_in_flight(2 * max(1, settings.workers), submit, settle, stream.finish_done)
 
 
 def process_folder(folder: ScanFolder, *, settings: OcrSettings | None = None,

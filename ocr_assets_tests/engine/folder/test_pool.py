@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from ocr_assets.engine.folder.pool import shutdown_pool, worker_pool
+from ocr_assets.engine.folder.pool import keep_in_flight, shutdown_pool, worker_pool
 from ocr_assets_tests.doubles.fault_engine import fault
 from ocr_assets_tests.helpers import Run, new_run
 
@@ -112,3 +114,50 @@ def test_a_multiprocessing_child_that_used_the_pool_still_exits(tmp_path: Path) 
     finished = subprocess.run([sys.executable, str(script)], timeout=240, check=False,
                               cwd=Path(__file__).resolve().parents[2])
     assert finished.returncode == 0
+
+
+def test_keep_in_flight_never_exceeds_its_window_and_settles_every_task() -> None:
+    """The loop both passes drive the pool with: at most `window` tasks at once, each settled
+    once in the calling thread, and `between` run after each refill and each round."""
+    running, most, lock = 0, 0, threading.Lock()
+    release = threading.Semaphore(0)
+
+    def task(n: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        release.acquire()
+        with lock:
+            running -= 1
+        return n * n
+
+    queue = iter(range(10))
+    settled: list[tuple[int, int]] = []
+    rounds: list[int] = []
+    caller = threading.get_ident()
+    with ThreadPoolExecutor(max_workers=8) as executor:
+
+        def submit() -> tuple[Future[int], int] | None:
+            n = next(queue, None)
+            if n is None:
+                return None
+            return executor.submit(task, n), n
+
+        def settle(n: int, future: Future[int]) -> None:
+            assert threading.get_ident() == caller
+            settled.append((n, future.result()))
+
+        def let_one_finish_at_a_time() -> None:  # tasks pile up until the window is full
+            for _ in range(10):
+                threading.Event().wait(0.02)
+                release.release()
+
+        releaser = threading.Thread(target=let_one_finish_at_a_time)
+        releaser.start()
+        keep_in_flight(3, submit, settle, lambda: rounds.append(len(settled)))
+        releaser.join()
+
+    assert sorted(settled) == [(n, n * n) for n in range(10)]
+    assert most == 3, "the window was filled, and never exceeded (8 threads could run)"
+    assert rounds[-1] == 10 and len(rounds) >= 4
