@@ -19,8 +19,18 @@ import pytest
 
 from ocr_assets_tests.helpers import FIXTURES
 from ocr_assets_tests.shared_ocr import SharedOcr, ocr_shared_set
+from ocr_assets_tests.xdist_groups import group_for_workers, mark_postgres_tests
 
 DEFAULT_TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks the PostgreSQL tests; on an xdist worker, also groups the tests and puts the long
+    groups first (`xdist_groups.py`), before xdist reads the groups."""
+    mark_postgres_tests(items)
+    if hasattr(config, "workerinput"):
+        group_for_workers(items)
 
 
 def testdata_location() -> Path:
