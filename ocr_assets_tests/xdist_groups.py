@@ -1,8 +1,9 @@
 """Which tests must share a pytest-xdist worker, and which go first.
 
-The suite runs on two workers (`-n 2 --dist loadgroup` in `pyproject.toml`'s `addopts`). With
-`loadgroup`, xdist hands each `xdist_group` to one worker as a whole and runs its tests there in
-collection order; `group_of` gives every test its group:
+The suite runs on two workers (`-n 2 --dist loadgroup` in `pyproject.toml`'s `addopts`). Each
+group below goes to one worker as a whole and runs there in collection order (how the workers
+hand the groups to xdist's scheduler: `xdist_scheduling.py`); `group_of` gives every test its
+group:
 
 - `postgres`: every test that uses the machine's PostgreSQL server, and the cluster test, which
   restarts that server. One after another on one worker, so the restart never cuts another
@@ -15,10 +16,10 @@ collection order; `group_of` gives every test its group:
   benchmark run, the CLI's first run) are built once, and the modules whose tests follow one
   another in order (the UI's steps, the backfill last) keep that order.
 
-xdist gives out the groups in the order of the collection (`--no-loadscope-reorder`; by default
-it would put the groups with the most tests first, however quick). `by_cost` puts the long
-groups first, so that the last group a worker takes is a short one and neither worker idles
-long at the end while the other finishes a two-minute group.
+The groups are given out in the order of the collection (`--no-loadscope-reorder`; by default
+xdist puts the groups with the most tests first, however quick), and the workers sort their
+collection long groups first (`sort_longest_first`): the last group a worker takes is then a
+short one, and neither worker idles long at the end while the other finishes a long group.
 """
 
 from __future__ import annotations
@@ -31,18 +32,18 @@ POSTGRES_MARKER = "postgres"
 """Registered in `pyproject.toml`: `-m postgres` selects every test of the PostgreSQL group."""
 
 LONGEST_FIRST = (
-    SHARED_OCR_GROUP,                                        # ~150 s: the shared set's OCR
-    "ocr_assets_tests/e2e/test_ui.py",                       # ~135 s
+    SHARED_OCR_GROUP,                                          # ~150 s: the shared set's OCR
+    "ocr_assets_tests/e2e/test_ui.py",                         # ~135 s
     "ocr_assets_tests/reliability/test_concurrent_starts.py",  # ~130 s
-    POSTGRES_GROUP,                                          # ~110 s: the cluster's ~55 s
-    "ocr_assets_tests/e2e/test_cli.py",                      # ~60 s
-    "ocr_assets_tests/reliability/test_crash_harness.py",    # ~40 s
-    "ocr_assets_tests/benchmarks/test_benchmark_smoke.py",   # ~31 s
-    "ocr_assets_tests/e2e/test_daemon.py",                   # ~25 s
+    POSTGRES_GROUP,                                            # ~120 s, the cluster's ~60 s
+    "ocr_assets_tests/e2e/test_cli.py",                        # ~60 s
+    "ocr_assets_tests/reliability/test_crash_harness.py",      # ~40 s
+    "ocr_assets_tests/benchmarks/test_benchmark_smoke.py",     # ~31 s
+    "ocr_assets_tests/e2e/test_daemon.py",                     # ~25 s
 )
-"""The groups of the suite that take longest, longest first (serial run on 2 cores, measured
-with `--durations`, 2026-12-07); every other group takes under 20 s. A group renamed or gone
-is caught by `test_xdist_groups.py`; a new long one belongs here."""
+"""The groups of the suite that take longest, longest first (a run in one process on 2 cores,
+`--durations`, 2026-12-07); every other group takes under 20 s. A module renamed or gone is
+caught by `test_xdist_groups.py`; a new long group belongs here."""
 
 
 def uses_postgres(item: pytest.Item) -> bool:
@@ -51,11 +52,7 @@ def uses_postgres(item: pytest.Item) -> bool:
 
 
 def group_of(item: pytest.Item) -> str:
-    """The xdist group `item` runs in (see the module's docstring); a test that names its own
-    with `@pytest.mark.xdist_group(name)` keeps it."""
-    named = item.get_closest_marker("xdist_group")
-    if named is not None:
-        return str(named.args[0] if named.args else named.kwargs.get("name", "default"))
+    """The group `item` runs in (see the module's docstring)."""
     if uses_postgres(item):
         return POSTGRES_GROUP
     if "shared_ocr" in getattr(item, "fixturenames", ()):
@@ -76,11 +73,7 @@ def mark_postgres_tests(items: list[pytest.Item]) -> None:
             item.add_marker(POSTGRES_MARKER)
 
 
-def group_for_workers(items: list[pytest.Item]) -> None:
-    """Mark every test with its xdist group and sort the long groups first (in place; a stable
-    sort, so each group keeps its tests' order). Only on an xdist worker: a run in one process
-    (`-n 0`) keeps the plain collection order."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group_of(item)))
+def sort_longest_first(items: list[pytest.Item]) -> None:
+    """Sort in place, long groups first; a stable sort, so each group keeps its tests' order.
+    Only on an xdist worker: a run in one process (`-n 0`) keeps the plain collection order."""
     items.sort(key=lambda item: by_cost(group_of(item)))
