@@ -1,5 +1,5 @@
 """How the suite is spread over xdist's workers (`xdist_groups.py`, `xdist_scheduling.py`), seen
-from a real `-n 2` run of the whole suite with `--setup-plan` (every test scheduled, none run):
+from a real `-n 2` run of part of the suite with `--setup-plan` (every test scheduled, none run):
 each group runs on one worker, the PostgreSQL group holds every test of the server and the
 cluster test that restarts it, and the long groups are given out first."""
 
@@ -16,6 +16,15 @@ import pytest
 from ocr_assets_tests.helpers import REPO, importing_the_tests
 from ocr_assets_tests.xdist_groups import LONGEST_FIRST, POSTGRES_GROUP
 
+MODULES = ["ocr_assets_tests/cluster/test_cluster.py", "ocr_assets_tests/e2e/test_ci_postgres.py",
+           "ocr_assets_tests/e2e/test_ui.py", "ocr_assets_tests/engine/folder/test_accuracy.py",
+           "ocr_assets_tests/engine/folder/test_naming.py",
+           "ocr_assets_tests/engine/manifest/test_manifest.py",
+           "ocr_assets_tests/engine/page/test_cli_parity.py"]
+"""Enough of the suite for every kind of group: the PostgreSQL tests of three modules (one
+param of a module, a whole one, one test of a module), the shared set's readers of two, the two
+longest groups, and many quick tests, in a third of the time the whole suite takes to collect."""
+
 RECORDER = textwrap.dedent("""
     import os
     from ocr_assets_tests.xdist_groups import group_of
@@ -29,7 +38,7 @@ RECORDER = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def schedule(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, str]]:
-    """(worker, group, node id) of every test of the suite, in the order each worker ran them."""
+    """(worker, group, node id) of every test of `MODULES`, in the order each worker ran them."""
     root = tmp_path_factory.mktemp("schedule")
     (root / "record_workers.py").write_text(RECORDER, encoding="utf-8")
     record = root / "record.tsv"
@@ -37,7 +46,7 @@ def schedule(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, s
     env.update(PYTHONPATH=f"{root}:{env['PYTHONPATH']}", RECORD_WORKERS_TO=str(record))
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-n", "2", "--setup-plan", "-q", "-p", "no:cacheprovider",
-         "-p", "record_workers", "--basetemp", str(root / "tmp")],
+         "-p", "record_workers", "--basetemp", str(root / "tmp"), *MODULES],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = record.read_text(encoding="utf-8").splitlines()
