@@ -16,11 +16,49 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from xdist.remote import Producer
+from xdist.workermanage import WorkerController
 
 from ocr_assets_tests.helpers import FIXTURES
 from ocr_assets_tests.shared_ocr import SharedOcr, ocr_shared_set
+from ocr_assets_tests.xdist_groups import mark_postgres_tests, sort_longest_first
+from ocr_assets_tests.xdist_scheduling import (
+    GROUPS_DIR_KEY,
+    GroupScheduling,
+    groups_dir,
+    remove_groups_dir,
+    write_groups,
+)
 
 DEFAULT_TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks the PostgreSQL tests; on an xdist worker, also sorts the long groups first and
+    hands every test's group to the scheduler (`xdist_groups.py`, `xdist_scheduling.py`)."""
+    mark_postgres_tests(items)
+    if hasattr(config, "workerinput"):
+        sort_longest_first(items)
+        write_groups(config, items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: WorkerController) -> None:
+    """Controller: tell each worker where to write its groups."""
+    node.workerinput[GROUPS_DIR_KEY] = str(groups_dir(node.config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> GroupScheduling | None:
+    """Controller: `--dist loadgroup` schedules by the groups of `xdist_groups.py`."""
+    if config.getvalue("dist") == "loadgroup":
+        return GroupScheduling(config, log, groups_dir(config))
+    return None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    remove_groups_dir(config)
 
 
 def testdata_location() -> Path:
@@ -89,13 +127,21 @@ def new_postgres_database(postgres_server: str) -> Iterator[Callable[[], str]]:
     import psycopg2
     from psycopg2 import sql
 
-    admin = psycopg2.connect(postgres_server)
-    admin.autocommit = True
     created: list[str] = []
+
+    def admin(statement: sql.Composable) -> None:
+        """One statement on a connection of its own: a connection kept for the whole run would
+        not outlive the cluster test's restart of the server."""
+        db = psycopg2.connect(postgres_server)
+        try:
+            db.autocommit = True
+            db.cursor().execute(statement)
+        finally:
+            db.close()
 
     def create() -> str:
         name = f"ocr_assets_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        admin.cursor().execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         created.append(name)
         return urlunsplit(urlsplit(postgres_server)._replace(path=f"/{name}"))
 
@@ -103,9 +149,8 @@ def new_postgres_database(postgres_server: str) -> Iterator[Callable[[], str]]:
         yield create
     finally:
         for name in created:
-            admin.cursor().execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
-        admin.close()
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ def _cluster(*options: str) -> tuple[dict[str, object], str]:
 
 
 @pytest.mark.slow
+@pytest.mark.postgres  # it restarts the server: never beside another PostgreSQL test
 def test_a_cluster_survives_a_kill_a_run_interrupt_a_cut_and_a_postgres_restart() -> None:
     """All four faults in one run (one cluster's set-up; 80-115 s here, with the machine's
     load), each once the run settled after the one before: every process of ocr1 SIGKILLed

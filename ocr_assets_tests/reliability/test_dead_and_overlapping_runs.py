@@ -82,7 +82,8 @@ def test_a_page_left_running_by_a_killed_run_is_recovered_by_the_next_run(
     assert check_counts(run.scan_folder).passed
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite",
+                                     pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_two_runs_of_one_folder_at_once_do_every_page_once_and_lose_no_row(
         tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
     run = new_run(tmp_path)

@@ -64,7 +64,7 @@ def test_every_setting_is_either_in_the_recipe_or_not() -> None:
         OcrSettings(psm=3, rotate_min_confidence=6.0).recipe_key()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where a manifest lives: a SQLite file, or a PostgreSQL schema of the test's own."""
     if request.param == "sqlite":

@@ -34,7 +34,7 @@ from ocr_assets.engine.manifest.sqlite import SqliteManifest
 KEY = "box-001"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def manifest(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Manifest]:
     if request.param == "sqlite":
         db = open_manifest(tmp_path / "manifest.sqlite")

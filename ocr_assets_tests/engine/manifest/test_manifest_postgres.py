@@ -121,12 +121,19 @@ def test_a_schema_newer_than_the_code_is_refused(postgres_manifest_url: str) -> 
 
 # Each writer is one run on the same folder: once all are connected (a start line in files),
 # it syncs the folder and releases expired leases (as every run does first), claims every page
-# it can, records the pages it won, then syncs again while the others are still recording.
+# it can, records the pages it won once every writer has claimed, then syncs again while the
+# others are still recording. The claims race; the records wait for all of them, because a
+# claim without the row's `updated_at` (as here) takes a page that is already done: a writer
+# that a loaded machine (an xdist neighbour) started a second late took pages the others had
+# finished, and the test saw 417 claims of 400 pages. A real run claims only what its plan saw
+# as needing OCR (`claim(..., expect_updated_at=)`): two real runs at once on either backend are
+# `reliability/test_dead_and_overlapping_runs.py`.
 WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from ocr_assets.engine.manifest import PageOutcome, open_manifest
     url, name, count, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+    writers = int(sys.argv[5])
     pages = [f"page_{n}.tif" for n in range(count)]
     db = open_manifest(url)
     (start / name).touch()
@@ -135,6 +142,9 @@ WRITER = textwrap.dedent("""
     db.sync_pages("shared", pages)
     db.release_expired("shared")
     won = [page for page in pages if db.claim("shared", page, name, 600)]
+    (start / f"{name}.claimed").touch()
+    while len(list(start.glob("*.claimed"))) < writers:
+        time.sleep(0.01)
     for page in won:
         db.record("shared", page, PageOutcome("done", "sha256:x", 1, 1, 1, output_name=name))
     db.sync_pages("shared", pages)
@@ -146,8 +156,9 @@ def test_runs_racing_for_one_folder_each_get_a_page_once_and_lose_no_row(
         postgres_manifest_url: str, tmp_path: Path) -> None:
     count, names = 400, [f"run{n}" for n in range(4)]
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, postgres_manifest_url, name,
-                                 str(count), str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for name in names]
+                                 str(count), str(tmp_path), str(len(names))], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for name in names]
     deadline = time.monotonic() + 120
     while (len(list(tmp_path.iterdir())) < len(names) and time.monotonic() < deadline
            and all(w.poll() is None for w in writers)):
