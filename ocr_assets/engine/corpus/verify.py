@@ -82,16 +82,16 @@ def verify_corpus(project: Project) -> CorpusVerification:
         return verification
     manifest = project.manifest
     selection = included_partitions(project)
-    pages = {key: manifest.pages(key) for key in selection.included}
-    after = {record.partition_key: partition_signature(manifest.pages(
-        record.partition_key).values()) for record in manifest.folders()}
-    changed = {key for key, signature in selection.signatures.items()
-               if signature != state.signature(key) or after.get(key) != signature}
-    changed |= (state.included.keys() | state.left_out.keys()) - selection.signatures.keys()
+    changed = (state.included.keys() | state.left_out.keys()) - selection.signatures.keys()
+    want: set[tuple[str, str]] = set()
+    for key, signature in selection.signatures.items():
+        rows = manifest.pages(key)  # read after the verdict: unchanged since, or changed
+        if signature != state.signature(key) or partition_signature(rows.values()) != signature:
+            changed.add(key)
+        elif key in selection.included:
+            want.update((key, page_id) for page_id, row in rows.items() if row.status == DONE)
     verification.changed = sorted(changed)
     verification.waiting = [key for key in selection.waiting if key not in changed]
-    want = {(key, page_id) for key, rows in pages.items() if key not in changed
-            for page_id, row in rows.items() if row.status == DONE}
     kept = written[~written["partition"].isin(changed)]
     have = set(zip(kept["partition"], kept["page"], strict=True))
     verification.expected, verification.rows = len(want), len(written)
