@@ -54,11 +54,16 @@ from ocr_assets.engine.store.outputs import OutputStore, read_json, read_text
 if TYPE_CHECKING:
     from ocr_assets.engine.project import Project
 
-CORPUS_COLUMNS = ("folder", "partition", "page", "text", "mean_confidence", "garbage_score",
-                  "flags", "flag_reason", "words", "chars", "engine", "engine_version",
-                  "settings", "fingerprint")
-"""`settings` is the JSON of the settings that produced the text (language, psm, engine,
-orientation detection), from the page's facts file."""
+ARROW_SCHEMA = pa.schema([
+    ("folder", pa.string()), ("partition", pa.string()), ("page", pa.string()),
+    ("text", pa.string()), ("mean_confidence", pa.float64()), ("garbage_score", pa.float64()),
+    ("flags", pa.string()), ("flag_reason", pa.string()), ("words", pa.int64()),
+    ("chars", pa.int64()), ("engine", pa.string()), ("engine_version", pa.string()),
+    ("settings", pa.string()), ("fingerprint", pa.string())])
+"""The corpus's columns with their types, the same in every build. `settings` is the JSON of
+the settings that produced the text (language, psm, engine, orientation detection), from the
+page's facts file."""
+CORPUS_COLUMNS = tuple(ARROW_SCHEMA.names)
 
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (
@@ -101,13 +106,6 @@ class CorpusSummary:
     sqlite: str | None = None
 
 
-ARROW_SCHEMA = pa.schema([
-    ("folder", pa.string()), ("partition", pa.string()), ("page", pa.string()),
-    ("text", pa.string()), ("mean_confidence", pa.float64()), ("garbage_score", pa.float64()),
-    ("flags", pa.string()), ("flag_reason", pa.string()), ("words", pa.int64()),
-    ("chars", pa.int64()), ("engine", pa.string()), ("engine_version", pa.string()),
-    ("settings", pa.string()), ("fingerprint", pa.string())])
-"""The corpus's columns (`CORPUS_COLUMNS`) with their types, the same in every build."""
 FOLDERS_PER_CHUNK = 64
 """Folders read into one Arrow table: bounds what many small folders cost at once."""
 ROWS_PER_BATCH = 1024

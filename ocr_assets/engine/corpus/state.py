@@ -33,13 +33,19 @@ class BuildState:
         return self.included.get(key, self.left_out.get(key))
 
 
-def read_state(corpus: OutputStore) -> BuildState | None:
-    """The last complete build's state; None when there is none to trust."""
+def _stored(corpus: OutputStore) -> dict[str, object]:
+    """`state.json` as stored; empty when there is none, or not a JSON object."""
     try:
         state = read_json(corpus, STATE_KEY)
     except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def read_state(corpus: OutputStore) -> BuildState | None:
+    """The last complete build's state; None when there is none to trust."""
+    state = _stored(corpus)
+    if state.get("version") != STATE_VERSION:
         return None
     return BuildState(included=dict(state.get("partitions", {})),
                       left_out=dict(state.get("left_out", {})))
@@ -48,13 +54,8 @@ def read_state(corpus: OutputStore) -> BuildState | None:
 def legacy_partitions(corpus: OutputStore) -> list[str]:
     """The included folders of a version-1 state: that version kept a part per folder
     (`parts/<partition>.parquet`), which a newer build deletes."""
-    try:
-        state = read_json(corpus, STATE_KEY)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return []
-    if not isinstance(state, dict) or state.get("version") != 1:
-        return []
-    return list(state.get("partitions", {}))
+    state = _stored(corpus)
+    return list(state.get("partitions", {})) if state.get("version") == 1 else []
 
 
 def write_state(corpus: OutputStore, state: BuildState) -> None:
