@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from ocr_assets.engine.corpus.build import CORPUS_COLUMNS
+from ocr_assets.engine.corpus.schema import CORPUS_COLUMNS
 from ocr_assets.engine.folder.reports import REPORT_COLUMNS
 
 OWNERS = ["team:digitisation"]

@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from ocr_assets.definitions import load_definitions
-from ocr_assets.engine.corpus.build import CORPUS_COLUMNS
+from ocr_assets.engine.corpus.schema import CORPUS_COLUMNS
 from ocr_assets.engine.folder.reports import REPORT_COLUMNS
 from ocr_assets.engine.settings import OcrSettings
 from ocr_assets.orchestration.run_state import FAILED_PAGES, PAGE_TEXTS

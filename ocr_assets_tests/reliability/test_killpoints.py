@@ -21,6 +21,15 @@ from ocr_assets.engine.store.atomic import write_text_atomic
 write_text_atomic(Path(sys.argv[1]) / "first.txt", "the first page, whole\\n")
 write_text_atomic(Path(sys.argv[1]) / "second.txt", "the second page, never seen half\\n")
 """
+COPY_TWO = """
+import sys
+from pathlib import Path
+from ocr_assets.engine.store.atomic import COPY_BLOCK, write_file_atomic
+root = Path(sys.argv[1])
+(root / "source.bin").write_bytes(b"a" * COPY_BLOCK + b"b" * 10)
+write_file_atomic(root / "first.bin", root / "source.bin")
+write_file_atomic(root / "second.bin", root / "source.bin")
+"""
 COMMIT_TWO = """
 import sys
 from ocr_assets.engine.manifest import open_manifest
@@ -49,6 +58,18 @@ def test_a_write_killed_before_its_rename_leaves_the_target_absent(tmp_path: Pat
     full = b"the second page, never seen half\n"
     assert content == (full[:len(full) // 2] if point == "atomic.partial" else full)
     assert remove_stale_temp_files(tmp_path) == 1  # its writer is dead
+
+
+def test_a_file_copy_killed_before_its_rename_leaves_the_target_absent(tmp_path: Path) -> None:
+    """`write_file_atomic` (the corpus's files) passes the same kill points as a write of
+    bytes: killed after its first block, the target is absent and the temp file partial."""
+    assert run_killed(COPY_TWO, tmp_path, "atomic.partial:2") == -signal.SIGKILL
+
+    assert (tmp_path / "first.bin").read_bytes() == (tmp_path / "source.bin").read_bytes()
+    assert not (tmp_path / "second.bin").exists()
+    [temp] = tmp_path.glob(".second.bin*.tmp")
+    assert temp.read_bytes() == b"a" * (1 << 20)
+    assert remove_stale_temp_files(tmp_path) == 1
 
 
 def test_a_write_killed_after_its_rename_leaves_the_whole_target(tmp_path: Path) -> None:

@@ -8,39 +8,39 @@ corpus users and archives expect.
 
 A folder is in the corpus only when its blocking verdict passes (`selection.py`). The build is
 incremental: the rows of a folder whose manifest rows are unchanged since the previous build
-(the signatures in `state.json`, `state.py`) are taken from the previous `pages.parquet`; only
-the folders that changed are read again from their page outputs, and the SQLite index is
-updated, not rebuilt. Two builds never run at once: the corpus asset and its check share a
-Dagster pool of one slot (`orchestration/concurrency.py`), so one build's files are never
-mixed with another's. Everything is written through the output store, atomically, and
-`state.json` last, so a build that dies midway is redone by the next one; a folder whose rows
-the previous files do not hold after all (such a build) is read again too.
+(the signatures in `state.json`, `state.py`) are taken from the previous `pages.parquet`
+(`previous.py`); only the folders that changed are read again from their page outputs, and the
+SQLite index is updated, not rebuilt (`files.py`). Two builds never run at once: the corpus
+asset and its check share a Dagster pool of one slot (`orchestration/concurrency.py`), so one
+build's files are never mixed with another's. Everything is written through the output store,
+atomically, and `state.json` last, so a build that dies midway is redone by the next one; a
+folder whose rows the previous files do not hold after all (such a build) is read again too.
 
-Why Arrow tables and no frame or file per folder: what a pandas frame, or a Parquet writer,
-costs whatever its rows made the build's memory grow with the number of folders (tens of KiB a
-folder: tens of MiB more at 1,000 small folders, docs/benchmarks.md, "Many small folders").
-The rows are read a chunk of folders at a time into one Arrow table each, and written from
-there in order: what is held grows with the rows, not with the folders.
+Why a stream, in partition order: the rows are written as they are read, the included folders
+one after another, a chunk of folders at a time for those read again; what a build holds is a
+chunk and a Parquet row group, whatever the number of folders or the size of the corpus (a
+frame or a file per folder, and then the whole corpus in memory, made it grow with both:
+docs/benchmarks.md, "Many small folders").
 """
 
 from __future__ import annotations
 
-import io
 import json
-import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from ocr_assets.engine.corpus.files import CorpusFiles, copy_previous_database
 from ocr_assets.engine.corpus.layout import JSONL_KEY, PARQUET_KEY, PARTS_PREFIX, SQLITE_KEY
-from ocr_assets.engine.corpus.selection import CorpusSelection, included_partitions
+from ocr_assets.engine.corpus.previous import PreviousRows, held_rows
+from ocr_assets.engine.corpus.schema import ARROW_SCHEMA
+from ocr_assets.engine.corpus.selection import included_partitions
 from ocr_assets.engine.corpus.state import (
     BuildState,
     legacy_partitions,
@@ -53,37 +53,6 @@ from ocr_assets.engine.store.outputs import OutputStore, read_json, read_text
 
 if TYPE_CHECKING:
     from ocr_assets.engine.project import Project
-
-ARROW_SCHEMA = pa.schema([
-    ("folder", pa.string()), ("partition", pa.string()), ("page", pa.string()),
-    ("text", pa.string()), ("mean_confidence", pa.float64()), ("garbage_score", pa.float64()),
-    ("flags", pa.string()), ("flag_reason", pa.string()), ("words", pa.int64()),
-    ("chars", pa.int64()), ("engine", pa.string()), ("engine_version", pa.string()),
-    ("settings", pa.string()), ("fingerprint", pa.string())])
-"""The corpus's columns with their types, the same in every build. `settings` is the JSON of
-the settings that produced the text (language, psm, engine, orientation detection), from the
-page's facts file."""
-CORPUS_COLUMNS = tuple(ARROW_SCHEMA.names)
-
-SQLITE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pages (
-    id INTEGER PRIMARY KEY,
-    folder TEXT NOT NULL, partition TEXT NOT NULL, page TEXT NOT NULL, text TEXT NOT NULL,
-    mean_confidence REAL, garbage_score REAL, flags TEXT, flag_reason TEXT, words INTEGER,
-    chars INTEGER, engine TEXT, engine_version TEXT, settings TEXT, fingerprint TEXT,
-    UNIQUE (partition, page)
-);
-CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(
-    text, content='pages', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS pages_ai AFTER INSERT ON pages BEGIN
-    INSERT INTO pages_fts (rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS pages_ad AFTER DELETE ON pages BEGIN
-    INSERT INTO pages_fts (pages_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
-"""
-"""The documented FTS5 external-content pattern: the index follows the table by triggers."""
 
 
 @dataclass
@@ -108,8 +77,6 @@ class CorpusSummary:
 
 FOLDERS_PER_CHUNK = 64
 """Folders read into one Arrow table: bounds what many small folders cost at once."""
-ROWS_PER_BATCH = 1024
-"""Rows converted to Python at once when JSON Lines and SQLite are written."""
 
 
 def partition_records(manifest: Manifest, outputs: OutputStore, partition_key: str,
@@ -150,88 +117,30 @@ def read_folders(manifest: Manifest, pages_store: OutputStore, folders: dict[str
         yield pa.Table.from_pylist(records, schema=ARROW_SCHEMA)
 
 
-def _previous_rows(corpus: OutputStore, previous: BuildState,
-                   selection: CorpusSelection) -> tuple[pa.Table, set[str]]:
-    """The previous build's rows of the included folders it saw as they are now, and those
-    folders' keys. A folder whose rows the previous `pages.parquet` does not hold, in number,
-    is left out, to be read again."""
-    unchanged = {key for key in selection.included
-                 if previous.included.get(key) == selection.signatures[key]}
-    if not unchanged or not corpus.exists(PARQUET_KEY):
-        return ARROW_SCHEMA.empty_table(), set()
-    table = pq.read_table(io.BytesIO(corpus.read_bytes(PARQUET_KEY)))
-    if not table.schema.equals(ARROW_SCHEMA, check_metadata=False):  # not written by this build
-        return ARROW_SCHEMA.empty_table(), set()
-    table = table.filter(pc.is_in(table["partition"], pa.array(sorted(unchanged))))
-    held = dict(zip(*table.group_by("partition").aggregate([("page", "count")]).to_pydict()
-                    .values(), strict=True))
-    reusable = {key for key in unchanged if held.get(key, 0) == selection.done[key]}
-    if reusable != unchanged:
-        table = table.filter(pc.is_in(table["partition"], pa.array(sorted(reusable))))
-    return table, reusable
-
-
-def _parquet_bytes(table: pa.Table) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    return buffer.getvalue()
-
-
-def _row_tuples(table: pa.Table) -> Iterator[tuple[object, ...]]:
-    """The table's rows as tuples in `CORPUS_COLUMNS` order, a batch at a time."""
-    for batch in table.to_batches(max_chunksize=ROWS_PER_BATCH):
-        yield from zip(*(batch.column(name).to_pylist() for name in CORPUS_COLUMNS),
-                       strict=True)
-
-
-def _jsonl_bytes(table: pa.Table) -> bytes:
-    buffer = io.StringIO()
-    for row in _row_tuples(table):
-        buffer.write(json.dumps(dict(zip(CORPUS_COLUMNS, row, strict=True)),
-                                ensure_ascii=False))
-        buffer.write("\n")
-    return buffer.getvalue().encode("utf-8")
-
-
-def _write_sqlite(corpus: OutputStore, tables: Iterable[pa.Table], drop: Iterable[str], *,
-                  rebuild: bool, rows: int) -> bool:
-    """Delete the rows of the partitions in `drop` from `pages.sqlite` and insert the rows of
-    `tables`, starting from the previous file unless `rebuild`; the file is uploaded whole
-    (atomic in any store), and only when it holds `rows` rows: False when it does not (a
-    previous file that did not match the previous build), and nothing was uploaded."""
-    with tempfile.TemporaryDirectory(prefix="ocr-assets-corpus-") as tmp:
-        path = Path(tmp) / SQLITE_KEY
-        if not rebuild and corpus.exists(SQLITE_KEY):
-            path.write_bytes(corpus.read_bytes(SQLITE_KEY))
-        db = sqlite3.connect(path)
-        try:
-            # A private copy that is uploaded whole once committed, or thrown away: no journal
-            # and no fsync to protect it (30 % of the full-text build's time on 10,000 pages).
-            db.execute("PRAGMA journal_mode = OFF")
-            db.execute("PRAGMA synchronous = OFF")
-            with db:
-                db.executescript(SQLITE_SCHEMA)
-                for key in drop:
-                    db.execute("DELETE FROM pages WHERE partition = ?", (key,))
-                columns = ", ".join(CORPUS_COLUMNS)
-                marks = ", ".join("?" * len(CORPUS_COLUMNS))
-                for table in tables:
-                    db.executemany(f"INSERT INTO pages ({columns}) VALUES ({marks})",
-                                   _row_tuples(table))
-            [(held,)] = db.execute("SELECT COUNT(*) FROM pages").fetchall()
-        finally:
-            db.close()
-        if held != rows:
-            return False
-        corpus.write_bytes(SQLITE_KEY, path.read_bytes())
-        return True
-
-
 def _remove_legacy_parts(corpus: OutputStore) -> None:
     """Delete the per-folder parts (`parts/<partition>.parquet`) an older version kept."""
     parts = corpus.child(PARTS_PREFIX)
     for key in legacy_partitions(corpus):
         parts.delete(f"{key}.parquet")
+
+
+def _ordered_rows(manifest: Manifest, pages_store: OutputStore, included: dict[str, str],
+                  reusable: set[str], previous: PreviousRows | None,
+                  ) -> Iterator[tuple[pa.Table, bool]]:
+    """The corpus's rows in partition order, each piece with whether it was read again: the
+    `reusable` folders' from `previous`, the others' from their page outputs, a chunk of
+    consecutive folders at a time."""
+    reread: dict[str, str] = {}
+    for key in sorted(included):
+        if key not in reusable:
+            reread[key] = included[key]
+            continue
+        if reread:
+            yield from ((rows, True) for rows in read_folders(manifest, pages_store, reread))
+            reread = {}
+        assert previous is not None  # a reusable folder comes from a previous file
+        yield previous.take(key), False
+    yield from ((rows, True) for rows in read_folders(manifest, pages_store, reread))
 
 
 def build_corpus(project: Project) -> CorpusSummary:
@@ -246,30 +155,38 @@ def build_corpus(project: Project) -> CorpusSummary:
     if previous is None:
         _remove_legacy_parts(corpus)
         previous = BuildState()
-    kept, reusable = _previous_rows(corpus, previous, selection)
+    unchanged = {key for key in included
+                 if previous.included.get(key) == selection.signatures[key]}
+    held = held_rows(corpus) if unchanged else {}
+    reusable = {key for key in unchanged if held.get(key) == selection.done[key]}
     summary.reused = [key for key in included if key in reusable]
     summary.reread = [key for key in included if key not in reusable]
     summary.removed = sorted(previous.included.keys() - included.keys())
-    state = BuildState(
+    summary.rows = sum(held[key] for key in reusable)
+    outputs_exist = all(corpus.exists(k) for k in (PARQUET_KEY, JSONL_KEY, SQLITE_KEY))
+    if summary.reread or summary.removed or not outputs_exist:
+        with tempfile.TemporaryDirectory(prefix="ocr-assets-corpus-") as tmp, \
+                ExitStack() as previous_file:
+            directory = Path(tmp)
+            rows = None if not reusable else PreviousRows(
+                previous_file.enter_context(corpus.open_read(PARQUET_KEY)))
+            files = CorpusFiles(
+                directory, drop=[*summary.removed, *summary.reread],
+                previous_database=bool(previous.included)
+                and copy_previous_database(corpus, directory))
+            try:
+                for piece, fresh in _ordered_rows(manifest, pages_store, included, reusable,
+                                                  rows):
+                    files.append(piece, fresh=fresh)
+            except BaseException:
+                files.discard()
+                raise
+            files.publish(corpus)
+            summary.rows = files.rows
+    write_state(corpus, BuildState(
         included={key: selection.signatures[key] for key in included},
         left_out={key: signature for key, signature in selection.signatures.items()
-                  if key not in included})
-    outputs_exist = all(corpus.exists(k) for k in (PARQUET_KEY, JSONL_KEY, SQLITE_KEY))
-    summary.rows = kept.num_rows
-    if summary.reread or summary.removed or not outputs_exist:
-        changed = list(read_folders(manifest, pages_store,
-                                    {key: included[key] for key in summary.reread}))
-        table = pa.concat_tables([kept, *changed]).sort_by(
-            [("partition", "ascending"), ("page", "ascending")])
-        summary.rows = table.num_rows
-        corpus.write_bytes(PARQUET_KEY, _parquet_bytes(table))
-        corpus.write_bytes(JSONL_KEY, _jsonl_bytes(table))
-        updated = previous.included and corpus.exists(SQLITE_KEY) and _write_sqlite(
-            corpus, changed, [*summary.removed, *summary.reread], rebuild=False,
-            rows=table.num_rows)
-        if not updated:  # no trusted previous database: every included folder goes in
-            _write_sqlite(corpus, [table], (), rebuild=True, rows=table.num_rows)
-    write_state(corpus, state)
+                  if key not in included}))
     summary.folders = len(included)
     summary.parquet, summary.jsonl, summary.sqlite = (
         corpus.uri(PARQUET_KEY), corpus.uri(JSONL_KEY), corpus.uri(SQLITE_KEY))
@@ -278,6 +195,8 @@ def build_corpus(project: Project) -> CorpusSummary:
 
 def read_corpus(corpus: OutputStore,
                 columns: list[str] | None = None) -> pd.DataFrame:
-    """The written corpus (`pages.parquet`); `FileNotFoundError` when it was never built."""
-    return pd.read_parquet(io.BytesIO(corpus.read_bytes(PARQUET_KEY)),
-                           columns=columns)
+    """The written corpus (`pages.parquet`), or only its `columns`, read from the file as
+    they are needed (two short columns of a large corpus cost only theirs); `FileNotFoundError`
+    when it was never built."""
+    with corpus.open_read(PARQUET_KEY) as source:
+        return pd.read_parquet(source, columns=columns)

@@ -15,9 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from ocr_assets.engine.killpoints import kill_point
 from ocr_assets.engine.manifest.leases import owner_is_dead, process_id
@@ -28,20 +31,16 @@ ABANDONED_TEMP_AGE_S = 3600.0
 """A temp file this old is abandoned even if its writer cannot be shown dead (another host)."""
 
 
-def write_bytes_atomic(target: Path, data: bytes) -> None:
+def _replace_atomically(target: Path, fill: Callable[[BinaryIO], None]) -> None:
+    """Write `target` through a temp file beside it that `fill` writes, then fsync and rename;
+    a failure leaves no temp file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name[:100]}{WRITER_MARK}{process_id()}{WRITER_MARK}",
         suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
-            # In two parts, so a kill between them leaves what a kill during a long write
-            # leaves: a temp file holding part of the data.
-            half = len(data) // 2
-            fh.write(data[:half])
-            fh.flush()
-            kill_point("atomic.partial")
-            fh.write(data[half:])
+            fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
         kill_point("atomic.written")
@@ -56,6 +55,37 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_bytes_atomic(target: Path, data: bytes) -> None:
+    def fill(fh: BinaryIO) -> None:
+        # In two parts, so a kill between them leaves what a kill during a long write
+        # leaves: a temp file holding part of the data.
+        half = len(data) // 2
+        fh.write(data[:half])
+        fh.flush()
+        kill_point("atomic.partial")
+        fh.write(data[half:])
+
+    _replace_atomically(target, fill)
+
+
+COPY_BLOCK = 1 << 20
+"""Bytes copied at once by `write_file_atomic`: what a copy holds in memory, whatever the
+file's size."""
+
+
+def write_file_atomic(target: Path, source: Path) -> None:
+    """`write_bytes_atomic` for the content of the file `source`, copied a block at a time (a
+    corpus file of any size costs one block of memory)."""
+    def fill(fh: BinaryIO) -> None:
+        with source.open("rb") as src:
+            fh.write(src.read(COPY_BLOCK))
+            fh.flush()
+            kill_point("atomic.partial")
+            shutil.copyfileobj(src, fh, COPY_BLOCK)
+
+    _replace_atomically(target, fill)
 
 
 def write_text_atomic(target: Path, text: str) -> None:

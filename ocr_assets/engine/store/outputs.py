@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
-from ocr_assets.engine.store.atomic import json_bytes, remove_stale_temp_files, write_bytes_atomic
+from ocr_assets.engine.store.atomic import (
+    json_bytes,
+    remove_stale_temp_files,
+    write_bytes_atomic,
+    write_file_atomic,
+)
 
 
 class OutputStore(Protocol):
@@ -35,6 +41,16 @@ class OutputStore(Protocol):
 
     def read_bytes(self, key: str) -> bytes:
         """The content; `FileNotFoundError` when there is none."""
+        ...
+
+    def put_file(self, key: str, source: Path) -> None:
+        """Write the content of the local file `source` atomically, without holding it in
+        memory (the corpus's files grow with the corpus)."""
+        ...
+
+    def open_read(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """The content as a seekable binary file, read as the reader goes; `FileNotFoundError`
+        when there is none."""
         ...
 
     def exists(self, key: str) -> bool: ...
@@ -80,6 +96,12 @@ class LocalStore:
 
     def read_bytes(self, key: str) -> bytes:
         return self.path(key).read_bytes()
+
+    def put_file(self, key: str, source: Path) -> None:
+        write_file_atomic(self.path(key), source)
+
+    def open_read(self, key: str) -> AbstractContextManager[BinaryIO]:
+        return self.path(key).open("rb")
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
@@ -130,6 +152,17 @@ class FsspecStore:
             return fs.cat_file(path)
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"{self.uri(key)} does not exist") from exc
+
+    def put_file(self, key: str, source: Path) -> None:
+        fs, path = self._path(key)
+        fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
+        fs.put_file(str(source), path)
+
+    def open_read(self, key: str) -> AbstractContextManager[BinaryIO]:
+        fs, path = self._path(key)
+        if not fs.isfile(path):
+            raise FileNotFoundError(f"{self.uri(key)} does not exist")
+        return fs.open(path, "rb")
 
     def exists(self, key: str) -> bool:
         fs, path = self._path(key)

@@ -13,13 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ocr_assets.engine.corpus.build import (
-    ARROW_SCHEMA,
-    CORPUS_COLUMNS,
-    build_corpus,
-    read_corpus,
-    read_folders,
-)
+from ocr_assets.engine.corpus import files
+from ocr_assets.engine.corpus.build import build_corpus, read_corpus, read_folders
+from ocr_assets.engine.corpus.schema import ARROW_SCHEMA, CORPUS_COLUMNS
 from ocr_assets.engine.corpus.search import (
     CorpusNotBuiltError,
     count_indexed_pages,
@@ -71,7 +67,8 @@ def test_an_unchanged_build_rereads_nothing_and_a_changed_folder_only_itself(
 
     assert (changed.reread, changed.reused) == (["alpha"], ["beta"])
     frame = read_corpus(corpus.corpus)
-    assert len(frame) == 3
+    assert list(zip(frame["partition"], frame["page"], strict=True)) == [
+        ("alpha", "phototest.tif"), ("alpha", "second.tif"), ("beta", "eurotext.tif")]
     assert "edited" not in " ".join(frame["text"])
     assert count_indexed_pages(corpus.corpus) == 3
     assert sorted(h.page for h in search_corpus(corpus.corpus, "renard")) == [
@@ -120,6 +117,42 @@ def test_rows_the_previous_files_lack_are_read_again_not_trusted(corpus: Corpus)
     assert (summary.reread, summary.reused) == (["alpha"], ["beta"])
     assert list(read_corpus(corpus.corpus)["partition"]) == ["alpha", "beta"]
     assert count_indexed_pages(corpus.corpus) == 2
+
+
+def test_a_previous_file_not_sorted_by_partition_is_read_again_not_reused(
+        corpus: Corpus) -> None:
+    """Rows are taken from the previous file by walking it in partition order: a file whose
+    folders are not in that order (not written by this build) gives nothing to reuse."""
+    corpus.build()
+    parquet = corpus.corpus.path("pages.parquet")
+    table = pq.read_table(parquet)
+    pq.write_table(pa.concat_tables([table.slice(1), table.slice(0, 1)]), parquet)
+
+    summary = corpus.build()
+
+    assert (summary.reread, summary.reused) == (["alpha", "beta"], [])
+    assert list(read_corpus(corpus.corpus)["partition"]) == ["alpha", "beta"]
+    assert count_indexed_pages(corpus.corpus) == 2
+
+
+def test_the_parquet_file_is_written_a_row_group_at_a_time(
+        corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a build holds is one row group: with groups of one row the file has one group per
+    page, and the same rows as one written whole; the next build takes them back unchanged."""
+    monkeypatch.setattr(files, "ROW_GROUP_ROWS", 1)
+    corpus.build()
+    parquet = corpus.corpus.path("pages.parquet")
+    assert pq.ParquetFile(parquet).num_row_groups == 2
+    written = pq.read_table(parquet)
+    assert written.equals(pa.concat_tables(read_folders(
+        corpus.manifest, corpus.ocr, {"alpha": "alpha", "beta": "beta"})))
+
+    corpus.corpus.path("pages.jsonl").unlink()  # a file missing: written again, from the reuse
+    again = corpus.build()
+
+    assert (again.reread, again.reused) == ([], ["alpha", "beta"])
+    assert pq.read_table(parquet).equals(written)
+    assert len(corpus.corpus.path("pages.jsonl").read_text().splitlines()) == 2
 
 
 def test_chunks_of_folders_give_the_same_rows_order_and_types(corpus: Corpus) -> None:

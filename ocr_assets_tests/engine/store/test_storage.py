@@ -96,6 +96,23 @@ def test_the_store_contract(store: OutputStore) -> None:
     assert pages.uri("page_1.tif.json").endswith("box-001/page_1.tif.json")
 
 
+def test_files_go_in_and_come_out_as_streams(store: OutputStore, tmp_path: Path) -> None:
+    """The corpus's files are put from disk and read as file objects, never whole in memory."""
+    source = tmp_path / "local.bin"
+    content = bytes(range(256)) * 5000  # more than one copy block
+    source.write_bytes(content)
+    store.put_file("corpus/pages.bin", source)
+    store.put_file("corpus/pages.bin", source)  # replaced, not appended to
+
+    with store.open_read("corpus/pages.bin") as read:
+        assert read.read(256) == bytes(range(256))
+        read.seek(len(content) - 3)
+        assert read.read() == content[-3:]
+    assert store.read_bytes("corpus/pages.bin") == content
+    with pytest.raises(FileNotFoundError):
+        store.open_read("corpus/missing.bin")
+
+
 @pytest.mark.parametrize("key", ["", "/etc/passwd", "../escape.txt", "a/../../b", "a//b",
                                  "./a", "a\\b", "a\0b"])
 def test_keys_never_leave_the_store(store: OutputStore, key: str) -> None:
