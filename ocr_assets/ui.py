@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ocr_assets.engine.config import ProjectConfig
+from ocr_assets.orchestration.allocators import with_allocators
 from ocr_assets.orchestration.instance import (
     PROJECT_ROOT,
     InstanceOpenError,
@@ -37,10 +38,11 @@ def dev_command(args: Sequence[str]) -> list[str]:
 def dev_environment(environ: Mapping[str, str]) -> tuple[dict[str, str], Path]:
     """The environment of every process `dagster dev` starts (webserver, daemon, code server,
     runs): this one's, with the project's configuration spelled out (absolute data and scans
-    roots) and `DAGSTER_HOME` set to the project's instance; and that home."""
+    roots), `DAGSTER_HOME` set to the project's instance and Arrow's allocator
+    (`orchestration/allocators.py`); and that home."""
     config = ProjectConfig.from_environ(environ)
     home = dagster_home(Path(config.data_root), environ)
-    return {**environ, **config.environ(), "DAGSTER_HOME": str(home)}, home
+    return {**with_allocators(environ), **config.environ(), "DAGSTER_HOME": str(home)}, home
 
 
 def main(argv: Sequence[str] | None = None) -> None:

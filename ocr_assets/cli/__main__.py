@@ -1,7 +1,5 @@
 """`python -m ocr_assets.cli`: the same as the `ocr-assets` command."""
 
-import sys
+from ocr_assets.cli.main import console_main
 
-from ocr_assets.cli.main import main
-
-sys.exit(main())
+console_main()

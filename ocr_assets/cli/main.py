@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from ocr_assets.cli.exits import EXIT_RUN_FAILED, Refused
 from ocr_assets.cli.options import add_data_flag, add_scans_flag
 from ocr_assets.engine.manifest.base import ManifestOpenError
+from ocr_assets.orchestration.allocators import with_allocators
 from ocr_assets.orchestration.instance import InstanceOpenError
 
 DESCRIPTION = "the headless way in, through the same Dagster assets and the same instance"
@@ -86,3 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ManifestOpenError, InstanceOpenError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_RUN_FAILED
+
+
+def console_main() -> NoReturn:
+    """The `ocr-assets` command (and `python -m ocr_assets.cli`): `main`, in a process started
+    with the allocators' environment (`orchestration/allocators.py`), which Arrow reads only when
+    a process starts; the command is executed again with it, once, before anything is loaded."""
+    environment = with_allocators(os.environ)
+    if environment != dict(os.environ):
+        os.execve(sys.executable, [sys.executable, "-m", "ocr_assets.cli", *sys.argv[1:]],
+                  environment)
+    sys.exit(main())

@@ -17,6 +17,8 @@ from ocr_assets.engine.project import Project
 if TYPE_CHECKING:
     import dagster as dg
 
+    from ocr_assets.orchestration.batches import FolderBatch
+
 QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -97,7 +99,9 @@ def _failed_folders(result: Any) -> dict[str, str]:
 
 def _blocking_failures(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
     """partition -> the blocking checks that failed for it in the run, read from the instance
-    (where the folder step recorded them, per folder) a page of records at a time."""
+    (where the folder step recorded them, per folder) a page of records at a time. Asked only
+    of a run that failed: a run of folders that all passed has none, and reading back its
+    thousands of check results cost the orchestrating process memory for nothing."""
     import dagster as dg
 
     from ocr_assets.orchestration.run_events import check_evaluations
@@ -153,22 +157,30 @@ def execute_folders(instance: dg.DagsterInstance, project: Project,
     with Progress(pages_to_do, project.manifest) as progress:
         for batch in batches:
             progress.watch(batch.keys)
-            result = folder_job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=_run_config(project),
-                tags={**batch.partition_tags(), **_tags(trigger, batch.reason())})
-            send_alerts(instance, project, [result.run_id])
-            blocking = _blocking_failures(instance, result.run_id)
-            for key, checks in sorted(blocking.items()):
-                outcome.blocking_failed.append(f"{key}: {', '.join(checks)}")
-            if result.success:
-                continue
-            failed = _failed_folders(result)
-            for key, why in sorted(failed.items()):
-                if key not in blocking:
-                    outcome.run_failed.append(f"{key}: {why}")
-            if not failed:
-                outcome.run_failed.append(f"{', '.join(batch.keys)}: {_failure_reason(result)}")
+            _execute_batch(instance, project, folder_job, batch, trigger, outcome)
     return outcome
+
+
+def _execute_batch(instance: dg.DagsterInstance, project: Project, folder_job: dg.JobDefinition,
+                   batch: FolderBatch, trigger: str, outcome: Outcome) -> None:
+    """One in-process run over the batch's folders, what went wrong added to `outcome`. The
+    run's result (every event of the run) is let go when this returns, before the next run
+    starts: a command that runs many batches holds one run's events at most."""
+    result = folder_job.execute_in_process(
+        instance=instance, raise_on_error=False, run_config=_run_config(project),
+        tags={**batch.partition_tags(), **_tags(trigger, batch.reason())})
+    send_alerts(instance, project, [result.run_id])
+    if result.success:  # a failed blocking check fails the folder step: none failed
+        return
+    blocking = _blocking_failures(instance, result.run_id)
+    for key, checks in sorted(blocking.items()):
+        outcome.blocking_failed.append(f"{key}: {', '.join(checks)}")
+    failed = _failed_folders(result)
+    for key, why in sorted(failed.items()):
+        if key not in blocking:
+            outcome.run_failed.append(f"{key}: {why}")
+    if not failed:
+        outcome.run_failed.append(f"{', '.join(batch.keys)}: {_failure_reason(result)}")
 
 
 def execute_corpus(instance: dg.DagsterInstance, project: Project, outcome: Outcome, *,

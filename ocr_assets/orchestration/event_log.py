@@ -12,6 +12,10 @@ What it keeps open: the index database for the life of the process, and the data
 few runs this process is writing or reading (a small LRU set, each closed when its run ends,
 which checkpoints its write-ahead log into the database file). Both are guarded by the
 storage's own lock and re-opened in a forked child, which never touches what it inherited.
+A run that ended in this process is read afterwards (its check results, its alerts) through a
+connection of its own, closed after the read, as the stock storage does: kept open, each such
+database held its page cache, 2-3 MiB for a run of 200 folders, in a process that runs one
+after another (docs/benchmarks.md, "Many small folders").
 
 The one thing a kept connection changes for a reader: the stock storage's close folded each
 event into the run's database file, whose modification the UI's live run view watches; a kept
@@ -69,6 +73,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: dict[int, OrderedDict[str, Engine]] = {}
+        self._ended: set[str] = set()
         self._tables_found: set[str] = set()
         self._asset_key_index_cols = False
         super().__init__(base_dir, inst_data)
@@ -109,6 +114,10 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
+        if shard in self._ended:
+            with super()._connect(shard) as conn:
+                yield conn
+            return
         with self._db_lock, self._engine(shard).connect() as conn, conn.begin():
             yield conn
 
@@ -136,6 +145,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
         if event.is_dagster_event and event.dagster_event_type in RUN_ENDED:
             with self._db_lock:
                 self._close(event.run_id)
+                self._ended.add(event.run_id)
 
     def delete_events(self, run_id: str) -> None:
         super().delete_events(run_id)

@@ -133,6 +133,22 @@ def test_a_process_keeps_a_few_run_databases_open(tmp_path: Path) -> None:
     assert not storage._engines
 
 
+def test_a_run_that_ended_here_is_read_afterwards_without_keeping_it_open(
+        tmp_path: Path) -> None:
+    """The command line reads each run's check results and alerts after the run: a database
+    kept open for that held its page cache until four more runs had pushed it out."""
+    storage = KeptOpenSqliteEventLogStorage(str(tmp_path / "runs"))
+    storage.store_event(_message("run-1", "page read"))
+    storage.store_event(_run_ended("run-1"))
+    storage.store_event(_message("run-2", "page read"))
+
+    assert storage.get_logs_for_run("run-1")[0].user_message == "page read"
+    open_runs = [shard for shard in storage._engines[event_log.os.getpid()] if shard != "index"]
+    assert open_runs == ["run-2"], "the run still going stays open; the one that ended does not"
+    assert not (tmp_path / "runs" / "run-1.db-wal").exists()
+    storage.dispose()
+
+
 def test_the_home_gets_it_at_its_own_path_and_a_file_with_its_own_storage_is_kept(
         tmp_path: Path) -> None:
     home = tmp_path / 'a "quoted" \\ home: #1'
