@@ -17,8 +17,8 @@ atomically, and `state.json` last, so a build that dies midway is redone by the 
 folder whose rows the previous files do not hold after all (such a build) is read again too.
 
 Why a stream, in partition order: the rows are written as they are read, the included folders
-one after another, a chunk of folders at a time for those read again; what a build holds is a
-chunk and a Parquet row group, whatever the number of folders or the size of the corpus (a
+one after another, a chunk of rows at a time; what a build holds is a chunk of rows and a
+Parquet row group, whatever the number of folders, their size or the size of the corpus (a
 frame or a file per folder, and then the whole corpus in memory, made it grow with both:
 docs/benchmarks.md, "Many small folders").
 """
@@ -75,14 +75,15 @@ class CorpusSummary:
     sqlite: str | None = None
 
 
-FOLDERS_PER_CHUNK = 64
-"""Folders read into one Arrow table: bounds what many small folders cost at once."""
+ROWS_PER_CHUNK = 1024
+"""Pages read from their outputs into one Arrow table: bounds what a build holds of them,
+whether they come from many small folders or from one large one."""
 
 
 def partition_records(manifest: Manifest, outputs: OutputStore, partition_key: str,
-                      folder_name: str) -> list[dict[str, object]]:
-    """The corpus rows of one folder's done pages, read from its page outputs."""
-    records: list[dict[str, object]] = []
+                      folder_name: str) -> Iterator[dict[str, object]]:
+    """The corpus rows of one folder's done pages, read from its page outputs as they are
+    asked for."""
     for page_id, row in sorted(manifest.pages(partition_key).items()):
         if row.status != DONE or row.output_name is None:
             continue
@@ -93,7 +94,7 @@ def partition_records(manifest: Manifest, outputs: OutputStore, partition_key: s
             facts = {}
         facts = facts if isinstance(facts, dict) else {}
         settings = facts.get("settings")
-        records.append({
+        yield {
             "folder": folder_name, "partition": partition_key, "page": page_id,
             "text": read_text(outputs, text_key), "mean_confidence": row.mean_confidence,
             "garbage_score": row.garbage_score, "flags": row.flags,
@@ -101,19 +102,21 @@ def partition_records(manifest: Manifest, outputs: OutputStore, partition_key: s
             "engine": row.engine, "engine_version": facts.get("engine_version"),
             "settings": json.dumps(settings, sort_keys=True) if settings else None,
             "fingerprint": row.fingerprint,
-        })
-    return records
+        }
 
 
 def read_folders(manifest: Manifest, pages_store: OutputStore, folders: dict[str, str],
-                 folders_per_chunk: int = FOLDERS_PER_CHUNK) -> Iterator[pa.Table]:
+                 rows_per_chunk: int = ROWS_PER_CHUNK) -> Iterator[pa.Table]:
     """The rows of `folders` (partition key -> folder name), in their order, one Arrow table
-    per chunk of folders."""
-    keys = list(folders)
-    for start in range(0, len(keys), folders_per_chunk):
-        records = [record for key in keys[start:start + folders_per_chunk]
-                   for record in partition_records(manifest, pages_store.child(key), key,
-                                                   folders[key])]
+    per `rows_per_chunk` rows (the last one shorter)."""
+    records: list[dict[str, object]] = []
+    for key, name in folders.items():
+        for record in partition_records(manifest, pages_store.child(key), key, name):
+            records.append(record)
+            if len(records) == rows_per_chunk:
+                yield pa.Table.from_pylist(records, schema=ARROW_SCHEMA)
+                records = []
+    if records:
         yield pa.Table.from_pylist(records, schema=ARROW_SCHEMA)
 
 
@@ -128,8 +131,8 @@ def _ordered_rows(manifest: Manifest, pages_store: OutputStore, included: dict[s
                   reusable: set[str], previous: PreviousRows | None,
                   ) -> Iterator[tuple[pa.Table, bool]]:
     """The corpus's rows in partition order, each piece with whether it was read again: the
-    `reusable` folders' from `previous`, the others' from their page outputs, a chunk of
-    consecutive folders at a time."""
+    `reusable` folders' from `previous`, the others' from their page outputs, a chunk of rows
+    of consecutive folders at a time."""
     reread: dict[str, str] = {}
     for key in sorted(included):
         if key not in reusable:
@@ -139,7 +142,7 @@ def _ordered_rows(manifest: Manifest, pages_store: OutputStore, included: dict[s
             yield from ((rows, True) for rows in read_folders(manifest, pages_store, reread))
             reread = {}
         assert previous is not None  # a reusable folder comes from a previous file
-        yield previous.take(key), False
+        yield from ((rows, False) for rows in previous.take(key))
     yield from ((rows, True) for rows in read_folders(manifest, pages_store, reread))
 
 

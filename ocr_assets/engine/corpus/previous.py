@@ -26,25 +26,28 @@ ROWS_PER_READ = 4096
 """Rows read from the previous file at once."""
 
 
-def partition_runs(source: BinaryIO,
-                   columns: list[str] | None = None) -> Iterator[tuple[object, pa.Table]]:
-    """The rows of the Parquet file `source` as runs of one partition each, in file order
-    (a partition whose rows are not together comes as several runs)."""
-    key: object = None
-    pieces: list[pa.RecordBatch] = []
-    for batch in pq.ParquetFile(source).iter_batches(batch_size=ROWS_PER_READ,
-                                                     columns=columns):
+def partition_pieces(source: BinaryIO,
+                     columns: list[str] | None = None) -> Iterator[tuple[object, pa.Table]]:
+    """The rows of the Parquet file `source` in file order, as pieces of at most
+    `ROWS_PER_READ` rows of one partition each (a partition's rows come as consecutive pieces,
+    or, in a file not sorted by partition, as several runs of them).
+
+    Read a row group at a time, without Arrow's read-ahead (`pre_buffer`), which buffered the
+    column chunks of the row groups to come: the memory of an incremental build grew with the
+    corpus (measured: docs/benchmarks.md, "Many small folders")."""
+    parquet = pq.ParquetFile(source, pre_buffer=False)
+    for group in range(parquet.num_row_groups):
+        rows = parquet.read_row_group(group, columns=columns, use_threads=False)
+        yield from _pieces_of(rows)
+
+
+def _pieces_of(rows: pa.Table) -> Iterator[tuple[object, pa.Table]]:
+    for batch in rows.to_batches(max_chunksize=ROWS_PER_READ):
         start = 0
-        for run_key, run in itertools.groupby(batch.column("partition").to_pylist()):
+        for key, run in itertools.groupby(batch.column("partition").to_pylist()):
             length = sum(1 for _ in run)
-            if pieces and run_key != key:
-                yield key, pa.Table.from_batches(pieces)
-                pieces = []
-            key = run_key
-            pieces.append(batch.slice(start, length))
+            yield key, pa.Table.from_batches([batch.slice(start, length)])
             start += length
-    if pieces:
-        yield key, pa.Table.from_batches(pieces)
 
 
 def held_rows(corpus: OutputStore) -> dict[str, int]:
@@ -57,10 +60,10 @@ def held_rows(corpus: OutputStore) -> dict[str, int]:
                 return {}
             held: dict[str, int] = {}
             last = ""
-            for key, rows in partition_runs(source, columns=["partition"]):
-                if not isinstance(key, str) or key <= last:
+            for key, rows in partition_pieces(source, columns=["partition"]):
+                if not isinstance(key, str) or key < last or (key != last and key in held):
                     return {}
-                held[key], last = rows.num_rows, key
+                held[key], last = held.get(key, 0) + rows.num_rows, key
             return held
     except FileNotFoundError:
         return {}
@@ -70,12 +73,18 @@ class PreviousRows:
     """The previous file's rows of the folders asked for, asked in partition order."""
 
     def __init__(self, source: BinaryIO) -> None:
-        self._runs = partition_runs(source)
+        self._pieces = partition_pieces(source)
+        self._next: tuple[object, pa.Table] | None = next(self._pieces, None)
 
-    def take(self, key: str) -> pa.Table:
-        """The rows of partition `key`, after those of every partition taken before it."""
-        for run_key, rows in self._runs:
-            if run_key == key:
-                return rows
-        raise RuntimeError(f"the previous corpus file no longer holds the rows of {key!r}: it "
-                           "was replaced during this build; materialize ocr_corpus again")
+    def take(self, key: str) -> Iterator[pa.Table]:
+        """The rows of partition `key`, a piece at a time, after those of every partition
+        taken before it (read to the end before the next is asked for)."""
+        while self._next is not None and self._next[0] != key:
+            self._next = next(self._pieces, None)
+        if self._next is None:
+            raise RuntimeError(f"the previous corpus file no longer holds the rows of {key!r}: "
+                               "it was replaced during this build; materialize ocr_corpus "
+                               "again")
+        while self._next is not None and self._next[0] == key:
+            yield self._next[1]
+            self._next = next(self._pieces, None)

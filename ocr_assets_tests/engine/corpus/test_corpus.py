@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ocr_assets.engine.corpus import files
+from ocr_assets.engine.corpus import files, previous
 from ocr_assets.engine.corpus.build import build_corpus, read_corpus, read_folders
 from ocr_assets.engine.corpus.schema import ARROW_SCHEMA, CORPUS_COLUMNS
 from ocr_assets.engine.corpus.search import (
@@ -135,14 +135,18 @@ def test_a_previous_file_not_sorted_by_partition_is_read_again_not_reused(
     assert count_indexed_pages(corpus.corpus) == 2
 
 
-def test_the_parquet_file_is_written_a_row_group_at_a_time(
-        corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What a build holds is one row group: with groups of one row the file has one group per
-    page, and the same rows as one written whole; the next build takes them back unchanged."""
+def test_the_parquet_file_is_written_and_reused_a_piece_at_a_time(
+        corpus: Corpus, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a build holds is a row group, and a piece of the previous file: with groups and
+    pieces of one row, a folder of two pages spans two of each, the file holds the same rows as
+    one written whole, and the next build takes them back unchanged."""
+    shutil.copy(fixtures_dir / "pages" / "eurotext.tif", corpus.scans / "alpha" / "second.tif")
+    corpus.process("alpha")
     monkeypatch.setattr(files, "ROW_GROUP_ROWS", 1)
+    monkeypatch.setattr(previous, "ROWS_PER_READ", 1)
     corpus.build()
     parquet = corpus.corpus.path("pages.parquet")
-    assert pq.ParquetFile(parquet).num_row_groups == 2
+    assert pq.ParquetFile(parquet).num_row_groups == 3
     written = pq.read_table(parquet)
     assert written.equals(pa.concat_tables(read_folders(
         corpus.manifest, corpus.ocr, {"alpha": "alpha", "beta": "beta"})))
@@ -152,12 +156,14 @@ def test_the_parquet_file_is_written_a_row_group_at_a_time(
 
     assert (again.reread, again.reused) == ([], ["alpha", "beta"])
     assert pq.read_table(parquet).equals(written)
-    assert len(corpus.corpus.path("pages.jsonl").read_text().splitlines()) == 2
+    assert [json.loads(line)["page"] for line in
+            corpus.corpus.path("pages.jsonl").read_text().splitlines()] == [
+        "phototest.tif", "second.tif", "eurotext.tif"]
 
 
 def test_chunks_of_folders_give_the_same_rows_order_and_types(corpus: Corpus) -> None:
-    """The build reads folders a chunk at a time into one Arrow table each: the size of a chunk
-    changes nothing in the rows."""
+    """The build reads rows a chunk at a time into one Arrow table each, across folders and
+    within one: the size of a chunk changes nothing in the rows."""
     corpus.build()
     folders = {"alpha": "alpha", "beta": "beta"}
     one = pa.concat_tables(read_folders(corpus.manifest, corpus.ocr, folders, 1))
