@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from ocr_assets.engine.corpus.files import CorpusFiles, copy_previous_database
 from ocr_assets.engine.corpus.layout import JSONL_KEY, PARQUET_KEY, PARTS_PREFIX, SQLITE_KEY
-from ocr_assets.engine.corpus.previous import PreviousRows, held_rows
+from ocr_assets.engine.corpus.previous import PreviousRows, held_rows, partition_pieces
 from ocr_assets.engine.corpus.schema import ARROW_SCHEMA
 from ocr_assets.engine.corpus.selection import included_partitions
 from ocr_assets.engine.corpus.state import (
@@ -128,8 +128,7 @@ def _remove_legacy_parts(corpus: OutputStore) -> None:
 
 
 def _ordered_rows(manifest: Manifest, pages_store: OutputStore, included: dict[str, str],
-                  reusable: set[str], previous: PreviousRows | None,
-                  ) -> Iterator[tuple[pa.Table, bool]]:
+                  reusable: set[str], previous: PreviousRows) -> Iterator[tuple[pa.Table, bool]]:
     """The corpus's rows in partition order, each piece with whether it was read again: the
     `reusable` folders' from `previous`, the others' from their page outputs, a chunk of rows
     of consecutive folders at a time."""
@@ -141,7 +140,6 @@ def _ordered_rows(manifest: Manifest, pages_store: OutputStore, included: dict[s
         if reread:
             yield from ((rows, True) for rows in read_folders(manifest, pages_store, reread))
             reread = {}
-        assert previous is not None  # a reusable folder comes from a previous file
         yield from ((rows, False) for rows in previous.take(key))
     yield from ((rows, True) for rows in read_folders(manifest, pages_store, reread))
 
@@ -171,8 +169,9 @@ def build_corpus(project: Project) -> CorpusSummary:
         with tempfile.TemporaryDirectory(prefix="ocr-assets-corpus-") as tmp, \
                 ExitStack() as previous_file:
             directory = Path(tmp)
-            rows = None if not reusable else PreviousRows(
-                previous_file.enter_context(corpus.open_read(PARQUET_KEY)))
+            rows = PreviousRows(partition_pieces(
+                previous_file.enter_context(corpus.open_read(PARQUET_KEY))) if reusable
+                else iter(()))
             files = CorpusFiles(
                 directory, drop=[*summary.removed, *summary.reread],
                 previous_database=bool(previous.included)

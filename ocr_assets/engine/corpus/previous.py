@@ -70,10 +70,11 @@ def held_rows(corpus: OutputStore) -> dict[str, int]:
 
 
 class PreviousRows:
-    """The previous file's rows of the folders asked for, asked in partition order."""
+    """The previous file's rows of the folders asked for, asked in partition order, from its
+    `partition_pieces` (none when no folder is taken from it)."""
 
-    def __init__(self, source: BinaryIO) -> None:
-        self._pieces = partition_pieces(source)
+    def __init__(self, pieces: Iterator[tuple[object, pa.Table]]) -> None:
+        self._pieces = pieces
         self._next: tuple[object, pa.Table] | None = next(self._pieces, None)
 
     def take(self, key: str) -> Iterator[pa.Table]:
