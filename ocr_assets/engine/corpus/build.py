@@ -38,7 +38,12 @@ import pyarrow as pa
 
 from ocr_assets.engine.corpus.files import CorpusFiles, copy_previous_database
 from ocr_assets.engine.corpus.layout import JSONL_KEY, PARQUET_KEY, PARTS_PREFIX, SQLITE_KEY
-from ocr_assets.engine.corpus.previous import PreviousRows, held_rows, partition_pieces
+from ocr_assets.engine.corpus.previous import (
+    PreviousRows,
+    held_rows,
+    open_parquet,
+    partition_pieces,
+)
 from ocr_assets.engine.corpus.schema import ARROW_SCHEMA
 from ocr_assets.engine.corpus.selection import included_partitions
 from ocr_assets.engine.corpus.state import (
@@ -169,8 +174,8 @@ def build_corpus(project: Project) -> CorpusSummary:
         with tempfile.TemporaryDirectory(prefix="ocr-assets-corpus-") as tmp, \
                 ExitStack() as previous_file:
             directory = Path(tmp)
-            rows = PreviousRows(partition_pieces(
-                previous_file.enter_context(corpus.open_read(PARQUET_KEY))) if reusable
+            rows = PreviousRows(partition_pieces(open_parquet(
+                previous_file.enter_context(corpus.open_read(PARQUET_KEY)))) if reusable
                 else iter(()))
             files = CorpusFiles(
                 directory, drop=[*summary.removed, *summary.reread],

@@ -26,7 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ocr_assets.engine.corpus.layout import JSONL_KEY, PARQUET_KEY, SQLITE_KEY
+from ocr_assets.engine.corpus.previous import open_parquet, partition_pieces
 from ocr_assets.engine.corpus.schema import ARROW_SCHEMA, CORPUS_COLUMNS, SQLITE_SCHEMA
+from ocr_assets.engine.store.atomic import COPY_BLOCK
 from ocr_assets.engine.store.outputs import OutputStore
 
 ROWS_PER_BATCH = 1024
@@ -77,11 +79,6 @@ class CorpusFiles:
         self._group_bytes = self._group_rows = 0
         self.rows = 0
 
-    @staticmethod
-    def database_path(directory: Path) -> Path:
-        """Where the previous build's database is copied to be updated."""
-        return directory / SQLITE_KEY
-
     def append(self, rows: pa.Table, *, fresh: bool) -> None:
         """Rows that come after every row appended before them; `fresh` when they were read
         from the page outputs in this build (not taken from the previous files)."""
@@ -119,14 +116,15 @@ class CorpusFiles:
             corpus.put_file(key, self._directory / key)
 
     def _rebuild_database(self) -> None:
-        """A database of every row of the new `pages.parquet`, read a batch at a time."""
+        """A database of every row of the new `pages.parquet`, read as the previous file is
+        (a row group at a time, no read-ahead)."""
         path = self._directory / SQLITE_KEY
         path.unlink()
         db = _open_database(path)
         try:
             with db, (self._directory / PARQUET_KEY).open("rb") as source:
-                for batch in pq.ParquetFile(source).iter_batches(batch_size=ROWS_PER_BATCH):
-                    _insert(db, row_tuples(pa.Table.from_batches([batch])))
+                for _, rows in partition_pieces(open_parquet(source)):
+                    _insert(db, row_tuples(rows))
         finally:
             db.close()
 
@@ -138,12 +136,12 @@ class CorpusFiles:
 
 
 def copy_previous_database(corpus: OutputStore, directory: Path) -> bool:
-    """Copy the previous build's `pages.sqlite` into `directory`, a block at a time; False when
-    there is none."""
+    """Copy the previous build's `pages.sqlite` into `directory`, where `CorpusFiles` updates
+    it, a block at a time; False when there is none."""
     try:
         with corpus.open_read(SQLITE_KEY) as source, \
-                CorpusFiles.database_path(directory).open("wb") as target:
-            shutil.copyfileobj(source, target, 1 << 20)
+                (directory / SQLITE_KEY).open("wb") as target:
+            shutil.copyfileobj(source, target, COPY_BLOCK)
     except FileNotFoundError:
         return False
     return True

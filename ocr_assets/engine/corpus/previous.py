@@ -26,16 +26,18 @@ ROWS_PER_READ = 4096
 """Rows read from the previous file at once."""
 
 
-def partition_pieces(source: BinaryIO,
-                     columns: list[str] | None = None) -> Iterator[tuple[object, pa.Table]]:
-    """The rows of the Parquet file `source` in file order, as pieces of at most
-    `ROWS_PER_READ` rows of one partition each (a partition's rows come as consecutive pieces,
-    or, in a file not sorted by partition, as several runs of them).
-
-    Read a row group at a time, without Arrow's read-ahead (`pre_buffer`), which buffered the
+def open_parquet(source: BinaryIO) -> pq.ParquetFile:
+    """The Parquet file `source`, without Arrow's read-ahead (`pre_buffer`), which buffered the
     column chunks of the row groups to come: the memory of an incremental build grew with the
     corpus (measured: docs/benchmarks.md, "Many small folders")."""
-    parquet = pq.ParquetFile(source, pre_buffer=False)
+    return pq.ParquetFile(source, pre_buffer=False)
+
+
+def partition_pieces(parquet: pq.ParquetFile,
+                     columns: list[str] | None = None) -> Iterator[tuple[object, pa.Table]]:
+    """The rows of `parquet` in file order, a row group at a time, as pieces of at most
+    `ROWS_PER_READ` rows of one partition each (a partition's rows come as consecutive pieces,
+    or, in a file not sorted by partition, as several runs of them)."""
     for group in range(parquet.num_row_groups):
         rows = parquet.read_row_group(group, columns=columns, use_threads=False)
         yield from _pieces_of(rows)
@@ -55,13 +57,13 @@ def held_rows(corpus: OutputStore) -> dict[str, int]:
     build can take rows from: none, another schema, or not sorted by partition."""
     try:
         with corpus.open_read(PARQUET_KEY) as source:
-            if not pq.ParquetFile(source).schema_arrow.equals(ARROW_SCHEMA,
-                                                              check_metadata=False):
+            parquet = open_parquet(source)  # its footer read once, for both uses
+            if not parquet.schema_arrow.equals(ARROW_SCHEMA, check_metadata=False):
                 return {}
             held: dict[str, int] = {}
             last = ""
-            for key, rows in partition_pieces(source, columns=["partition"]):
-                if not isinstance(key, str) or key < last or (key != last and key in held):
+            for key, rows in partition_pieces(parquet, columns=["partition"]):
+                if not isinstance(key, str) or key < last:  # a folder seen again is < last
                     return {}
                 held[key], last = held.get(key, 0) + rows.num_rows, key
             return held
