@@ -75,6 +75,18 @@ def _tags(trigger: str, reason: str | None = None) -> dict[str, str]:
     return tags
 
 
+def _execute_in_process(instance: dg.DagsterInstance, job: dg.JobDefinition, project: Project,
+                        tags: dict[str, str]) -> dg.ExecuteInProcessResult:
+    """One run of `job` in this process, with this command's configuration. Its steps claim
+    pool slots against other commands and the daemon's runs, so a watcher keeps Dagster's slot
+    queue from stranding them (`orchestration/slot_queue.py`)."""
+    from ocr_assets.orchestration.slot_queue import keep_slot_queue_moving
+
+    with keep_slot_queue_moving(instance):
+        return job.execute_in_process(instance=instance, raise_on_error=False,
+                                      run_config=_run_config(project), tags=tags)
+
+
 def _failure_reason(result: Any) -> str:
     """The first step failure's message of an in-process run, for the terminal."""
     for event in result.all_events:
@@ -166,9 +178,8 @@ def _execute_batch(instance: dg.DagsterInstance, project: Project, folder_job: d
     """One in-process run over the batch's folders, what went wrong added to `outcome`. The
     run's result (every event of the run) is let go when this returns, before the next run
     starts: a command that runs many batches holds one run's events at most."""
-    result = folder_job.execute_in_process(
-        instance=instance, raise_on_error=False, run_config=_run_config(project),
-        tags={**batch.partition_tags(), **_tags(trigger, batch.reason())})
+    result = _execute_in_process(instance, folder_job, project,
+                                 {**batch.partition_tags(), **_tags(trigger, batch.reason())})
     send_alerts(instance, project, [result.run_id])
     if result.success:  # a failed blocking check fails the folder step: none failed
         return
@@ -187,9 +198,8 @@ def execute_corpus(instance: dg.DagsterInstance, project: Project, outcome: Outc
                    trigger: str) -> None:
     from ocr_assets.definitions import load_definitions
 
-    result = load_definitions().resolve_job_def("corpus_job").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=_run_config(project),
-        tags=_tags(trigger))
+    result = _execute_in_process(instance, load_definitions().resolve_job_def("corpus_job"),
+                                 project, _tags(trigger))
     send_alerts(instance, project, [result.run_id], freshness=True)
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:

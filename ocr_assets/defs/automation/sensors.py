@@ -48,6 +48,7 @@ from ocr_assets.orchestration.run_state import (
     register_scan_folders,
     run_state,
 )
+from ocr_assets.orchestration.slot_queue import assign_stranded_steps
 
 SIGNATURE_CHARS = 16
 """64 bits of the folder fingerprint: enough to tell one state of a folder from the next."""
@@ -102,12 +103,21 @@ def _forget_orphans(context: dg.SensorEvaluationContext, project: Project, on_di
                          "files")
 
 
+def _unstick_slot_queue(context: dg.SensorEvaluationContext) -> None:
+    """Give a free pool slot to a step Dagster's queue left waiting beside it (see
+    `orchestration/slot_queue.py`): the daemon's runs have no watcher of their own."""
+    for pool, run_id, step_key in assign_stranded_steps(context.instance.event_log_storage):
+        context.log.warning(f"step {step_key} of run {run_id} waited for a free slot of pool "
+                            f"'{pool}' that Dagster's queue never gave it: assigned it now")
+
+
 def evaluate_scan_folders(context: dg.SensorEvaluationContext, ocr: OcrConfig,
                           automation: AutomationConfig) -> dg.SensorResult | dg.SkipReason:
     """One tick of the folder sensor: its folders that need a run, new ones first
     (`orchestration/requests.py`), `automation.folders_per_run` to a run."""
     project = ocr.project()
     ensure_pool_limit(context.instance, project.config.ocr_runs)
+    _unstick_slot_queue(context)
     if not project.scans_root.is_dir():
         return dg.SkipReason(f"the scans root {project.scans_root} does not exist; create it "
                              "or set OCR_ASSETS_SCANS")
@@ -206,6 +216,7 @@ def evaluate_corpus(context: dg.SensorEvaluationContext,
     last request."""
     instance = context.instance
     ensure_corpus_pool(instance)
+    _unstick_slot_queue(context)
     latest = _latest_folder_event(instance)
     if not latest and not context.cursor:
         return dg.SkipReason("no folder has been OCRed yet: the corpus is built once one is")
