@@ -34,6 +34,20 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage_instance(request: pytest.FixtureRequest) -> Iterator[dg.DagsterInstance]:
+    """The embedded default's storage, and the production one (dagster-postgres)."""
+    overrides: dict[str, object] = {"compute_logs": NO_COMPUTE_LOGS}
+    if request.param == "postgres":
+        url = request.getfixturevalue("new_postgres_database")()
+        # The driver the project's deploy files name (SQLAlchemy's default is psycopg 3).
+        overrides["storage"] = {"postgres": {"postgres_url": url.replace(
+            "postgresql://", "postgresql+psycopg2://", 1)}}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        ensure_pool_limit(instance, 1, cores=2)
+        yield instance
+
+
 def _strand(storage, pool: str, holder: str, newcomer: str) -> None:
     """`holder` holds the pool's one slot; `newcomer` queues just as `holder` lets it go."""
     assert storage.claim_concurrency_slot(pool, holder, "step").is_claimed
@@ -43,8 +57,8 @@ def _strand(storage, pool: str, holder: str, newcomer: str) -> None:
 
 
 def test_a_stranded_step_is_assigned_and_then_claims_the_slot(
-        instance: dg.DagsterInstance) -> None:
-    storage = instance.event_log_storage
+        storage_instance: dg.DagsterInstance) -> None:
+    storage = storage_instance.event_log_storage
     _strand(storage, CORPUS_POOL, "holder", "newcomer")
     claim = storage.claim_concurrency_slot(CORPUS_POOL, "newcomer", "step")
     assert not claim.is_assigned and not claim.is_claimed, "Dagster left it stranded"
@@ -56,8 +70,9 @@ def test_a_stranded_step_is_assigned_and_then_claims_the_slot(
     assert assign_stranded_steps(storage, settle_s=0) == []
 
 
-def test_a_step_waiting_for_a_held_slot_is_left_waiting(instance: dg.DagsterInstance) -> None:
-    storage = instance.event_log_storage
+def test_a_step_waiting_for_a_held_slot_is_left_waiting(
+        storage_instance: dg.DagsterInstance) -> None:
+    storage = storage_instance.event_log_storage
     assert storage.claim_concurrency_slot(OCR_POOL, "holder", "step").is_claimed
     assert not storage.claim_concurrency_slot(OCR_POOL, "waiter", "step").is_assigned
     assert stranded_steps(storage, [OCR_POOL]) == {}
@@ -66,10 +81,10 @@ def test_a_step_waiting_for_a_held_slot_is_left_waiting(instance: dg.DagsterInst
 
 
 def test_a_slot_handed_over_while_settling_is_left_to_dagster(
-        instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+        storage_instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
     """Seen stranded once, then assigned by Dagster before the second look: not assigned a
     second time, so the next step in the queue is not given a slot that is not free."""
-    storage = instance.event_log_storage
+    storage = storage_instance.event_log_storage
     _strand(storage, OCR_POOL, "holder", "first")
     storage.add_pending_step(OCR_POOL, "second", "step", should_assign=False)
     monkeypatch.setattr(slot_queue.time, "sleep",
