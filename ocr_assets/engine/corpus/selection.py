@@ -75,12 +75,3 @@ def included_partitions(project: Project) -> CorpusSelection:
             selection.excluded[key] = "blocking check failed: " + "; ".join(verdict.reasons())
     return selection
 
-
-def expected_pages(project: Project,
-                   selection: CorpusSelection | None = None) -> set[tuple[str, str]]:
-    """(partition, page) of every row the corpus must hold: the done pages of every folder whose
-    blocking verdict passes (`selection`, when the caller has it). From the manifest alone: no
-    page text is read."""
-    selection = selection or included_partitions(project)
-    return {(key, page_id) for key in selection.included
-            for page_id, row in project.manifest.pages(key).items() if row.status == DONE}

@@ -12,17 +12,24 @@ the check reads them count as changed as well, never as missing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ocr_assets.engine.corpus.build import read_corpus
+from ocr_assets.engine.corpus.layout import PARQUET_KEY
+from ocr_assets.engine.corpus.previous import open_parquet, partition_pieces
 from ocr_assets.engine.corpus.search import count_indexed_pages
 from ocr_assets.engine.corpus.selection import included_partitions, partition_signature
 from ocr_assets.engine.corpus.state import read_state
 from ocr_assets.engine.manifest import DONE
 
 if TYPE_CHECKING:
+    import pyarrow.parquet as pq
+
     from ocr_assets.engine.project import Project
+
+class _NotSorted(Exception):
+    """The written file is not in partition order, so it cannot be walked folder by folder."""
 
 
 @dataclass
@@ -65,37 +72,93 @@ class CorpusVerification:
         return said
 
 
+def _written_partitions(parquet: pq.ParquetFile) -> Iterator[tuple[str, list[str]]]:
+    """(partition, the page of each of its rows) of the written file, one partition at a time
+    in file order; `_NotSorted` when a partition comes before one already passed."""
+    current: str | None = None
+    pages: list[str] = []
+    for key, rows in partition_pieces(parquet, columns=["partition", "page"]):
+        if key != current:
+            if current is not None:
+                if not isinstance(key, str) or key < current:
+                    raise _NotSorted
+                yield current, pages
+            current, pages = str(key), []
+        pages.extend(rows.column("page").to_pylist())
+    if current is not None:
+        yield current, pages
+
+
+def _side_by_side(keys: Iterator[str], written: Iterator[tuple[str, list[str]]]
+                  ) -> Iterator[tuple[str, bool, list[str]]]:
+    """(partition, registered, its written pages) of every partition registered or written, in
+    partition order: the two sorted walks merged."""
+    pending = next(written, None)
+    for key in keys:
+        while pending is not None and pending[0] < key:
+            yield pending[0], False, pending[1]
+            pending = next(written, None)
+        if pending is not None and pending[0] == key:
+            yield key, True, pending[1]
+            pending = next(written, None)
+        else:
+            yield key, True, []
+    while pending is not None:
+        yield pending[0], False, pending[1]
+        pending = next(written, None)
+
+
 def verify_corpus(project: Project) -> CorpusVerification:
-    """Check the written corpus against the manifest (see the module's docstring)."""
+    """Check the written corpus against the manifest (see the module's docstring), one folder
+    at a time: the written file is walked in partition order beside the registered folders, so
+    what the check holds is one folder's pages, whatever the size of the corpus."""
     verification = CorpusVerification()
     corpus = project.corpus_store
     state = read_state(corpus)
     try:
-        written = read_corpus(corpus, columns=["partition", "page"])
         verification.indexed = count_indexed_pages(corpus)
+        source = corpus.open_read(PARQUET_KEY)
     except FileNotFoundError as exc:
         verification.not_built = str(exc)
         return verification
     if state is None:
+        source.close()
         verification.not_built = ("its state.json is missing or was written by an older "
                                   "version: materialize ocr_corpus to rebuild it")
         return verification
     manifest = project.manifest
     selection = included_partitions(project)
     changed = (state.included.keys() | state.left_out.keys()) - selection.signatures.keys()
-    want: set[tuple[str, str]] = set()
-    for key, signature in selection.signatures.items():
-        rows = manifest.pages(key)  # read after the verdict: unchanged since, or changed
-        if signature != state.signature(key) or partition_signature(rows.values()) != signature:
-            changed.add(key)
-        elif key in selection.included:
-            want.update((key, page_id) for page_id, row in rows.items() if row.status == DONE)
+    with source:
+        walk = _side_by_side(iter(sorted(selection.signatures)),
+                             _written_partitions(open_parquet(source)))
+        try:
+            for key, registered, pages in walk:
+                verification.rows += len(pages)
+                have = set(pages)
+                verification.duplicates += len(pages) - len(have)
+                want: set[str] = set()
+                if registered:
+                    signature = selection.signatures[key]
+                    rows = manifest.pages(key)  # after the verdict: unchanged since, or changed
+                    if (signature != state.signature(key)
+                            or partition_signature(rows.values()) != signature):
+                        changed.add(key)
+                    elif key in selection.included:
+                        # The rows the build writes (`build.partition_records`).
+                        want = {page for page, row in rows.items()
+                                if row.status == DONE and row.output_name is not None}
+                        verification.folders += 1
+                if key in changed:
+                    continue
+                verification.expected += len(want)
+                verification.missing.extend((key, page) for page in sorted(want - have))
+                verification.unexpected.extend((key, page) for page in sorted(have - want))
+        except _NotSorted:
+            verification.not_built = ("its pages.parquet is not in partition order (written "
+                                      "by an older version): materialize ocr_corpus to "
+                                      "rebuild it")
+            return verification
     verification.changed = sorted(changed)
     verification.waiting = [key for key in selection.waiting if key not in changed]
-    kept = written[~written["partition"].isin(changed)]
-    have = set(zip(kept["partition"], kept["page"], strict=True))
-    verification.expected, verification.rows = len(want), len(written)
-    verification.folders = sum(1 for key in selection.included if key not in changed)
-    verification.missing, verification.unexpected = sorted(want - have), sorted(have - want)
-    verification.duplicates = int(written.duplicated().sum())
     return verification

@@ -21,7 +21,7 @@ from ocr_assets.engine.corpus.search import (
     count_indexed_pages,
     search_corpus,
 )
-from ocr_assets.engine.corpus.selection import expected_pages
+from ocr_assets.engine.corpus.verify import verify_corpus
 from ocr_assets.engine.page.worker import output_keys
 from ocr_assets.engine.store.outputs import LocalStore
 from ocr_assets_tests.engine.corpus.corpus_project import Corpus, project_at
@@ -46,8 +46,8 @@ def test_every_format_holds_one_row_per_done_page(corpus: Corpus) -> None:
         assert db.execute("SELECT partition, page FROM pages ORDER BY id").fetchall() == [
             ("alpha", "phototest.tif"), ("beta", "eurotext.tif")]
     assert count_indexed_pages(corpus.corpus) == 2
-    assert expected_pages(corpus.project) == {
-        ("alpha", "phototest.tif"), ("beta", "eurotext.tif")}
+    verification = verify_corpus(corpus.project)
+    assert verification.passed and (verification.expected, verification.folders) == (2, 2)
 
 
 def test_an_unchanged_build_rereads_nothing_and_a_changed_folder_only_itself(
@@ -98,7 +98,9 @@ def test_a_folder_never_run_waits_and_is_no_failure(corpus: Corpus) -> None:
     assert summary.waiting == ["gamma"]
     assert summary.excluded == {}, "not OCRed yet is not a broken blocking rule"
     assert summary.rows == 2
-    assert ("gamma", "p.tif") not in expected_pages(corpus.project)
+    verification = verify_corpus(corpus.project)
+    assert verification.passed and verification.waiting == ["gamma"]
+    assert verification.expected == 2, "gamma's page is not expected in the corpus"
 
 
 def test_rows_the_previous_files_lack_are_read_again_not_trusted(corpus: Corpus) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -78,3 +79,53 @@ def test_a_corpus_never_built_or_from_an_older_version_fails_saying_so(corpus: C
 
     assert not verification.passed
     assert "materialize ocr_corpus to rebuild it" in verification.description()
+
+
+def test_a_done_page_without_an_output_is_expected_no_more_than_the_build_writes_it(
+        corpus: Corpus) -> None:
+    """The build writes a row for a done page with an output name (its text); the check
+    expects exactly those rows, so such a page is not held against the corpus as missing."""
+    corpus.build()
+    with sqlite3.connect(corpus.project.data_root / "manifest.sqlite") as db:
+        db.execute("UPDATE pages SET output_name = NULL WHERE partition_key = 'alpha'")
+    db.close()
+    corpus.build()
+
+    verification = verify_corpus(corpus.project)
+
+    assert verification.passed, verification.description()
+    assert (verification.expected, verification.rows) == (1, 1)
+
+
+def test_a_parquet_not_in_partition_order_is_named_not_checked_wrong(corpus: Corpus) -> None:
+    """The check walks the file folder by folder, as the build writes it; a file in another
+    order (an older version's) fails with what to do, not with pages called missing."""
+    corpus.build()
+    parquet = corpus.corpus.path("pages.parquet")
+    pd.read_parquet(parquet).iloc[::-1].to_parquet(parquet, index=False)
+
+    verification = verify_corpus(corpus.project)
+
+    assert not verification.passed and verification.missing == []
+    assert "not in partition order" in verification.description()
+    assert "materialize ocr_corpus to rebuild it" in verification.description()
+
+
+def test_pages_of_many_folders_are_checked_folder_by_folder(corpus: Corpus) -> None:
+    """Rows of a folder the registry does not know, a duplicated row and a lost row, each
+    found where it is in the walk (before, between and after the registered folders)."""
+    corpus.build()
+    parquet = corpus.corpus.path("pages.parquet")
+    frame = pd.read_parquet(parquet)
+    stray = frame.iloc[[0]].assign(partition="aaa_unknown")
+    late = frame.iloc[[0]].assign(partition="zzz_unknown")
+    kept = pd.concat([stray, frame.iloc[[0]], frame.iloc[[0]], late], ignore_index=True)
+    kept.to_parquet(parquet, index=False)
+
+    verification = verify_corpus(corpus.project)
+
+    assert not verification.passed
+    assert verification.missing == [("beta", "eurotext.tif")]
+    assert verification.unexpected == [("aaa_unknown", "phototest.tif"),
+                                       ("zzz_unknown", "phototest.tif")]
+    assert (verification.duplicates, verification.rows, verification.expected) == (1, 4, 2)
