@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from ocr_assets.engine.project import Project
 
+
 class _NotSorted(Exception):
     """The written file is not in partition order, so it cannot be walked folder by folder."""
 
