@@ -429,9 +429,15 @@ query Run($id: ID!) {
 
 
 def run_of(ui: UiProject, run_id: str, shown: str) -> dict:
-    """The run as GraphQL gives it, with its tags as a dict, its assets as names and its steps
-    as (step, status) pairs."""
+    """The run as GraphQL gives it once it has ended, with its tags as a dict, its assets as
+    names and its steps as (step, status) pairs. Waited for: the page can show the run's end
+    (its RUN_SUCCESS event) a moment before the run's own status is written (CI once read
+    STARTED just after the page said Success)."""
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
     run = ui.server.graphql(RUN, {"id": run_id})["runOrError"]
+    while run["status"] in ("QUEUED", "STARTING", "STARTED") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        run = ui.server.graphql(RUN, {"id": run_id})["runOrError"]
     return {"id": run_id, "shown": shown, **run,
             "tags": {t["key"]: t["value"] for t in run["tags"]},
             "assets": {"/".join(a["path"]) for a in run["assetSelection"]},
