@@ -41,14 +41,14 @@ moment between a slot freed and Dagster giving it to the next step."""
 WATCH_INTERVAL_S = 3.0
 """How often an in-process run's watcher looks at the queue (one small query)."""
 
-StepKey = tuple[str, str, str]
+QueuedStep = tuple[str, str, str]
 """(pool, run id, step key) of a queued step."""
 
 
-def stranded_steps(storage: EventLogStorage, pools: Sequence[str]) -> dict[str, list[StepKey]]:
+def stranded_steps(storage: EventLogStorage, pools: Sequence[str]) -> dict[str, list[QueuedStep]]:
     """pool -> its steps that wait unassigned while the pool has slots nobody was given, the
     oldest and most urgent first (Dagster's own order), as many as there are such slots."""
-    stranded: dict[str, list[StepKey]] = {}
+    stranded: dict[str, list[QueuedStep]] = {}
     for pool, info in storage.get_concurrency_infos(list(pools)).items():
         assigned = [step for step in info.pending_steps if step.assigned_timestamp is not None]
         free = info.slot_count - len(assigned)
@@ -60,8 +60,10 @@ def stranded_steps(storage: EventLogStorage, pools: Sequence[str]) -> dict[str, 
 
 
 def assign_stranded_steps(storage: EventLogStorage, pools: Sequence[str] = PROJECT_POOLS,
-                          settle_s: float = SETTLE_S) -> list[StepKey]:
-    """Assign the steps stranded now and still stranded `settle_s` later; return them.
+                          settle_s: float = SETTLE_S) -> list[QueuedStep]:
+    """Give the pools' free slots to steps stranded now and still stranded `settle_s` later;
+    return those steps. Dagster's own order (priority, then age) picks which waiting steps get
+    the slots: the same ones, unless a more urgent step queued in the meantime.
 
     Costs one query when nothing is stranded, which is nearly always."""
     if not storage.supports_global_concurrency_limits:
@@ -71,7 +73,7 @@ def assign_stranded_steps(storage: EventLogStorage, pools: Sequence[str] = PROJE
         return []
     time.sleep(settle_s)
     second = stranded_steps(storage, list(first))
-    assigned: list[StepKey] = []
+    assigned: list[QueuedStep] = []
     for pool, steps in second.items():
         still = [step for step in steps if step in first[pool]]
         if still:
