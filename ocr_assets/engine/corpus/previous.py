@@ -6,7 +6,8 @@ does not grow with the corpus (docs/benchmarks.md, "Many small folders").
 The file is sorted by partition and page (the build writes it so), so the folders it holds come
 one after another, and a build that walks the included folders in the same order takes each
 from where the last one ended. A file that is not sorted so, or of another schema, is not
-reused at all: its folders are read again from their page outputs.
+reused at all: its folders are read again from their page outputs. The corpus check walks the
+written file the same way, a folder at a time (`partition_groups`, `verify.py`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,25 @@ def _pieces_of(rows: pa.Table) -> Iterator[tuple[object, pa.Table]]:
             start += length
 
 
+class NotInPartitionOrder(Exception):
+    """A Parquet file whose rows are not grouped by partition in ascending order (an older
+    version's), so it cannot be walked one folder at a time."""
+
+
+def partition_groups(parquet: pq.ParquetFile,
+                     columns: list[str] | None = None) -> Iterator[tuple[str, list[pa.Table]]]:
+    """(partition, its pieces) of `parquet`, one partition at a time in file order;
+    `NotInPartitionOrder` when a partition comes before, or again after, one already passed.
+    Holds one partition's pieces: for its few short columns, not for its text."""
+    last: str | None = None
+    for key, pieces in itertools.groupby(partition_pieces(parquet, columns),
+                                         key=lambda piece: piece[0]):
+        if not isinstance(key, str) or (last is not None and key < last):
+            raise NotInPartitionOrder
+        last = key
+        yield key, [rows for _, rows in pieces]
+
+
 def held_rows(corpus: OutputStore) -> dict[str, int]:
     """partition -> rows of it in the previous `pages.parquet`; empty when there is no file this
     build can take rows from: none, another schema, or not sorted by partition."""
@@ -60,14 +80,9 @@ def held_rows(corpus: OutputStore) -> dict[str, int]:
             parquet = open_parquet(source)  # its footer read once, for both uses
             if not parquet.schema_arrow.equals(ARROW_SCHEMA, check_metadata=False):
                 return {}
-            held: dict[str, int] = {}
-            last = ""
-            for key, rows in partition_pieces(parquet, columns=["partition"]):
-                if not isinstance(key, str) or key < last:  # a folder seen again is < last
-                    return {}
-                held[key], last = held.get(key, 0) + rows.num_rows, key
-            return held
-    except FileNotFoundError:
+            return {key: sum(rows.num_rows for rows in pieces)
+                    for key, pieces in partition_groups(parquet, columns=["partition"])}
+    except (FileNotFoundError, NotInPartitionOrder):
         return {}
 
 

@@ -17,20 +17,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ocr_assets.engine.corpus.layout import PARQUET_KEY
-from ocr_assets.engine.corpus.previous import open_parquet, partition_pieces
+from ocr_assets.engine.corpus.previous import (
+    NotInPartitionOrder,
+    open_parquet,
+    partition_groups,
+)
 from ocr_assets.engine.corpus.search import count_indexed_pages
-from ocr_assets.engine.corpus.selection import included_partitions, partition_signature
-from ocr_assets.engine.corpus.state import read_state
-from ocr_assets.engine.manifest import DONE
+from ocr_assets.engine.corpus.selection import (
+    CorpusSelection,
+    included_partitions,
+    partition_signature,
+)
+from ocr_assets.engine.corpus.state import BuildState, read_state
+from ocr_assets.engine.manifest import DONE, Manifest
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
     from ocr_assets.engine.project import Project
-
-
-class _NotSorted(Exception):
-    """The written file is not in partition order, so it cannot be walked folder by folder."""
 
 
 @dataclass
@@ -75,19 +79,9 @@ class CorpusVerification:
 
 def _written_partitions(parquet: pq.ParquetFile) -> Iterator[tuple[str, list[str]]]:
     """(partition, the page of each of its rows) of the written file, one partition at a time
-    in file order; `_NotSorted` when a partition comes before one already passed."""
-    current: str | None = None
-    pages: list[str] = []
-    for key, rows in partition_pieces(parquet, columns=["partition", "page"]):
-        if key != current:
-            if current is not None:
-                if not isinstance(key, str) or key < current:
-                    raise _NotSorted
-                yield current, pages
-            current, pages = str(key), []
-        pages.extend(rows.column("page").to_pylist())
-    if current is not None:
-        yield current, pages
+    in file order (`previous.partition_groups`)."""
+    for key, pieces in partition_groups(parquet, columns=["partition", "page"]):
+        yield key, [page for rows in pieces for page in rows.column("page").to_pylist()]
 
 
 def _side_by_side(keys: Iterator[str], written: Iterator[tuple[str, list[str]]]
@@ -109,6 +103,21 @@ def _side_by_side(keys: Iterator[str], written: Iterator[tuple[str, list[str]]]
         pending = next(written, None)
 
 
+def _expected(manifest: Manifest, selection: CorpusSelection, state: BuildState,
+              key: str) -> set[str] | None:
+    """The pages of registered folder `key` the corpus must hold: its done pages with a text,
+    the rows the build writes (`build.partition_records`), when it passed; None when its rows
+    changed since the build, or since its verdict (they are read again after it)."""
+    signature = selection.signatures[key]
+    rows = manifest.pages(key)
+    if signature != state.signature(key) or partition_signature(rows.values()) != signature:
+        return None
+    if key not in selection.included:
+        return set()
+    return {page for page, row in rows.items()
+            if row.status == DONE and row.output_name is not None}
+
+
 def verify_corpus(project: Project) -> CorpusVerification:
     """Check the written corpus against the manifest (see the module's docstring), one folder
     at a time: the written file is walked in partition order beside the registered folders, so
@@ -122,15 +131,13 @@ def verify_corpus(project: Project) -> CorpusVerification:
     except FileNotFoundError as exc:
         verification.not_built = str(exc)
         return verification
-    if state is None:
-        source.close()
-        verification.not_built = ("its state.json is missing or was written by an older "
-                                  "version: materialize ocr_corpus to rebuild it")
-        return verification
-    manifest = project.manifest
-    selection = included_partitions(project)
-    changed = (state.included.keys() | state.left_out.keys()) - selection.signatures.keys()
     with source:
+        if state is None:
+            verification.not_built = ("its state.json is missing or was written by an older "
+                                      "version: materialize ocr_corpus to rebuild it")
+            return verification
+        selection = included_partitions(project)
+        changed = (state.included.keys() | state.left_out.keys()) - selection.signatures.keys()
         walk = _side_by_side(iter(sorted(selection.signatures)),
                              _written_partitions(open_parquet(source)))
         try:
@@ -138,28 +145,20 @@ def verify_corpus(project: Project) -> CorpusVerification:
                 verification.rows += len(pages)
                 have = set(pages)
                 verification.duplicates += len(pages) - len(have)
-                want: set[str] = set()
-                if registered:
-                    signature = selection.signatures[key]
-                    rows = manifest.pages(key)  # after the verdict: unchanged since, or changed
-                    if (signature != state.signature(key)
-                            or partition_signature(rows.values()) != signature):
-                        changed.add(key)
-                    elif key in selection.included:
-                        # The rows the build writes (`build.partition_records`).
-                        want = {page for page, row in rows.items()
-                                if row.status == DONE and row.output_name is not None}
-                        verification.folders += 1
+                want = _expected(project.manifest, selection, state, key) if registered else set()
+                if want is None:
+                    changed.add(key)
                 if key in changed:
                     continue
+                verification.folders += key in selection.included
                 verification.expected += len(want)
                 verification.missing.extend((key, page) for page in sorted(want - have))
                 verification.unexpected.extend((key, page) for page in sorted(have - want))
-        except _NotSorted:
-            verification.not_built = ("its pages.parquet is not in partition order (written "
-                                      "by an older version): materialize ocr_corpus to "
-                                      "rebuild it")
-            return verification
+        except NotInPartitionOrder:  # what the walk found before is no finding
+            return CorpusVerification(
+                indexed=verification.indexed,
+                not_built="its pages.parquet is not in partition order (written by an older "
+                          "version): materialize ocr_corpus to rebuild it")
     verification.changed = sorted(changed)
     verification.waiting = [key for key in selection.waiting if key not in changed]
     return verification
