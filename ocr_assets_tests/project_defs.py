@@ -26,6 +26,11 @@ ocr_corpus = corpus_asset()
 scan_folder_sensor, corpus_sensor = sensors(AutomationConfig())
 nightly_ingestion = nightly_schedule(AutomationConfig())
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+NO_COMPUTE_LOGS = {"module": "dagster._core.storage.noop_compute_log_manager",
+                   "class": "NoOpComputeLogManager"}
+"""An instance's `compute_logs` for a test that runs a job in a thread it joins: the capture's
+`tail` processes are cleaned up with a 30 s wait each, which a loaded CI machine once spent in
+full, so the run in the thread outlived the join."""
 
 
 def run_folders(instance: dg.DagsterInstance, ocr: OcrConfig, keys: str | Sequence[str], *,
@@ -70,6 +75,7 @@ def check_results(instance: dg.DagsterInstance, run_id: str,
 
 __all__ = [
     "CORPUS_TAG",
+    "NO_COMPUTE_LOGS",
     "check_results",
     "corpus_complete",
     "corpus_job",

@@ -23,6 +23,7 @@ from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, render_inst
 from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets_tests.project_defs import (
     CORPUS_TAG,
+    NO_COMPUTE_LOGS,
     corpus_complete,
     corpus_job,
     ocr_corpus,
@@ -146,12 +147,8 @@ def test_one_corpus_build_or_check_at_a_time_whatever_the_default(tmp_path: Path
     corpus's files over its files."""
     assert ocr_corpus.op.pool == CORPUS_POOL
     assert corpus_complete.node_def.pool == CORPUS_POOL
-    # No compute-log capture: its `tail` processes are cleaned up with a 30 s wait each, which
-    # a loaded CI machine once spent in full, so the build in the thread outlived the join.
-    no_capture = {"module": "dagster._core.storage.noop_compute_log_manager",
-                  "class": "NoOpComputeLogManager"}
     with dg.instance_for_test(overrides={"concurrency": {"pools": {"default_limit": 4}},
-                                         "compute_logs": no_capture}) as instance:
+                                         "compute_logs": NO_COMPUTE_LOGS}) as instance:
         instance.event_log_storage.set_concurrency_slots(CORPUS_POOL, 3)  # set in the UI
         ensure_pool_limit(instance, cores=2)
         assert {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}[

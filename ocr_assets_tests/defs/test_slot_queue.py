@@ -22,9 +22,7 @@ from ocr_assets.engine.project import Project
 from ocr_assets.orchestration import slot_queue
 from ocr_assets.orchestration.concurrency import CORPUS_POOL, OCR_POOL, ensure_pool_limit
 from ocr_assets.orchestration.slot_queue import assign_stranded_steps, stranded_steps
-
-NO_COMPUTE_LOGS = {"module": "dagster._core.storage.noop_compute_log_manager",
-                   "class": "NoOpComputeLogManager"}
+from ocr_assets_tests.project_defs import NO_COMPUTE_LOGS
 
 
 @pytest.fixture
