@@ -20,9 +20,9 @@ it on each tick for runs the daemon launched.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from time import sleep
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import OperationalError
@@ -71,7 +71,7 @@ def assign_stranded_steps(storage: EventLogStorage, pools: Sequence[str] = PROJE
     first = stranded_steps(storage, pools)
     if not first:
         return []
-    time.sleep(settle_s)
+    sleep(settle_s)
     second = stranded_steps(storage, list(first))
     assigned: list[QueuedStep] = []
     for pool, steps in second.items():

@@ -85,7 +85,7 @@ def test_a_slot_handed_over_while_settling_is_left_to_dagster(
     storage = storage_instance.event_log_storage
     _strand(storage, OCR_POOL, "holder", "first")
     storage.add_pending_step(OCR_POOL, "second", "step", should_assign=False)
-    monkeypatch.setattr(slot_queue.time, "sleep",
+    monkeypatch.setattr(slot_queue, "sleep",
                         lambda _s: storage.assign_pending_steps([OCR_POOL]))
     assert assign_stranded_steps(storage) == []
     info = storage.get_concurrency_info(OCR_POOL)
@@ -123,6 +123,6 @@ def test_the_corpus_sensor_unsticks_the_daemons_runs(
     """Runs the daemon launched have no watcher: each sensor tick looks for them."""
     storage = instance.event_log_storage
     _strand(storage, OCR_POOL, "holder", "launched-run")
-    monkeypatch.setattr(slot_queue.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(slot_queue, "sleep", lambda _s: None)
     evaluate_corpus(dg.build_sensor_context(instance=instance), max_age_s=60)
     assert storage.claim_concurrency_slot(OCR_POOL, "launched-run", "step").is_claimed
