@@ -5,46 +5,52 @@ import os
 
 import dagster as dg
 
-from ocr_assets.engine.corpus.build import build_corpus
+from ocr_assets.engine.corpus.build import CorpusSummary, build_corpus
 from ocr_assets.engine.manifest import DONE, FAILED
 from ocr_assets.orchestration.automation import AutomationConfig
 from ocr_assets.orchestration.catalog import CORPUS_SCHEMA, OWNERS, tags
 from ocr_assets.orchestration.concurrency import CORPUS_POOL
-from ocr_assets.orchestration.metadata import TABLE_ROWS, markdown_table
+from ocr_assets.orchestration.metadata import markdown_table
 from ocr_assets.orchestration.resources import OcrConfig
+
+
+def _excluded_table(summary: CorpusSummary) -> str:
+    """The folders left out and why: the first ones named, the others counted."""
+    excluded = summary.excluded
+    if not excluded.count:
+        return "None."
+    table = markdown_table(("partition", "why"), excluded.sample)
+    more = excluded.count - len(excluded.sample)
+    return table + (f"\n\n{more} more folders are left out." if more else "")
 
 
 def build_ocr_corpus(context: dg.AssetExecutionContext, ocr: OcrConfig) -> dg.MaterializeResult:
     project = ocr.project()
     summary = build_corpus(project)
-    counts = project.manifest.status_counts()
-    if summary.excluded:
-        context.log.warning(f"folders left out of the corpus: {summary.excluded}")
-    if summary.waiting:
-        context.log.info(f"{len(summary.waiting)} folders are not OCRed yet; the corpus takes "
-                         f"them once their first run is done: {summary.waiting[:TABLE_ROWS]}")
+    totals = project.manifest.status_totals()
+    if summary.excluded.count:
+        context.log.warning(f"{summary.excluded.count} folders left out of the corpus: "
+                            f"{dict(summary.excluded.sample)}")
+    if summary.waiting.count:
+        context.log.info(f"{summary.waiting.count} folders are not OCRed yet; the corpus takes "
+                         f"them once their first run is done: {summary.waiting.sample}")
     context.log.info(f"corpus: {summary.rows} pages from {summary.folders} folders; re-read "
-                     f"{len(summary.reread)}, reused {len(summary.reused)}, removed "
-                     f"{len(summary.removed)}")
+                     f"{summary.reread.count}, reused {summary.reused.count}, removed "
+                     f"{summary.removed.count}")
     return dg.MaterializeResult(metadata={
         "rows": dg.MetadataValue.int(summary.rows),
         "folders": dg.MetadataValue.int(summary.folders),
-        "reread_folders": dg.MetadataValue.int(len(summary.reread)),
-        "reused_folders": dg.MetadataValue.int(len(summary.reused)),
-        "waiting_folders": dg.MetadataValue.int(len(summary.waiting)),
+        "reread_folders": dg.MetadataValue.int(summary.reread.count),
+        "reused_folders": dg.MetadataValue.int(summary.reused.count),
+        "waiting_folders": dg.MetadataValue.int(summary.waiting.count),
         # Totals over every registered folder, the numbers an overview of the project wants
         # (a folder's own are on `page_texts`'s partitions).
-        "pages_done_in_all_folders": dg.MetadataValue.int(
-            sum(c.get(DONE, 0) for c in counts.values())),
-        "pages_failed_in_all_folders": dg.MetadataValue.int(
-            sum(c.get(FAILED, 0) for c in counts.values())),
-        "folders_with_failed_pages": dg.MetadataValue.int(
-            sum(1 for c in counts.values() if c.get(FAILED, 0))),
-        "reread": dg.MetadataValue.json(summary.reread[:TABLE_ROWS]),
-        "removed": dg.MetadataValue.json(summary.removed[:TABLE_ROWS]),
-        "excluded": dg.MetadataValue.md(
-            markdown_table(("partition", "why"), summary.excluded.items())
-            if summary.excluded else "None."),
+        "pages_done_in_all_folders": dg.MetadataValue.int(totals.get(DONE, (0, 0))[0]),
+        "pages_failed_in_all_folders": dg.MetadataValue.int(totals.get(FAILED, (0, 0))[0]),
+        "folders_with_failed_pages": dg.MetadataValue.int(totals.get(FAILED, (0, 0))[1]),
+        "reread": dg.MetadataValue.json(summary.reread.sample),
+        "removed": dg.MetadataValue.json(summary.removed.sample),
+        "excluded": dg.MetadataValue.md(_excluded_table(summary)),
         "parquet": dg.MetadataValue.path(str(summary.parquet)),
         "jsonl": dg.MetadataValue.path(str(summary.jsonl)),
         "sqlite": dg.MetadataValue.path(str(summary.sqlite)),

@@ -18,8 +18,8 @@ def corpus_complete(ocr: OcrConfig) -> dg.AssetCheckResult:
     verification = verify_corpus(ocr.project())
     return dg.AssetCheckResult(
         passed=verification.passed, description=verification.description(), metadata={
-            "folders_waiting": dg.MetadataValue.int(len(verification.waiting)),
-            "folders_changed_since_build": dg.MetadataValue.json(verification.changed[:50]),
+            "folders_waiting": dg.MetadataValue.int(verification.waiting.count),
+            "folders_changed_since_build": dg.MetadataValue.json(verification.changed.sample),
             "rows": dg.MetadataValue.int(verification.rows),
             "expected_rows": dg.MetadataValue.int(verification.expected),
             "indexed_rows": dg.MetadataValue.int(verification.indexed),

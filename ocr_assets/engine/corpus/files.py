@@ -8,7 +8,7 @@ read into memory) cost several times that. Here a build holds one row group at m
 file is uploaded from disk in blocks (`OutputStore.put_file`), atomically in every store.
 
 The database is updated, not rebuilt, when the previous build's is there to start from: the
-rows of the folders that left or changed are deleted and only the rows read again are
+rows of the folders that left or changed are deleted (`forget`) and only the rows read again are
 inserted. It is uploaded only when it then holds exactly the corpus's rows; one that does not
 (the previous file did not match the previous build: a build that died midway) is built again
 from the new `pages.parquet`.
@@ -64,20 +64,24 @@ def _insert(db: sqlite3.Connection, rows: Iterable[tuple[object, ...]]) -> None:
 class CorpusFiles:
     """The three files of one build in `directory`. With `previous_database` (the previous
     build's `pages.sqlite` copied there), the database starts from it less the rows of the
-    partitions in `drop`, and only rows appended with `fresh` go in; without, every row does."""
+    partitions `forget` is called for, and only rows appended with `fresh` go in; without,
+    every row does."""
 
-    def __init__(self, directory: Path, *, previous_database: bool, drop: Iterable[str]) -> None:
+    def __init__(self, directory: Path, *, previous_database: bool) -> None:
         self._directory = directory
         self._parquet = pq.ParquetWriter(directory / PARQUET_KEY, ARROW_SCHEMA)
         self._jsonl = (directory / JSONL_KEY).open("w", encoding="utf-8")
         self._incremental = previous_database
         self._db = _open_database(directory / SQLITE_KEY)
-        if previous_database:
-            self._db.executemany("DELETE FROM pages WHERE partition = ?",
-                                 [(key,) for key in drop])
         self._group: list[pa.Table] = []
         self._group_bytes = self._group_rows = 0
         self.rows = 0
+
+    def forget(self, partition: str) -> None:
+        """Delete the previous build's rows of `partition` from the database (it left the
+        corpus, or its rows are read again)."""
+        if self._incremental:
+            self._db.execute("DELETE FROM pages WHERE partition = ?", (partition,))
 
     def append(self, rows: pa.Table, *, fresh: bool) -> None:
         """Rows that come after every row appended before them; `fresh` when they were read

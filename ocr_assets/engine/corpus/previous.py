@@ -1,7 +1,8 @@
 """The previous build's `pages.parquet`, read as a stream, to take the rows of the folders that
-did not change from it: how many rows it holds of each folder, then each of those folders' rows
-in file order, a record batch at a time. Never the whole file in memory: what a build holds
-does not grow with the corpus (docs/benchmarks.md, "Many small folders").
+did not change from it: how many rows it holds of each folder (a walk beside the folders),
+then each of those folders' rows in file order, a record batch at a time. Never the whole file
+in memory: what a build holds does not grow with the corpus (docs/benchmarks.md, "Many small
+folders").
 
 The file is sorted by partition and page (the build writes it so), so the folders it holds come
 one after another, and a build that walks the included folders in the same order takes each
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ocr_assets.engine.corpus.layout import PARQUET_KEY
+from ocr_assets.engine.corpus.ordered import in_partition_order
 from ocr_assets.engine.corpus.schema import ARROW_SCHEMA
 from ocr_assets.engine.store.outputs import OutputStore
 
@@ -53,37 +56,34 @@ def _pieces_of(rows: pa.Table) -> Iterator[tuple[object, pa.Table]]:
             start += length
 
 
-class NotInPartitionOrder(Exception):
-    """A Parquet file whose rows are not grouped by partition in ascending order (an older
-    version's), so it cannot be walked one folder at a time."""
-
-
 def partition_groups(parquet: pq.ParquetFile,
                      columns: list[str] | None = None) -> Iterator[tuple[str, list[pa.Table]]]:
     """(partition, its pieces) of `parquet`, one partition at a time in file order;
     `NotInPartitionOrder` when a partition comes before, or again after, one already passed.
     Holds one partition's pieces: for its few short columns, not for its text."""
-    last: str | None = None
-    for key, pieces in itertools.groupby(partition_pieces(parquet, columns),
-                                         key=lambda piece: piece[0]):
-        if not isinstance(key, str) or (last is not None and key < last):
-            raise NotInPartitionOrder
-        last = key
-        yield key, [rows for _, rows in pieces]
+    groups = ((key, [rows for _, rows in pieces]) for key, pieces in
+              itertools.groupby(partition_pieces(parquet, columns), key=lambda piece: piece[0]))
+    return in_partition_order(groups)
 
 
-def held_rows(corpus: OutputStore) -> dict[str, int]:
-    """partition -> rows of it in the previous `pages.parquet`; empty when there is no file this
-    build can take rows from: none, another schema, or not sorted by partition."""
+@contextmanager
+def held_rows(corpus: OutputStore) -> Iterator[Iterator[tuple[str, int]]]:
+    """(partition, its rows in the previous `pages.parquet`) in partition order, as a walk
+    (`ordered.aligned`); an empty walk when there is no file this build can take rows from:
+    none, or another schema. A file not sorted by partition raises `NotInPartitionOrder`
+    during the walk."""
     try:
-        with corpus.open_read(PARQUET_KEY) as source:
-            parquet = open_parquet(source)  # its footer read once, for both uses
-            if not parquet.schema_arrow.equals(ARROW_SCHEMA, check_metadata=False):
-                return {}
-            return {key: sum(rows.num_rows for rows in pieces)
-                    for key, pieces in partition_groups(parquet, columns=["partition"])}
-    except (FileNotFoundError, NotInPartitionOrder):
-        return {}
+        source = corpus.open_read(PARQUET_KEY)
+    except FileNotFoundError:
+        yield iter(())
+        return
+    with source:
+        parquet = open_parquet(source)  # its footer read once, for both uses
+        if not parquet.schema_arrow.equals(ARROW_SCHEMA, check_metadata=False):
+            yield iter(())
+            return
+        yield ((key, sum(rows.num_rows for rows in pieces))
+               for key, pieces in partition_groups(parquet, columns=["partition"]))
 
 
 class PreviousRows:

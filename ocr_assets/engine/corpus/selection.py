@@ -5,7 +5,7 @@ counts invariant holding and the failure share within its limit (`invariants.fol
 the same functions as the blocking asset checks).
 
 The manifest goes on changing while the corpus is built and checked: other runs OCR their
-folders meanwhile. So a selection also holds each folder's signature, read *before* its verdict:
+folders meanwhile. So a choice also holds the folder's signature, read *before* its verdict:
 when the rows change after that, the signature no longer matches them, and whoever compares
 signatures later (the next build, the corpus check) sees the folder as changed instead of
 trusting a verdict made on rows that are gone.
@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ocr_assets.engine.folder.invariants import folder_verdict
 from ocr_assets.engine.manifest import DONE, PageRecord
 
 if TYPE_CHECKING:
+    from ocr_assets.engine.manifest import FolderRecord
     from ocr_assets.engine.project import Project
 
 
@@ -35,43 +36,45 @@ def partition_signature(rows: Iterable[PageRecord]) -> str:
     return digest.hexdigest()
 
 
-@dataclass
-class CorpusSelection:
-    """Which folders the corpus holds, which it leaves out and why, and which wait for their
-    first run."""
-
-    included: dict[str, str] = field(default_factory=dict)
-    """partition key -> folder name of every folder whose blocking verdict passes."""
-    excluded: dict[str, str] = field(default_factory=dict)
-    """partition key -> why the folder is left out."""
-    waiting: list[str] = field(default_factory=list)
-    """Registered folders without a single manifest row: never run yet, nothing is wrong."""
-    signatures: dict[str, str] = field(default_factory=dict)
-    """partition key -> `partition_signature` of its rows as they were before the verdict, for
-    every registered folder (waiting ones too: the signature of no rows)."""
-    done: dict[str, int] = field(default_factory=dict)
-    """partition key -> its done pages (with their text), from the same rows: the corpus rows
-    an included folder must have."""
+INCLUDED, EXCLUDED, WAITING = "included", "excluded", "waiting"
+"""A folder's place in the corpus: its blocking verdict passes; it fails; it has no manifest
+row yet (registered, never run: nothing is wrong)."""
 
 
-def included_partitions(project: Project) -> CorpusSelection:
-    """The folders the corpus holds: those whose blocking verdict passes. A folder with no row
-    at all was registered but never run: it waits, and is not counted as a failure."""
-    selection = CorpusSelection()
-    manifest = project.manifest
-    for record in manifest.folders():
-        key = record.partition_key
-        rows = manifest.pages(key)
-        selection.signatures[key] = partition_signature(rows.values())
-        selection.done[key] = sum(1 for row in rows.values()
-                                  if row.status == DONE and row.output_name is not None)
-        if not rows:
-            selection.waiting.append(key)
-            continue
-        verdict = folder_verdict(project.folder(key))
-        if verdict.passed:
-            selection.included[key] = record.folder_name
-        else:
-            selection.excluded[key] = "blocking check failed: " + "; ".join(verdict.reasons())
-    return selection
+@dataclass(frozen=True)
+class FolderChoice:
+    """One registered folder as a corpus build (or the corpus check) sees it."""
 
+    partition: str
+    folder: str
+    signature: str
+    """`partition_signature` of its rows as they were before the verdict."""
+    done: int
+    """Its done pages with a text, from the same rows: the corpus rows it must have when
+    included."""
+    verdict: str
+    """`INCLUDED`, `EXCLUDED` or `WAITING`."""
+    reason: str = ""
+    """Why an excluded folder is left out."""
+
+
+def choose(project: Project, record: FolderRecord) -> FolderChoice:
+    """Whether the corpus holds the folder of `record`, from its manifest rows of the moment."""
+    key = record.partition_key
+    rows = project.manifest.pages(key)
+    signature = partition_signature(rows.values())
+    done = sum(1 for row in rows.values() if row.status == DONE and row.output_name is not None)
+    if not rows:
+        return FolderChoice(key, record.folder_name, signature, done, WAITING)
+    verdict = folder_verdict(project.folder(key))
+    if verdict.passed:
+        return FolderChoice(key, record.folder_name, signature, done, INCLUDED)
+    return FolderChoice(key, record.folder_name, signature, done, EXCLUDED,
+                        "blocking check failed: " + "; ".join(verdict.reasons()))
+
+
+def folder_choices(project: Project) -> Iterator[tuple[str, FolderChoice]]:
+    """(partition, its choice) of every registered folder, in partition order, one folder at a
+    time (`ordered.aligned` walks it beside the other walks)."""
+    for record in project.manifest.folders_in_order():
+        yield record.partition_key, choose(project, record)

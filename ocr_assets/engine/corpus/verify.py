@@ -17,18 +17,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ocr_assets.engine.corpus.layout import PARQUET_KEY
-from ocr_assets.engine.corpus.previous import (
-    NotInPartitionOrder,
-    open_parquet,
-    partition_groups,
-)
+from ocr_assets.engine.corpus.ordered import NotInPartitionOrder, Tally, aligned
+from ocr_assets.engine.corpus.previous import open_parquet, partition_groups
 from ocr_assets.engine.corpus.search import count_indexed_pages
 from ocr_assets.engine.corpus.selection import (
-    CorpusSelection,
-    included_partitions,
+    INCLUDED,
+    WAITING,
+    FolderChoice,
+    folder_choices,
     partition_signature,
 )
-from ocr_assets.engine.corpus.state import BuildState, read_state
+from ocr_assets.engine.corpus.state import SeenFolder, open_state
 from ocr_assets.engine.manifest import DONE, Manifest
 
 if TYPE_CHECKING:
@@ -50,10 +49,10 @@ class CorpusVerification:
     missing: list[tuple[str, str]] = field(default_factory=list)
     unexpected: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
-    changed: list[str] = field(default_factory=list)
+    changed: Tally[str] = field(default_factory=Tally)
     """Folders whose rows changed since the build (or registered or forgotten since): the next
     build takes them."""
-    waiting: list[str] = field(default_factory=list)
+    waiting: Tally[str] = field(default_factory=Tally)
     not_built: str | None = None
     """Why there is no corpus to check (never built), or None."""
 
@@ -68,11 +67,11 @@ class CorpusVerification:
         said = (f"{self.expected} pages of {self.folders} folders" if self.passed else
                 f"{len(self.missing)} pages missing, {len(self.unexpected)} unexpected, "
                 f"{self.duplicates} duplicated, {self.indexed} of {self.rows} rows indexed")
-        if self.changed:
-            said += (f"; {len(self.changed)} folders changed since the build (other runs OCRed "
-                     "them meanwhile): the next build takes them")
-        if self.waiting:
-            said += (f"; {len(self.waiting)} folders are not OCRed yet and wait for their "
+        if self.changed.count:
+            said += (f"; {self.changed.count} folders changed since the build (other runs "
+                     "OCRed them meanwhile): the next build takes them")
+        if self.waiting.count:
+            said += (f"; {self.waiting.count} folders are not OCRed yet and wait for their "
                      "first run")
         return said
 
@@ -84,35 +83,21 @@ def _written_partitions(parquet: pq.ParquetFile) -> Iterator[tuple[str, list[str
         yield key, [page for rows in pieces for page in rows.column("page").to_pylist()]
 
 
-def _side_by_side(keys: Iterator[str], written: Iterator[tuple[str, list[str]]]
-                  ) -> Iterator[tuple[str, bool, list[str]]]:
-    """(partition, registered, its written pages) of every partition registered or written, in
-    partition order: the two sorted walks merged."""
-    pending = next(written, None)
-    for key in keys:
-        while pending is not None and pending[0] < key:
-            yield pending[0], False, pending[1]
-            pending = next(written, None)
-        if pending is not None and pending[0] == key:
-            yield key, True, pending[1]
-            pending = next(written, None)
-        else:
-            yield key, True, []
-    while pending is not None:
-        yield pending[0], False, pending[1]
-        pending = next(written, None)
-
-
-def _expected(manifest: Manifest, selection: CorpusSelection, state: BuildState,
-              key: str) -> set[str] | None:
-    """The pages of registered folder `key` the corpus must hold: its done pages with a text,
-    the rows the build writes (`build.partition_records`), when it passed; None when its rows
-    changed since the build, or since its verdict (they are read again after it)."""
-    signature = selection.signatures[key]
-    rows = manifest.pages(key)
-    if signature != state.signature(key) or partition_signature(rows.values()) != signature:
+def _expected(manifest: Manifest, choice: FolderChoice | None, seen: SeenFolder | None
+              ) -> set[str] | None:
+    """The pages of a folder the corpus must hold: for a registered folder that passed, its
+    done pages with a text (the rows the build writes, `build.partition_records`); none for one
+    left out, or never registered. None when it changed since the build: registered or
+    forgotten since, its rows changed since, or since its verdict (they are read again after
+    it)."""
+    if choice is None:
+        return None if seen is not None else set()
+    if seen is None or choice.signature != seen.signature:
         return None
-    if key not in selection.included:
+    rows = manifest.pages(choice.partition)
+    if partition_signature(rows.values()) != choice.signature:
+        return None
+    if choice.verdict != INCLUDED:
         return set()
     return {page for page, row in rows.items()
             if row.status == DONE and row.output_name is not None}
@@ -120,45 +105,48 @@ def _expected(manifest: Manifest, selection: CorpusSelection, state: BuildState,
 
 def verify_corpus(project: Project) -> CorpusVerification:
     """Check the written corpus against the manifest (see the module's docstring), one folder
-    at a time: the written file is walked in partition order beside the registered folders, so
-    what the check holds is one folder's pages, whatever the size of the corpus."""
+    at a time: the registered folders, the last build's state and the written file are walked
+    side by side in partition order, so what the check holds is one folder's pages, whatever
+    the number of folders or the size of the corpus."""
     verification = CorpusVerification()
     corpus = project.corpus_store
-    state = read_state(corpus)
     try:
         verification.indexed = count_indexed_pages(corpus)
         source = corpus.open_read(PARQUET_KEY)
     except FileNotFoundError as exc:
         verification.not_built = str(exc)
         return verification
-    with source:
+    with source, open_state(corpus) as state:
         if state is None:
-            verification.not_built = ("its state.json is missing or was written by an older "
+            verification.not_built = ("its state.jsonl is missing or was written by an older "
                                       "version: materialize ocr_corpus to rebuild it")
             return verification
-        selection = included_partitions(project)
-        changed = (state.included.keys() | state.left_out.keys()) - selection.signatures.keys()
-        walk = _side_by_side(iter(sorted(selection.signatures)),
-                             _written_partitions(open_parquet(source)))
+        walk = aligned(folder_choices(project), state, _written_partitions(open_parquet(source)))
         try:
-            for key, registered, pages in walk:
-                verification.rows += len(pages)
-                have = set(pages)
-                verification.duplicates += len(pages) - len(have)
-                want = _expected(project.manifest, selection, state, key) if registered else set()
-                if want is None:
-                    changed.add(key)
-                if key in changed:
-                    continue
-                verification.folders += key in selection.included
-                verification.expected += len(want)
-                verification.missing.extend((key, page) for page in sorted(want - have))
-                verification.unexpected.extend((key, page) for page in sorted(have - want))
+            for key, (choice, seen, pages) in walk:
+                _check_folder(verification, project.manifest, key, choice, seen, pages or [])
         except NotInPartitionOrder:  # what the walk found before is no finding
             return CorpusVerification(
                 indexed=verification.indexed,
                 not_built="its pages.parquet is not in partition order (written by an older "
                           "version): materialize ocr_corpus to rebuild it")
-    verification.changed = sorted(changed)
-    verification.waiting = [key for key in selection.waiting if key not in changed]
     return verification
+
+
+def _check_folder(verification: CorpusVerification, manifest: Manifest, key: str,
+                  choice: FolderChoice | None, seen: SeenFolder | None, pages: list[str]
+                  ) -> None:
+    """Hold one folder's written pages against what the corpus must hold of it."""
+    verification.rows += len(pages)
+    have = set(pages)
+    verification.duplicates += len(pages) - len(have)
+    want = _expected(manifest, choice, seen)
+    if want is None:
+        verification.changed.add(key)
+        return
+    if choice is not None and choice.verdict == WAITING:
+        verification.waiting.add(key)
+    verification.folders += choice is not None and choice.verdict == INCLUDED
+    verification.expected += len(want)
+    verification.missing.extend((key, page) for page in sorted(want - have))
+    verification.unexpected.extend((key, page) for page in sorted(have - want))

@@ -41,6 +41,8 @@ FRAME_MARK = "#"
 which the manifest cannot import)."""
 FLAG_REASON_SEPARATOR = " | "
 """Between the reasons of a page's flags in `flag_reason`."""
+FOLDERS_PER_QUERY = 1000
+"""Folders `folders_in_order` reads at once."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ class Manifest(Protocol):
 
     def register_folder(self, partition_key: str, folder_name: str, raw: bytes) -> None: ...
     def folders(self) -> list[FolderRecord]: ...
+    def folders_in_order(self, batch: int = FOLDERS_PER_QUERY) -> Iterator[FolderRecord]: ...
     def folder(self, partition_key: str) -> FolderRecord | None: ...
     def forget_folder(self, partition_key: str) -> None: ...
     def pages(self, partition_key: str, status: str | None = None) -> dict[str, PageRecord]: ...
@@ -200,6 +203,7 @@ class Manifest(Protocol):
     def release_expired(self, partition_key: str) -> int: ...
     def release_owners(self, partition_key: str, owners: Iterable[str]) -> int: ...
     def status_counts(self, partition_key: str | None = None) -> dict[str, dict[str, int]]: ...
+    def status_totals(self) -> dict[str, tuple[int, int]]: ...
     def finished_since(self, partition_keys: Sequence[str], since: float) -> int: ...
     def folder_summaries(self) -> dict[str, FolderSummary]: ...
     def store_ground_truth(self, partition_key: str, signature: str | None) -> None: ...
@@ -323,6 +327,9 @@ class SqlManifest(abc.ABC):
     `_lock_folder`, which serialises the writes that touch many rows of one folder."""
 
     BEGIN = "BEGIN"
+    KEY_ORDER = "partition_key"
+    """The partition key as ordered by `folders_in_order`: code-point order, as Python sorts
+    strings (SQLite's default; PostgreSQL's follows the database's collation otherwise)."""
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -373,6 +380,22 @@ class SqlManifest(abc.ABC):
             "SELECT partition_key, folder_name, folder_name_raw, registered_at FROM folders "
             "ORDER BY partition_key").fetchall()
         return [FolderRecord(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    def folders_in_order(self, batch: int = FOLDERS_PER_QUERY) -> Iterator[FolderRecord]:
+        """Every registered folder in partition-key order (Python's string order), read
+        `batch` at a time after the last key read: a walk over all folders (the corpus build
+        and check) holds one batch, not the registry, and keeps no statement open between
+        batches while runs write."""
+        after = ""
+        while True:
+            rows = self._connection().execute(
+                "SELECT partition_key, folder_name, folder_name_raw, registered_at FROM folders "
+                f"WHERE {self.KEY_ORDER} > ? ORDER BY {self.KEY_ORDER} LIMIT ?",
+                (after, batch)).fetchall()
+            yield from (FolderRecord(r[0], r[1], bytes(r[2]), r[3]) for r in rows)
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
 
     def folder(self, partition_key: str) -> FolderRecord | None:
         row = self._connection().execute(
@@ -572,6 +595,13 @@ class SqlManifest(abc.ABC):
         for key, status, n in self._connection().execute(query + " GROUP BY 1, 2", args):
             counts.setdefault(key, dict.fromkeys(STATUSES, 0))[status] = n
         return counts
+
+    def status_totals(self) -> dict[str, tuple[int, int]]:
+        """{status: (pages, folders with such pages)} over every folder, counted by the
+        database: the project's overview without a row per folder in memory."""
+        rows = self._connection().execute(
+            "SELECT status, COUNT(*), COUNT(DISTINCT partition_key) FROM pages GROUP BY status")
+        return {status: (pages, folders) for status, pages, folders in rows}
 
     def finished_since(self, partition_keys: Sequence[str], since: float) -> int:
         """How many pages of the folders became done or failed at or after `since` (a

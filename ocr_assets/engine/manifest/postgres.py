@@ -179,6 +179,8 @@ class PostgresConnection:
 class PostgresManifest(SqlManifest):
     """The page manifest in PostgreSQL, shared by every run and worker on every machine."""
 
+    KEY_ORDER = 'partition_key COLLATE "C"'
+
     def __init__(self, url: str, *, connect_timeout_s: int = 10) -> None:
         super().__init__()
         self.url = url

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ocr_assets.engine.corpus import files, previous
+from ocr_assets.engine.corpus import files, ordered, previous
 from ocr_assets.engine.corpus.build import build_corpus, read_corpus, read_folders
 from ocr_assets.engine.corpus.schema import ARROW_SCHEMA, CORPUS_COLUMNS
 from ocr_assets.engine.corpus.search import (
@@ -29,7 +29,7 @@ from ocr_assets_tests.engine.corpus.corpus_project import Corpus, project_at
 
 def test_every_format_holds_one_row_per_done_page(corpus: Corpus) -> None:
     summary = corpus.build()
-    assert (summary.rows, summary.folders, summary.excluded) == (2, 2, {})
+    assert (summary.rows, summary.folders, dict(summary.excluded.sample)) == (2, 2, {})
     frame = read_corpus(corpus.corpus)
     assert tuple(frame.columns) == CORPUS_COLUMNS
     assert list(zip(frame["partition"], frame["page"], strict=True)) == [
@@ -54,7 +54,7 @@ def test_an_unchanged_build_rereads_nothing_and_a_changed_folder_only_itself(
         corpus: Corpus, fixtures_dir: Path) -> None:
     corpus.build()
     again = corpus.build()
-    assert (again.reread, sorted(again.reused)) == ([], ["alpha", "beta"])
+    assert (again.reread.sample, sorted(again.reused.sample)) == ([], ["alpha", "beta"])
 
     # beta's text file changes behind the manifest's back: an unchanged folder is not re-read,
     # so the corpus keeps what it had (the manifest, not the files, says what changed).
@@ -65,7 +65,7 @@ def test_an_unchanged_build_rereads_nothing_and_a_changed_folder_only_itself(
     corpus.process("alpha")
     changed = corpus.build()
 
-    assert (changed.reread, changed.reused) == (["alpha"], ["beta"])
+    assert (changed.reread.sample, changed.reused.sample) == (["alpha"], ["beta"])
     frame = read_corpus(corpus.corpus)
     assert list(zip(frame["partition"], frame["page"], strict=True)) == [
         ("alpha", "phototest.tif"), ("alpha", "second.tif"), ("beta", "eurotext.tif")]
@@ -80,32 +80,32 @@ def test_a_folder_whose_blocking_verdict_fails_is_left_out(corpus: Corpus,
     corpus.build()
     shutil.copy(fixtures_dir / "pages" / "phototest.tif", corpus.scans / "beta" / "new.tif")
     summary = corpus.build()
-    assert summary.excluded == {"beta": "blocking check failed: 1 on disk but not in the "
-                                        "manifest"}
-    assert (summary.removed, summary.rows) == (["beta"], 1)
+    assert dict(summary.excluded.sample) == {
+        "beta": "blocking check failed: 1 on disk but not in the manifest"}
+    assert (summary.removed.sample, summary.rows) == (["beta"], 1)
     assert list(read_corpus(corpus.corpus)["partition"]) == ["alpha"]
     assert count_indexed_pages(corpus.corpus) == 1
 
     corpus.process("beta")
     back = corpus.build()
-    assert (back.excluded, back.reread, back.rows) == ({}, ["beta"], 3)
+    assert (dict(back.excluded.sample), back.reread.sample, back.rows) == ({}, ["beta"], 3)
 
 
 def test_a_folder_never_run_waits_and_is_no_failure(corpus: Corpus) -> None:
     (corpus.scans / "gamma").mkdir()
     shutil.copy(corpus.scans / "alpha" / "phototest.tif", corpus.scans / "gamma" / "p.tif")
     summary = corpus.build()  # registers gamma, which has no row yet
-    assert summary.waiting == ["gamma"]
-    assert summary.excluded == {}, "not OCRed yet is not a broken blocking rule"
+    assert summary.waiting.sample == ["gamma"]
+    assert dict(summary.excluded.sample) == {}, "not OCRed yet is not a broken blocking rule"
     assert summary.rows == 2
     verification = verify_corpus(corpus.project)
-    assert verification.passed and verification.waiting == ["gamma"]
+    assert verification.passed and verification.waiting.sample == ["gamma"]
     assert verification.expected == 2, "gamma's page is not expected in the corpus"
 
 
 def test_rows_the_previous_files_lack_are_read_again_not_trusted(corpus: Corpus) -> None:
     """A build that died after writing `pages.parquet` and `pages.sqlite` but before
-    `state.json` leaves files that the state does not describe: an unchanged folder whose rows
+    `state.jsonl` leaves files that the state does not describe: an unchanged folder whose rows
     they lack is read again, and a database that does not add up is built again."""
     corpus.build()
     parquet = corpus.corpus.path("pages.parquet")
@@ -116,7 +116,7 @@ def test_rows_the_previous_files_lack_are_read_again_not_trusted(corpus: Corpus)
 
     summary = corpus.build()
 
-    assert (summary.reread, summary.reused) == (["alpha"], ["beta"])
+    assert (summary.reread.sample, summary.reused.sample) == (["alpha"], ["beta"])
     assert list(read_corpus(corpus.corpus)["partition"]) == ["alpha", "beta"]
     assert count_indexed_pages(corpus.corpus) == 2
 
@@ -132,7 +132,7 @@ def test_a_previous_file_not_sorted_by_partition_is_read_again_not_reused(
 
     summary = corpus.build()
 
-    assert (summary.reread, summary.reused) == (["alpha", "beta"], [])
+    assert (summary.reread.sample, summary.reused.sample) == (["alpha", "beta"], [])
     assert list(read_corpus(corpus.corpus)["partition"]) == ["alpha", "beta"]
     assert count_indexed_pages(corpus.corpus) == 2
 
@@ -151,12 +151,12 @@ def test_the_parquet_file_is_written_and_reused_a_piece_at_a_time(
     assert pq.ParquetFile(parquet).num_row_groups == 3
     written = pq.read_table(parquet)
     assert written.equals(pa.concat_tables(read_folders(
-        corpus.manifest, corpus.ocr, {"alpha": "alpha", "beta": "beta"})))
+        corpus.manifest, corpus.ocr, [("alpha", "alpha"), ("beta", "beta")])))
 
     corpus.corpus.path("pages.jsonl").unlink()  # a file missing: written again, from the reuse
     again = corpus.build()
 
-    assert (again.reread, again.reused) == ([], ["alpha", "beta"])
+    assert (again.reread.sample, again.reused.sample) == ([], ["alpha", "beta"])
     assert pq.read_table(parquet).equals(written)
     assert [json.loads(line)["page"] for line in
             corpus.corpus.path("pages.jsonl").read_text().splitlines()] == [
@@ -168,8 +168,8 @@ def test_chunks_of_folders_give_the_same_rows_order_and_types(corpus: Corpus) ->
     within one: the size of a chunk changes nothing in the rows."""
     corpus.build()
     folders = {"alpha": "alpha", "beta": "beta"}
-    one = pa.concat_tables(read_folders(corpus.manifest, corpus.ocr, folders, 1))
-    both = pa.concat_tables(read_folders(corpus.manifest, corpus.ocr, folders, 64))
+    one = pa.concat_tables(read_folders(corpus.manifest, corpus.ocr, folders.items(), 1))
+    both = pa.concat_tables(read_folders(corpus.manifest, corpus.ocr, folders.items(), 64))
     assert one.equals(both) and one.schema == ARROW_SCHEMA
     assert one.column("page").to_pylist() == ["phototest.tif", "eurotext.tif"]
     assert one.equals(pq.read_table(corpus.corpus.path("pages.parquet")))
@@ -186,15 +186,40 @@ def test_the_parts_of_an_older_version_are_deleted(corpus: Corpus) -> None:
     summary = corpus.build()
 
     assert not corpus.corpus.path("parts/alpha.parquet").exists()
-    assert summary.reread == ["alpha", "beta"]
-    assert json.loads(corpus.corpus.path("state.json").read_text())["version"] == 2
+    assert summary.reread.sample == ["alpha", "beta"]
+    assert not corpus.corpus.path("state.json").exists(), "the older state is gone"
+    header = corpus.corpus.path("state.jsonl").read_text().splitlines()[0]
+    assert json.loads(header) == {"version": 3}
+
+
+def test_a_damaged_state_is_not_trusted_and_every_folder_is_read_again(corpus: Corpus) -> None:
+    """The state is read through before it is walked: a torn or edited file is found before
+    the build acts on half of it."""
+    corpus.build()
+    state = corpus.corpus.path("state.jsonl")
+    state.write_text(state.read_text().splitlines()[0] + "\n{\"partition\": \"alpha\"\n")
+
+    summary = corpus.build()
+
+    assert (summary.reread.sample, summary.reused.count, summary.rows) == (["alpha", "beta"], 0, 2)
+    assert verify_corpus(corpus.project).passed
+    assert corpus.build().reused.sample == ["alpha", "beta"]
+
+
+def test_a_summary_counts_every_folder_and_names_the_first(
+        corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a build reports does not grow with the folders: a count, and a few names."""
+    monkeypatch.setattr(ordered, "SAMPLE_SIZE", 1)
+    corpus.build()
+    again = corpus.build()
+    assert (again.reused.count, again.reused.sample, again.folders) == (2, ["alpha"], 2)
 
 
 def test_a_lost_database_is_rebuilt_whole(corpus: Corpus) -> None:
     corpus.build()
     corpus.corpus.path("pages.sqlite").unlink()
     summary = corpus.build()
-    assert summary.reread == []
+    assert summary.reread.sample == []
     assert count_indexed_pages(corpus.corpus) == 2
 
 

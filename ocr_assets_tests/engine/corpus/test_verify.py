@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ocr_assets.engine.corpus.layout import STATE_KEY
-from ocr_assets.engine.corpus.selection import included_partitions
+from ocr_assets.engine.corpus.selection import choose
 from ocr_assets.engine.corpus.verify import verify_corpus
 from ocr_assets_tests.engine.corpus.corpus_project import Corpus
 
@@ -27,17 +27,18 @@ def test_a_folder_finished_by_another_run_after_the_build_is_named_not_missing(
         corpus: Corpus, fixtures_dir: Path) -> None:
     beta_with_a_page_in_flight(corpus, fixtures_dir)
     summary = corpus.build()
-    assert "1 not terminal" in summary.excluded["beta"]
+    assert "1 not terminal" in dict(summary.excluded.sample)["beta"]
     corpus.process("beta")  # the other run finishes beta after the build
 
     verification = verify_corpus(corpus.project)
 
     assert verification.passed, verification.description()
-    assert (verification.changed, verification.expected, verification.rows) == (["beta"], 1, 1)
+    assert (verification.changed.sample, verification.expected, verification.rows) == (
+        ["beta"], 1, 1)
     assert "1 folders changed since the build" in verification.description()
     corpus.build()
     rebuilt = verify_corpus(corpus.project)
-    assert rebuilt.passed and rebuilt.changed == [] and rebuilt.expected == 3
+    assert rebuilt.passed and rebuilt.changed.count == 0 and rebuilt.expected == 3
 
 
 def test_a_folder_the_build_left_out_though_it_passed_is_missing(
@@ -46,15 +47,18 @@ def test_a_folder_the_build_left_out_though_it_passed_is_missing(
     corpus.build()
     corpus.process("beta")
     # A build that saw beta exactly as it is now, and still left it out: a wrong corpus.
-    state = json.loads(corpus.corpus.path(STATE_KEY).read_text())
-    state["left_out"]["beta"] = included_partitions(corpus.project).signatures["beta"]
-    corpus.corpus.path(STATE_KEY).write_text(json.dumps(state))
+    beta = choose(corpus.project, corpus.manifest.folder("beta"))
+    lines = [json.loads(line) for line in corpus.corpus.path(STATE_KEY).read_text().splitlines()]
+    for line in lines[1:]:
+        if line["partition"] == "beta":
+            line.update(signature=beta.signature, included=False)
+    corpus.corpus.path(STATE_KEY).write_text("".join(json.dumps(line) + "\n" for line in lines))
 
     verification = verify_corpus(corpus.project)
 
     assert not verification.passed
     assert verification.missing == [("beta", "eurotext.tif"), ("beta", "new.tif")]
-    assert verification.changed == []
+    assert verification.changed.count == 0
 
 
 def test_a_row_of_an_unchanged_folder_lost_from_the_parquet_fails(corpus: Corpus) -> None:
@@ -70,15 +74,20 @@ def test_a_row_of_an_unchanged_folder_lost_from_the_parquet_fails(corpus: Corpus
                                           "rows indexed")
 
 
-def test_a_corpus_never_built_or_from_an_older_version_fails_saying_so(corpus: Corpus) -> None:
+def test_a_corpus_never_built_or_with_an_older_or_damaged_state_fails_saying_so(
+        corpus: Corpus) -> None:
     assert verify_corpus(corpus.project).not_built is not None
     corpus.build()
-    corpus.corpus.path(STATE_KEY).write_text(json.dumps({"version": 1, "partitions": {}}))
+    state = corpus.corpus.path(STATE_KEY).read_text().splitlines()
+    header, alpha, beta = state
+    older = json.dumps({"version": 2, "partitions": {}})
+    for damaged in ([older], [header, beta, alpha], [header, alpha, beta[:-3]]):
+        corpus.corpus.path(STATE_KEY).write_text("\n".join(damaged) + "\n")
 
-    verification = verify_corpus(corpus.project)
+        verification = verify_corpus(corpus.project)
 
-    assert not verification.passed
-    assert "materialize ocr_corpus to rebuild it" in verification.description()
+        assert not verification.passed
+        assert "materialize ocr_corpus to rebuild it" in verification.description()
 
 
 def test_a_done_page_without_an_output_is_expected_no_more_than_the_build_writes_it(

@@ -29,6 +29,7 @@ from ocr_assets.engine.manifest.base import (
     PageOutcome,
 )
 from ocr_assets.engine.manifest.factory import open_manifest
+from ocr_assets.engine.manifest.postgres import PostgresManifest
 from ocr_assets.engine.manifest.sqlite import SqliteManifest
 
 KEY = "box-001"
@@ -193,6 +194,32 @@ def test_status_counts_include_every_status(manifest: Manifest) -> None:
         "b": {PENDING: 1, RUNNING: 0, DONE: 0, FAILED: 0}}
     assert manifest.status_counts("b") == {"b": {PENDING: 1, RUNNING: 0, DONE: 0, FAILED: 0}}
     assert manifest.status_counts("missing") == {}
+
+
+def test_status_totals_count_pages_and_folders_across_the_project(manifest: Manifest) -> None:
+    manifest.sync_pages("a", ["1", "2", "3"])
+    manifest.sync_pages("b", ["1", "2"])
+    manifest.record("a", "1", done())
+    manifest.record("b", "1", done())
+    manifest.record("b", "2", PageOutcome(FAILED, None, 1, 1, 1, "too_large", "big"))
+
+    assert manifest.status_totals() == {DONE: (2, 2), FAILED: (1, 1), PENDING: (2, 1)}
+
+
+def test_folders_in_order_come_in_code_point_order_a_batch_at_a_time(
+        manifest: Manifest) -> None:
+    """The corpus walks them beside files sorted by Python: PostgreSQL's own collation (which
+    may ignore case and punctuation) must not reorder them, nor the batches skip any."""
+    keys = ["b-1", "B_2", "a_1", "_z", "Z-9", "a-1", "a1", "A"]
+    if isinstance(manifest, PostgresManifest):  # as in a database created with a locale
+        manifest._connection().execute(
+            'ALTER TABLE folders ALTER COLUMN partition_key TYPE text COLLATE "und-x-icu"')
+    for key in keys:
+        manifest.register_folder(key, key, key.encode())
+
+    for batch in (1, 3, 100):
+        walked = [record.partition_key for record in manifest.folders_in_order(batch)]
+        assert walked == sorted(keys), batch
 
 
 def test_finished_since_counts_the_folders_pages_done_or_failed_from_then_on(
