@@ -7,10 +7,12 @@ from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
+from ocr_assets.engine.corpus.ordered import SAMPLE_SIZE
 from ocr_assets.engine.folder.batch import FolderReport
 from ocr_assets.engine.manifest import PageRecord
 
-TABLE_ROWS = 50
+TABLE_ROWS = SAMPLE_SIZE
+"""Rows of a metadata table or list: as many as the engine's summaries name (`ordered.Tally`)."""
 
 
 def _cell(value: object) -> str:

@@ -6,6 +6,7 @@ import dagster as dg
 
 from ocr_assets.engine.corpus.verify import verify_corpus
 from ocr_assets.orchestration.concurrency import CORPUS_POOL
+from ocr_assets.orchestration.metadata import TABLE_ROWS
 from ocr_assets.orchestration.resources import OcrConfig
 
 
@@ -23,8 +24,9 @@ def corpus_complete(ocr: OcrConfig) -> dg.AssetCheckResult:
             "rows": dg.MetadataValue.int(verification.rows),
             "expected_rows": dg.MetadataValue.int(verification.expected),
             "indexed_rows": dg.MetadataValue.int(verification.indexed),
-            "missing": dg.MetadataValue.json([f"{p}/{g}" for p, g in verification.missing[:50]]),
+            "missing": dg.MetadataValue.json(
+                [f"{p}/{g}" for p, g in verification.missing[:TABLE_ROWS]]),
             "unexpected": dg.MetadataValue.json(
-                [f"{p}/{g}" for p, g in verification.unexpected[:50]]),
+                [f"{p}/{g}" for p, g in verification.unexpected[:TABLE_ROWS]]),
             "duplicates": dg.MetadataValue.int(verification.duplicates),
         })

@@ -62,6 +62,7 @@ from ocr_assets.engine.corpus.state import (
     StateWriter,
     legacy_partitions,
     open_state,
+    publish_state,
 )
 from ocr_assets.engine.manifest import DONE, Manifest
 from ocr_assets.engine.page.worker import output_keys
@@ -170,15 +171,16 @@ def _decide(choice: FolderChoice | None, seen: SeenFolder | None, held: int | No
     return REREAD
 
 
-def _plan(project: Project, directory: Path, *, trust_previous: bool
-          ) -> tuple[CorpusSummary, StateWriter]:
+def _plan(project: Project, directory: Path, *, trust_previous: bool) -> CorpusSummary:
     """The build's first pass: every registered folder's verdict, beside what the previous
     build saw of it and the rows the previous file holds of it, one folder at a time. Writes
-    the plan (`PLAN_NAME`) and the new state to `directory`; `NotInPartitionOrder` when the
-    previous file is not sorted by partition (the caller plans again without trusting it)."""
+    the plan (`PLAN_NAME`) and the new state (`STATE_KEY`) to `directory`;
+    `NotInPartitionOrder` when the previous file is not sorted by partition (the caller plans
+    again without trusting it)."""
     summary = CorpusSummary()
-    state = StateWriter(directory / STATE_KEY)
-    with ExitStack() as stack, (directory / PLAN_NAME).open("w", encoding="utf-8") as plan:
+    with ExitStack() as stack:
+        plan = stack.enter_context((directory / PLAN_NAME).open("w", encoding="utf-8"))
+        state = stack.enter_context(StateWriter(directory / STATE_KEY))
         seen = stack.enter_context(open_state(project.corpus_store)) if trust_previous else None
         if seen is None:
             if trust_previous:
@@ -186,17 +188,13 @@ def _plan(project: Project, directory: Path, *, trust_previous: bool
             seen, held = iter(()), iter(())
         else:
             held = stack.enter_context(held_rows(project.corpus_store))
-        try:
-            for key, (choice, was, rows) in aligned(folder_choices(project), seen, held):
-                if choice is not None:
-                    state.add(key, choice.signature, choice.verdict == INCLUDED)
-                action = _decide(choice, was, rows, summary)
-                if action is not None:
-                    _note(plan, summary, key, choice.folder if choice else "", action)
-        except BaseException:
-            state.close()
-            raise
-    return summary, state
+        for key, (choice, was, rows) in aligned(folder_choices(project), seen, held):
+            if choice is not None:
+                state.add(key, choice.signature, choice.verdict == INCLUDED)
+            action = _decide(choice, was, rows, summary)
+            if action is not None:
+                _note(plan, summary, key, choice.folder if choice else "", action)
+    return summary
 
 
 def _note(plan: IO[str], summary: CorpusSummary, key: str, folder: str, action: str) -> None:
@@ -264,16 +262,13 @@ def build_corpus(project: Project) -> CorpusSummary:
     with tempfile.TemporaryDirectory(prefix="ocr-assets-corpus-") as tmp:
         directory = Path(tmp)
         try:
-            summary, state = _plan(project, directory, trust_previous=True)
+            summary = _plan(project, directory, trust_previous=True)
         except NotInPartitionOrder:  # an older version's file: nothing is taken from it
-            summary, state = _plan(project, directory, trust_previous=False)
-        try:
-            outputs_exist = all(corpus.exists(k) for k in (PARQUET_KEY, JSONL_KEY, SQLITE_KEY))
-            if summary.reread.count or summary.removed.count or not outputs_exist:
-                summary.rows = _write_files(project, directory, reuse=summary.reused.count > 0)
-            state.publish(corpus)
-        finally:
-            state.close()
+            summary = _plan(project, directory, trust_previous=False)
+        outputs_exist = all(corpus.exists(k) for k in (PARQUET_KEY, JSONL_KEY, SQLITE_KEY))
+        if summary.reread.count or summary.removed.count or not outputs_exist:
+            summary.rows = _write_files(project, directory, reuse=summary.reused.count > 0)
+        publish_state(corpus, directory / STATE_KEY)
     summary.parquet, summary.jsonl, summary.sqlite = (
         corpus.uri(PARQUET_KEY), corpus.uri(JSONL_KEY), corpus.uri(SQLITE_KEY))
     return summary

@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 SAMPLE_SIZE = 50
-"""Items a `Tally` names: as many as the UI's tables show (`orchestration.metadata.TABLE_ROWS`)."""
+"""Items a `Tally` names, and the rows of the UI's metadata tables (`metadata.TABLE_ROWS`)."""
 
 
 class NotInPartitionOrder(Exception):

@@ -92,14 +92,20 @@ def legacy_partitions(corpus: OutputStore) -> list[str]:
 
 
 class StateWriter:
-    """A build's state, written a folder at a time in partition order to a local file, and
-    put in the corpus store once the build's files are (`publish`)."""
+    """A build's state, written a folder at a time in partition order to a local file (closed
+    on leaving the `with` block), put in the corpus store once the build's files are
+    (`publish_state`)."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
         self._file = path.open("w", encoding="utf-8")
         self._file.write(json.dumps({"version": STATE_VERSION}) + "\n")
         self._last: str | None = None
+
+    def __enter__(self) -> StateWriter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._file.close()
 
     def add(self, partition: str, signature: str, included: bool) -> None:
         if self._last is not None and partition <= self._last:
@@ -109,11 +115,9 @@ class StateWriter:
         self._file.write(json.dumps({"partition": partition, "signature": signature,
                                      "included": included}, ensure_ascii=False) + "\n")
 
-    def publish(self, corpus: OutputStore) -> None:
-        """Put the state in `corpus` (atomically) and delete an older version's."""
-        self._file.close()
-        corpus.put_file(STATE_KEY, self._path)
-        corpus.delete(LEGACY_STATE_KEY)
 
-    def close(self) -> None:
-        self._file.close()
+def publish_state(corpus: OutputStore, path: Path) -> None:
+    """Put the state a `StateWriter` wrote at `path` in `corpus` (atomically), and delete an
+    older version's."""
+    corpus.put_file(STATE_KEY, path)
+    corpus.delete(LEGACY_STATE_KEY)

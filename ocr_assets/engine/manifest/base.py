@@ -321,6 +321,15 @@ class SqlConnection(Protocol):
     def close(self) -> None: ...
 
 
+FOLDER_SELECT = ("SELECT partition_key, folder_name, folder_name_raw, registered_at "
+                 "FROM folders")
+"""The columns of a `FolderRecord`, in its order."""
+
+
+def _folder_record(row: Sequence[Any]) -> FolderRecord:
+    return FolderRecord(row[0], row[1], bytes(row[2]), row[3])
+
+
 class SqlManifest(abc.ABC):
     """The manifest's queries, shared by the SQL backends. A backend supplies a connection per
     thread (`_connect`), the statement that opens a write transaction (`BEGIN`), and
@@ -376,10 +385,8 @@ class SqlManifest(abc.ABC):
                 (partition_key, folder_name, raw, time.time()))
 
     def folders(self) -> list[FolderRecord]:
-        rows = self._connection().execute(
-            "SELECT partition_key, folder_name, folder_name_raw, registered_at FROM folders "
-            "ORDER BY partition_key").fetchall()
-        return [FolderRecord(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+        """Every registered folder, in `folders_in_order`'s order."""
+        return list(self.folders_in_order())
 
     def folders_in_order(self, batch: int = FOLDERS_PER_QUERY) -> Iterator[FolderRecord]:
         """Every registered folder in partition-key order (Python's string order), read
@@ -389,19 +396,17 @@ class SqlManifest(abc.ABC):
         after = ""
         while True:
             rows = self._connection().execute(
-                "SELECT partition_key, folder_name, folder_name_raw, registered_at FROM folders "
-                f"WHERE {self.KEY_ORDER} > ? ORDER BY {self.KEY_ORDER} LIMIT ?",
+                f"{FOLDER_SELECT} WHERE {self.KEY_ORDER} > ? ORDER BY {self.KEY_ORDER} LIMIT ?",
                 (after, batch)).fetchall()
-            yield from (FolderRecord(r[0], r[1], bytes(r[2]), r[3]) for r in rows)
+            yield from map(_folder_record, rows)
             if len(rows) < batch:
                 return
             after = rows[-1][0]
 
     def folder(self, partition_key: str) -> FolderRecord | None:
         row = self._connection().execute(
-            "SELECT partition_key, folder_name, folder_name_raw, registered_at FROM folders "
-            "WHERE partition_key = ?", (partition_key,)).fetchone()
-        return FolderRecord(row[0], row[1], bytes(row[2]), row[3]) if row else None
+            f"{FOLDER_SELECT} WHERE partition_key = ?", (partition_key,)).fetchone()
+        return _folder_record(row) if row else None
 
     def forget_folder(self, partition_key: str) -> None:
         with self._tx() as db:
