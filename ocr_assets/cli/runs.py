@@ -4,6 +4,7 @@ this command's configuration as its run config, so the UI shows what every run u
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from dataclasses import dataclass, field
@@ -170,7 +171,17 @@ def execute_folders(instance: dg.DagsterInstance, project: Project,
         for batch in batches:
             progress.watch(batch.keys)
             _execute_batch(instance, project, folder_job, batch, trigger, outcome)
+            _collect_run_garbage()
     return outcome
+
+
+def _collect_run_garbage() -> None:
+    """Free what the run just executed left in reference cycles (its result and its events:
+    about 25,000 objects for 200 folders) before the next run, or the corpus run, allocates
+    its own. Left to the collector's own schedule, they lived on into the next run and raised
+    the process's peak by about 2.5 MiB, whatever the run size (docs/benchmarks.md, "Many
+    small folders"). A full collection costs about 0.15 s, once a run."""
+    gc.collect()
 
 
 def _execute_batch(instance: dg.DagsterInstance, project: Project, folder_job: dg.JobDefinition,

@@ -47,6 +47,8 @@ from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from sqlalchemy.pool import StaticPool
 from watchdog.observers import Observer
 
+from ocr_assets.engine.manifest.sqlite import limit_page_cache
+
 if TYPE_CHECKING:
     from dagster._core.events.log import EventLogEntry
     from dagster._core.storage.event_log.base import EventHandlerFn
@@ -62,10 +64,12 @@ RUN_ENDED = frozenset({DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILUR
                        DagsterEventType.RUN_CANCELED})
 
 
-def _relaxed_sync(dbapi_connection: Any, _record: Any) -> None:
+def _configure_connection(dbapi_connection: Any, _record: Any) -> None:
     """WAL with synchronous=NORMAL: a commit is durable against a crash of the process, and
-    only the last commits may be lost to a power cut (the run's own manifest is the page truth)."""
+    only the last commits may be lost to a power cut (the run's own manifest is the page truth).
+    The page cache bounded as the manifest's is: this connection stays open."""
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+    limit_page_cache(dbapi_connection)
 
 
 class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
@@ -95,7 +99,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
         engine = db.create_engine(
             self.conn_string_for_shard(shard), poolclass=StaticPool,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
-        db.event.listen(engine, "connect", _relaxed_sync)
+        db.event.listen(engine, "connect", _configure_connection)
         if shard not in self._initialized_dbs:
             self._initdb(engine)
             self._initialized_dbs.add(shard)

@@ -18,6 +18,7 @@ from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
+from ocr_assets.engine.manifest.sqlite import PAGE_CACHE_KIB
 from ocr_assets.orchestration import event_log
 from ocr_assets.orchestration.event_log import KeptOpenSqliteEventLogStorage
 from ocr_assets.orchestration.instance import PROJECT_INSTANCE_YAML, render_instance_yaml
@@ -131,6 +132,17 @@ def test_a_process_keeps_a_few_run_databases_open(tmp_path: Path) -> None:
     assert storage.get_logs_for_run("run-0")[0].user_message == "page read", "re-opened"
     storage.dispose()
     assert not storage._engines
+
+
+def test_the_databases_kept_open_have_a_bounded_page_cache(tmp_path: Path) -> None:
+    """Each cache fills as its database grows: at SQLite's default, the index and a long
+    run's database made a process's memory grow with the folders it had run."""
+    storage = KeptOpenSqliteEventLogStorage(str(tmp_path / "runs"))
+    storage.store_event(_message("run-1", "page read"))
+    for connection in (storage.index_connection, lambda: storage.run_connection("run-1")):
+        with connection() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -PAGE_CACHE_KIB
+    storage.dispose()
 
 
 def test_a_run_that_ended_here_is_read_afterwards_without_keeping_it_open(

@@ -259,3 +259,37 @@ def test_forget_deletes_a_removed_folder_and_the_corpus_drops_its_pages(first_ru
         assert key not in instance.get_dynamic_partitions("scan_folders")
     corpus = pd.read_parquet(data / "corpus" / "pages.parquet")
     assert key not in set(corpus["partition"]) and len(corpus) > 0
+
+
+EVENTS_ALIVE_AT_EACH_RUN = """
+import gc
+import sys
+from dagster._core.events import DagsterEvent
+import ocr_assets.cli.runs as runs
+from ocr_assets.cli.main import main
+execute = runs._execute_in_process
+def counted(*args):
+    print("events alive:", sum(isinstance(o, DagsterEvent) for o in gc.get_objects()))
+    return execute(*args)
+runs._execute_in_process = counted
+gc.disable()  # only the command's own collections free what is in cycles
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_no_event_of_a_run_is_alive_when_the_next_run_starts(tmp_path: Path) -> None:
+    """A run's result and events form reference cycles; left to the collector's schedule they
+    lived on into the next runs and raised the command's peak memory (docs/benchmarks.md)."""
+    from benchmarks.small_folders import blank_folders, project_env
+
+    blank_folders(3, tmp_path / "scans")
+    env = {**project_env(tmp_path / "scans", tmp_path / "data", 1),
+           "OCR_ASSETS_FOLDERS_PER_RUN": "1"}
+    result = subprocess.run([sys.executable, "-c", EVENTS_ALIVE_AT_EACH_RUN, "run"],
+                            capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    alive = [int(line.split(":")[1]) for line in result.stdout.splitlines()
+             if line.startswith("events alive:")]
+    assert len(alive) == 4, "three folder runs and the corpus run"
+    # What stays (two events of the first run, which Dagster keeps) does not add up run by run.
+    assert len(set(alive[1:])) == 1, f"events of earlier runs still alive: {alive}"

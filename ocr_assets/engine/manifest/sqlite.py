@@ -17,6 +17,19 @@ from ocr_assets.engine.manifest.base import (
 BUSY_TIMEOUT_S = 60.0
 """How long a writer waits for another one before it gives up."""
 
+PAGE_CACHE_KIB = 256
+"""The page cache of a connection a process keeps open (SQLite's default: 2,000 KiB). An
+orchestrating process keeps several (the manifest's, one per thread; the event log's index and
+the databases of the runs it is writing), and each cache fills as its database grows: at 2 MB
+apiece they made the process's peak memory grow with the folders it had run, by about 4.5 MiB
+over 1,000 one-page folders (docs/benchmarks.md, "Many small folders"). What a query needs
+beyond the cache, the operating system's file cache serves."""
+
+
+def limit_page_cache(db: sqlite3.Connection) -> None:
+    """Bound `db`'s page cache to `PAGE_CACHE_KIB`."""
+    db.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
+
 
 class SqliteManifest(SqlManifest):
     """The embedded manifest: one SQLite file shared by every run on this machine."""
@@ -73,6 +86,7 @@ class SqliteManifest(SqlManifest):
         db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         self._use_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
+        limit_page_cache(db)
         return db
 
     def _use_wal(self, db: sqlite3.Connection) -> None:

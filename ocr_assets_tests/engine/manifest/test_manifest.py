@@ -30,7 +30,7 @@ from ocr_assets.engine.manifest.base import (
 )
 from ocr_assets.engine.manifest.factory import open_manifest
 from ocr_assets.engine.manifest.postgres import PostgresManifest
-from ocr_assets.engine.manifest.sqlite import SqliteManifest
+from ocr_assets.engine.manifest.sqlite import PAGE_CACHE_KIB, SqliteManifest
 
 KEY = "box-001"
 
@@ -330,6 +330,23 @@ def test_rows_survive_closing_and_reopening(tmp_path: Path) -> None:
     again = open_manifest(tmp_path / "m.sqlite")
     assert again.pages(KEY)["p1.tif"].status == DONE
     again.close()
+
+
+def test_every_threads_connection_has_a_bounded_page_cache(tmp_path: Path) -> None:
+    """A process keeps one connection per thread open; at SQLite's default cache each grew
+    with the manifest, and the process's memory with the folders it had run."""
+    manifest = SqliteManifest(tmp_path / "m.sqlite")
+    sizes: list[int] = []
+
+    def cache_size() -> None:
+        sizes.append(manifest._connection().execute("PRAGMA cache_size").fetchone()[0])
+
+    cache_size()
+    thread = threading.Thread(target=cache_size)
+    thread.start()
+    thread.join()
+    assert sizes == [-PAGE_CACHE_KIB, -PAGE_CACHE_KIB]
+    manifest.close()
 
 
 def test_threads_recording_many_pages_lose_no_row(manifest: Manifest) -> None:
