@@ -21,9 +21,9 @@ PAGE_CACHE_KIB = 256
 """The page cache of a connection a process keeps open (SQLite's default: 2,000 KiB). An
 orchestrating process keeps several (the manifest's, one per thread; the event log's index and
 the databases of the runs it is writing), and each cache fills as its database grows: at 2 MB
-apiece they made the process's peak memory grow with the folders it had run, by about 4.5 MiB
-over 1,000 one-page folders (docs/benchmarks.md, "Many small folders"). What a query needs
-beyond the cache, the operating system's file cache serves."""
+apiece they made the process's memory grow with the folders it had run (SQLite's heap peaked at
+6.1 MiB after 1,000 one-page folders, 2.5 with this cap; docs/benchmarks.md, "Many small
+folders"). What a query needs beyond the cache, the operating system's file cache serves."""
 
 
 def limit_page_cache(db: sqlite3.Connection) -> None:
