@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from ocr_assets.cli.exits import EXIT_BLOCKING_CHECK_FAILED, EXIT_OK, EXIT_RUN_FAILED, Refused
 from ocr_assets.cli.progress import Progress
-from ocr_assets.cli.reading import folder_statuses
 from ocr_assets.engine.project import Project
 
 if TYPE_CHECKING:
@@ -220,13 +219,17 @@ def execute_corpus(instance: dg.DagsterInstance, project: Project, outcome: Outc
 
 
 def summarise(project: Project, outcome: Outcome) -> int:
-    """The closing lines of a command that ran things, and its exit code."""
+    """The closing lines of a command that ran things, and its exit code. The totals are
+    counted by the manifest and the folders walked a batch at a time: not `status`'s document,
+    whose row per folder (with its flagged pages, a query each) the line does not show."""
     from ocr_assets.engine.corpus.layout import PARQUET_KEY
+    from ocr_assets.engine.manifest import DONE, FAILED, PENDING, RUNNING
 
-    document = folder_statuses(project)
-    totals = document["totals"]
-    print(f"done: {totals['done']} pages, failed: {totals['failed']}, pending: "
-          f"{totals['pending']}, in {len(document['folders'])} folders; corpus: "
+    manifest = project.manifest
+    pages = {status: count for status, (count, _) in manifest.status_totals().items()}
+    folders = sum(1 for _ in manifest.folders_in_order())
+    print(f"done: {pages.get(DONE, 0)} pages, failed: {pages.get(FAILED, 0)}, pending: "
+          f"{pages.get(PENDING, 0) + pages.get(RUNNING, 0)}, in {folders} folders; corpus: "
           f"{project.corpus_store.uri(PARQUET_KEY)}")
     for line in outcome.blocking_failed:
         print(f"blocking check failed: {line}", file=sys.stderr)

@@ -57,6 +57,8 @@ def test_run_ocrs_every_sample_folder_and_records_dagster_runs(first_run) -> Non
     assert totals["pending"] == 0
     assert totals["pages"] == totals["done"] + totals["failed"] > 0
     assert totals["done"] > 0
+    assert (f"done: {totals['done']} pages, failed: {totals['failed']}, pending: 0, in "
+            f"{len(folders)} folders; corpus: ") in result.stdout, "the closing line's totals"
 
     keys = {f["partition"] for f in document["folders"]}
     with dg.DagsterInstance.from_config(str(data / "dagster_home")) as instance:
