@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ocr_assets.cli.exits import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, Refused
 from ocr_assets.cli.options import project_config
 from ocr_assets.cli.runs import (
+    Jobs,
     Outcome,
     engine_ready,
     execute_corpus,
@@ -52,10 +53,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     # imports pandas): the check is for pages that are about to be read.
     if pages_to_do and not engine_ready(project):
         return EXIT_RUN_FAILED
-    outcome = execute_folders(instance, project, {k: n.why for k, n in needs.items()},
+    jobs = Jobs()
+    outcome = execute_folders(instance, project, jobs, {k: n.why for k, n in needs.items()},
                               pages_to_do, trigger="cli")
     if needs or not project.corpus_store.exists(PARQUET_KEY):
-        execute_corpus(instance, project, outcome, trigger="cli")
+        execute_corpus(instance, project, jobs, outcome, trigger="cli")
     return summarise(project, outcome)
 
 
@@ -81,10 +83,11 @@ def cmd_retry_failed(args: argparse.Namespace) -> int:
     counts = project.manifest.status_counts()
     failed_pages = sum(counts.get(key, {}).get("failed", 0) for key in needs)
     print(f"retrying {len(needs)} partitions ({failed_pages} failed pages)", file=sys.stderr)
-    outcome = execute_folders(instance, project, {k: n.why for k, n in needs.items()},
+    jobs = Jobs()
+    outcome = execute_folders(instance, project, jobs, {k: n.why for k, n in needs.items()},
                               failed_pages, trigger="retry-failed",
                               job_name="retry_failed_pages_job")
-    execute_corpus(instance, project, outcome, trigger="retry-failed")
+    execute_corpus(instance, project, jobs, outcome, trigger="retry-failed")
     return summarise(project, outcome)
 
 
@@ -145,5 +148,5 @@ def cmd_forget(args: argparse.Namespace) -> int:
               f"{forgotten.files} output and report files removed", file=sys.stderr)
     outcome = Outcome()
     if not args.no_corpus:
-        execute_corpus(instance, project, outcome, trigger="forget")
+        execute_corpus(instance, project, Jobs(), outcome, trigger="forget")
     return summarise(project, outcome)

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ocr_assets.cli.runs import Outcome, execute_corpus
+from ocr_assets.cli.runs import Jobs, Outcome, execute_corpus
 from ocr_assets.defs.automation.sensors import evaluate_corpus
 from ocr_assets.engine.config import ProjectConfig
 from ocr_assets.engine.corpus.layout import PARQUET_KEY
@@ -102,7 +102,7 @@ def test_a_commands_corpus_run_stranded_by_another_command_finishes(
     (tmp_path / "scans").mkdir()
     assert storage.claim_concurrency_slot(CORPUS_POOL, "other-command", "ocr_corpus").is_claimed
     outcome = Outcome()
-    build = threading.Thread(target=execute_corpus, args=(instance, project, outcome),
+    build = threading.Thread(target=execute_corpus, args=(instance, project, Jobs(), outcome),
                              kwargs={"trigger": "test"})
     build.start()
     deadline = time.monotonic() + 60
