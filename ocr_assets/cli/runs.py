@@ -198,7 +198,7 @@ def _loaded_objects_frozen() -> Iterator[None]:
     and a full collection walked them all after each run (0.26-0.37 s a run on a 2-core
     machine, where the run's own garbage takes 0.005-0.03 s). Collected first, so that no
     garbage of the planning is frozen with them, and unfrozen after, so that a process that
-    goes on (a test, a notebook) gets its collector back as it was."""
+    goes on (a test, a notebook) is left with nothing frozen."""
     gc.collect()
     gc.freeze()
     try:
@@ -249,15 +249,15 @@ def execute_corpus(instance: dg.DagsterInstance, project: Project, jobs: Jobs,
 
 
 def summarise(project: Project, outcome: Outcome) -> int:
-    """The closing lines of a command that ran things, and its exit code. The totals are
-    counted by the manifest and the folders walked a batch at a time: not `status`'s document,
-    whose row per folder (with its flagged pages, a query each) the line does not show."""
+    """The closing lines of a command that ran things, and its exit code. The pages and the
+    folders are counted by the manifest: not `status`'s document, whose row per folder (with
+    its flagged pages, a query each) the line does not show."""
     from ocr_assets.engine.corpus.layout import PARQUET_KEY
     from ocr_assets.engine.manifest import DONE, FAILED, PENDING, RUNNING
 
     manifest = project.manifest
     pages = {status: count for status, (count, _) in manifest.status_totals().items()}
-    folders = sum(1 for _ in manifest.folders_in_order())
+    folders = manifest.folder_count()
     print(f"done: {pages.get(DONE, 0)} pages, failed: {pages.get(FAILED, 0)}, pending: "
           f"{pages.get(PENDING, 0) + pages.get(RUNNING, 0)}, in {folders} folders; corpus: "
           f"{project.corpus_store.uri(PARQUET_KEY)}")

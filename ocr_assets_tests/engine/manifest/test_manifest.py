@@ -206,6 +206,17 @@ def test_status_totals_count_pages_and_folders_across_the_project(manifest: Mani
     assert manifest.status_totals() == {DONE: (2, 2), FAILED: (1, 1), PENDING: (2, 1)}
 
 
+def test_folder_count_counts_registered_folders_with_pages_or_without(
+        manifest: Manifest) -> None:
+    assert manifest.folder_count() == 0
+    for key in ("a", "b", "empty"):
+        manifest.register_folder(key, key, key.encode())
+    manifest.sync_pages("a", ["1", "2"])
+    manifest.sync_pages("b", ["1"])
+
+    assert manifest.folder_count() == 3
+
+
 def test_folders_in_order_come_in_code_point_order_a_batch_at_a_time(
         manifest: Manifest) -> None:
     """The corpus walks them beside files sorted by Python: PostgreSQL's own collation (which
