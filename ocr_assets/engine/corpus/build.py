@@ -95,9 +95,11 @@ class CorpusSummary:
     sqlite: str | None = None
 
 
-ROWS_PER_CHUNK = 1024
+ROWS_PER_CHUNK = 256
 """Pages read from their outputs into one Arrow table: bounds what a build holds of them,
-whether they come from many small folders or from one large one."""
+whether they come from many small folders or from one large one. 1,024 pages of text (about
+2 MB, more than a row group) made a build peak 5-8 MiB higher at 20,000 pages, for no gain in
+time (docs/benchmarks.md, "Many small folders")."""
 REUSE, REREAD, DROP = "reuse", "reread", "drop"
 """What a build does with a folder (a line of its plan): take its rows from the previous
 file, read them from its page outputs, or delete the previous build's rows of it."""
