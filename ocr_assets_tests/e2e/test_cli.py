@@ -267,17 +267,31 @@ EVENTS_ALIVE_AT_EACH_RUN = """
 import gc
 import sys
 from dagster._core.events import DagsterEvent
+import weakref
 import ocr_assets.cli.runs as runs
 import ocr_assets.definitions as definitions
+import ocr_assets.orchestration.run_state as run_state
 from ocr_assets.cli.main import main
 execute, load = runs._execute_in_process, definitions.load_definitions
+register, needing = run_state.register_and_add_partitions, run_state.folders_needing_run
+plan = []
 def loaded():
     print("definitions loaded")
     return load()
 definitions.load_definitions = loaded
+def registered(*args):
+    registration = register(*args)
+    plan.append(weakref.ref(registration.scan))
+    return registration
+def needed(*args, **kwargs):
+    needs = needing(*args, **kwargs)
+    plan.extend(weakref.ref(need) for need in needs.values())
+    return needs
+run_state.register_and_add_partitions, run_state.folders_needing_run = registered, needed
 def counted(*args):
     print("events alive:", sum(isinstance(o, DagsterEvent) for o in gc.get_objects()))
     print("frozen:", gc.get_freeze_count())
+    print("plan alive:", sum(ref() is not None for ref in plan), "of", len(plan))
     return execute(*args)
 runs._execute_in_process = counted
 gc.disable()  # only the command's own collections free what is in cycles
@@ -291,8 +305,9 @@ def test_no_event_of_a_run_is_alive_when_the_next_run_starts(tmp_path: Path) -> 
     """A run's result and events form reference cycles; left to the collector's schedule they
     lived on into the next runs and raised the command's peak memory (docs/benchmarks.md).
     The collection after each run walks only what runs made: what was loaded before them is
-    frozen while they execute, and unfrozen after. And the four runs share one loading of
-    the definitions."""
+    frozen while they execute, and unfrozen after. The four runs share one loading of the
+    definitions, and the planning's listing and needs (a few hundred bytes a folder) are gone
+    before the first run."""
     from benchmarks.small_folders import blank_folders, project_env
 
     blank_folders(3, tmp_path / "scans")
@@ -311,3 +326,5 @@ def test_no_event_of_a_run_is_alive_when_the_next_run_starts(tmp_path: Path) -> 
               if line.startswith("frozen")]
     assert all(count > 0 for count in frozen[:3]) and frozen[3:] == [0, 0], frozen
     assert result.stdout.count("definitions loaded") == 1
+    plan = [line for line in result.stdout.splitlines() if line.startswith("plan alive:")]
+    assert plan == ["plan alive: 0 of 4"] * 4, plan
