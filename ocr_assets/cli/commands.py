@@ -72,30 +72,36 @@ def cmd_retry_failed(args: argparse.Namespace) -> int:
     """Run exactly the partitions whose last run failed or that have failed pages."""
     project = Project(project_config(args))
     instance = open_project_instance(project)
-    from ocr_assets.orchestration.run_state import folders_needing_run
-
-    needs = folders_needing_run(instance, project, RETRY_NEEDS)
-    for key, need in needs.items():
-        print(f"{key}: {need.why}", file=sys.stderr)
-    if not needs:
+    reasons = _retry_reasons(instance, project)
+    if not reasons:
         print("nothing to retry: no partition's last run failed, and no page failed",
               file=sys.stderr)
         return EXIT_OK
     if args.dry_run:
-        print(f"{len(needs)} partitions would be run (--dry-run: nothing was launched)",
+        print(f"{len(reasons)} partitions would be run (--dry-run: nothing was launched)",
               file=sys.stderr)
         return EXIT_OK
     if not engine_ready(project):
         return EXIT_RUN_FAILED
     counts = project.manifest.status_counts()
-    failed_pages = sum(counts.get(key, {}).get("failed", 0) for key in needs)
-    print(f"retrying {len(needs)} partitions ({failed_pages} failed pages)", file=sys.stderr)
+    failed_pages = sum(counts.get(key, {}).get("failed", 0) for key in reasons)
+    print(f"retrying {len(reasons)} partitions ({failed_pages} failed pages)", file=sys.stderr)
     jobs = Jobs()
-    outcome = execute_folders(instance, project, jobs, {k: n.why for k, n in needs.items()},
-                              failed_pages, trigger="retry-failed",
-                              job_name="retry_failed_pages_job")
+    outcome = execute_folders(instance, project, jobs, reasons, failed_pages,
+                              trigger="retry-failed", job_name="retry_failed_pages_job")
     execute_corpus(instance, project, jobs, outcome, trigger="retry-failed")
     return summarise(project, outcome)
+
+
+def _retry_reasons(instance: dg.DagsterInstance, project: Project) -> dict[str, str]:
+    """The partitions to retry (partition -> why), each said on the terminal; as `_plan_run`,
+    only the reasons outlive the planning."""
+    from ocr_assets.orchestration.run_state import folders_needing_run
+
+    needs = folders_needing_run(instance, project, RETRY_NEEDS)
+    for key, need in needs.items():
+        print(f"{key}: {need.why}", file=sys.stderr)
+    return {key: need.why for key, need in needs.items()}
 
 
 def _resolve_partition(name: str, project: Project, partitions: set[str]) -> str | None:

@@ -266,8 +266,8 @@ def test_forget_deletes_a_removed_folder_and_the_corpus_drops_its_pages(first_ru
 EVENTS_ALIVE_AT_EACH_RUN = """
 import gc
 import sys
-from dagster._core.events import DagsterEvent
 import weakref
+from dagster._core.events import DagsterEvent
 import ocr_assets.cli.runs as runs
 import ocr_assets.definitions as definitions
 import ocr_assets.orchestration.run_state as run_state
