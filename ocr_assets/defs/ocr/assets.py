@@ -16,7 +16,8 @@ A run covers one folder (a click in the UI, a sensor's request) or many (`ocr-as
 backfill: `BackfillPolicy.multi_run`, `OCR_ASSETS_FOLDERS_PER_RUN` folders a run), and either
 way each folder gets its own materializations and check results, recorded the moment it is
 done: what the UI shows for a folder is the manifest's after its run. So the step records them
-itself (`context.log_event`) instead of returning outputs, the same way for one folder or many;
+itself (written to the instance as `context.log_event` would, without being kept for the
+step's stream: `orchestration/recording.py`) instead of returning outputs, the same way for one folder or many;
 the checks are declared on the step and evaluated by it, and the jobs leave them out of their
 selection so Dagster plans no unpartitioned check of its own.
 
