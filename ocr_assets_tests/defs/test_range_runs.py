@@ -16,6 +16,7 @@ from PIL import Image
 
 from ocr_assets.defs.ocr.assets import folder_assets
 from ocr_assets.engine.manifest import DONE, FAILED
+from ocr_assets.orchestration import run_state
 from ocr_assets.orchestration.partitions import scan_folders
 from ocr_assets.orchestration.resources import OcrConfig
 from ocr_assets.orchestration.run_state import (
@@ -108,6 +109,25 @@ def test_one_run_records_every_folder_on_its_own(instance: dg.DagsterInstance,
                       "over 200 folders it held 5.5 MiB of them until it ended")
     rows = ocr.project().manifest.pages("f03")
     assert {r.status for r in rows.values()} == {DONE}
+
+
+def test_new_folders_become_partitions_a_chunk_at_a_time_in_their_order(
+        instance: dg.DagsterInstance, scans: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_state, "PARTITIONS_PER_INSERT", 2)
+    added: list[list[str]] = []
+    add = instance.add_dynamic_partitions
+
+    def counted(name: str, keys: list[str]) -> None:
+        added.append(list(keys))
+        add(name, keys)
+
+    monkeypatch.setattr(instance, "add_dynamic_partitions", counted)
+    configure(instance, scans)
+    assert added == [["f01", "f02"], ["f03", "f04"], ["f05"]]
+    assert instance.get_dynamic_partitions(scan_folders.name) == list(FOLDERS), \
+        "a run's range follows the order the partitions were added in"
+    configure(instance, scans)
+    assert len(added) == 3, "folders already partitions are not added again"
 
 
 def test_a_missing_folder_fails_alone_and_the_others_are_recorded(
