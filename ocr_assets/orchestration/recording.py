@@ -7,9 +7,9 @@ writes it (the same event, run and step, so the UI, the backfill and the alerts 
 but not also kept for the step's own stream: `log_event` keeps every event until the step
 yields, and Dagster then keeps each yielded event in the step's list (for hooks, which this
 project does not use) and in an in-process run's result until the step ends. A step over 200
-folders held about 2,600 events (13 a folder), 5.5 MiB, and that was what
-made the orchestrating process's peak grow with the folders of a run (docs/benchmarks.md,
-"Many small folders"). The cost: an in-process run's result does not list these events; the
+folders held about 2,600 events (13 a folder), 5.5 MiB, and that was what made the
+orchestrating process's peak grow with the folders of a run (docs/benchmarks.md, "Many small
+folders"). The cost: an in-process run's result does not list these events; the
 instance has them (`instance.all_logs`, `get_latest_materialization_event`, the check
 results), which is where this project and its tests read them.
 """

@@ -78,8 +78,8 @@ def _add_partitions(instance: dg.DagsterInstance, keys: list[str]) -> None:
     """Add `keys` as partitions, `PARTITIONS_PER_INSERT` at a time. Dagster's storage adds
     them in one statement of a row each: the first `ocr-assets run` over 3,000 folders built
     one of 3,000 rows, which raised the process's memory by 1.5 MiB (0.2 in chunks; the
-    planning's by 1.0 less; docs/benchmarks.md, "Many small folders"). A key added before a later chunk failed stays
-    added: adding is idempotent, and the caller adds the rest."""
+    planning's by 1.0 less; docs/benchmarks.md, "Many small folders"). A key added before a
+    later chunk failed stays added: adding is idempotent, and the caller adds the rest."""
     for start in range(0, len(keys), PARTITIONS_PER_INSERT):
         instance.add_dynamic_partitions(scan_folders.name,
                                         keys[start:start + PARTITIONS_PER_INSERT])

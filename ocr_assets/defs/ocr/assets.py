@@ -17,9 +17,9 @@ backfill: `BackfillPolicy.multi_run`, `OCR_ASSETS_FOLDERS_PER_RUN` folders a run
 way each folder gets its own materializations and check results, recorded the moment it is
 done: what the UI shows for a folder is the manifest's after its run. So the step records them
 itself (written to the instance as `context.log_event` would, without being kept for the
-step's stream: `orchestration/recording.py`) instead of returning outputs, the same way for one folder or many;
-the checks are declared on the step and evaluated by it, and the jobs leave them out of their
-selection so Dagster plans no unpartitioned check of its own.
+step's stream: `orchestration/recording.py`) instead of returning outputs, the same way for
+one folder or many; the checks are declared on the step and evaluated by it, and the jobs
+leave them out of their selection so Dagster plans no unpartitioned check of its own.
 
 A folder that cannot run (gone from the scans root, not registered, a bad `folder.toml`, a
 missing language) or whose blocking check fails does not stop the others: the step ends with
