@@ -18,7 +18,7 @@ from ocr_assets.cli.runs import (
     summarise,
 )
 from ocr_assets.engine.corpus.layout import PARQUET_KEY
-from ocr_assets.engine.folder.planning import RETRY_NEEDS, RUN_NEEDS
+from ocr_assets.engine.folder.planning import RETRY_NEEDS, RUN_NEEDS, FolderNeed
 from ocr_assets.engine.page.engines.choice import fallback_note
 from ocr_assets.engine.project import Project
 
@@ -47,8 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _plan_run(instance: dg.DagsterInstance, project: Project) -> tuple[dict[str, str], int]:
     """Register the scans root's folders and say what the run will do; return the folders
-    that need a run (partition -> why) and their pages. Only that outlives the planning: the
-    listing and each folder's need (about 0.3 KiB a folder) are let go before the runs."""
+    that need a run (partition -> why) and their pages. The scans root's listing is let go
+    with the needs, before the runs."""
     from ocr_assets.orchestration.run_state import (
         folders_needing_run,
         register_and_add_partitions,
@@ -61,18 +61,18 @@ def _plan_run(instance: dg.DagsterInstance, project: Project) -> tuple[dict[str,
         print(f"no scan folders under {project.scans_root}: put each box or volume of page "
               "images in a folder of its own there", file=sys.stderr)
     needs = folders_needing_run(instance, project, RUN_NEEDS, scan, count_new=True)
-    pages_to_do = sum(need.pages for need in needs.values())
+    reasons, pages_to_do = _reasons_and_pages(needs)
     print(f"{len(scan.folders)} folders, {len(needs)} to run, {pages_to_do} pages to OCR, "
           f"{project.settings.workers} workers, engine {project.settings.engine}; Dagster "
           f"home {instance.root_directory}", file=sys.stderr)
-    return {key: need.why for key, need in needs.items()}, pages_to_do
+    return reasons, pages_to_do
 
 
 def cmd_retry_failed(args: argparse.Namespace) -> int:
     """Run exactly the partitions whose last run failed or that have failed pages."""
     project = Project(project_config(args))
     instance = open_project_instance(project)
-    reasons = _retry_reasons(instance, project)
+    reasons, pages = _retry_plan(instance, project)
     if not reasons:
         print("nothing to retry: no partition's last run failed, and no page failed",
               file=sys.stderr)
@@ -83,25 +83,34 @@ def cmd_retry_failed(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not engine_ready(project):
         return EXIT_RUN_FAILED
-    counts = project.manifest.status_counts()
-    failed_pages = sum(counts.get(key, {}).get("failed", 0) for key in reasons)
-    print(f"retrying {len(reasons)} partitions ({failed_pages} failed pages)", file=sys.stderr)
+    print(f"retrying {len(reasons)} partitions ({pages} failed or unfinished pages)",
+          file=sys.stderr)
     jobs = Jobs()
-    outcome = execute_folders(instance, project, jobs, reasons, failed_pages,
+    outcome = execute_folders(instance, project, jobs, reasons, pages,
                               trigger="retry-failed", job_name="retry_failed_pages_job")
     execute_corpus(instance, project, jobs, outcome, trigger="retry-failed")
     return summarise(project, outcome)
 
 
-def _retry_reasons(instance: dg.DagsterInstance, project: Project) -> dict[str, str]:
-    """The partitions to retry (partition -> why), each said on the terminal; as `_plan_run`,
-    only the reasons outlive the planning."""
+def _retry_plan(instance: dg.DagsterInstance, project: Project
+                ) -> tuple[dict[str, str], int]:
+    """The partitions to retry (partition -> why), each said on the terminal, and the pages
+    their runs will read (the failed ones, and a failed run's unfinished ones), from the same
+    reading of the manifest as their needs."""
     from ocr_assets.orchestration.run_state import folders_needing_run
 
     needs = folders_needing_run(instance, project, RETRY_NEEDS)
     for key, need in needs.items():
         print(f"{key}: {need.why}", file=sys.stderr)
-    return {key: need.why for key, need in needs.items()}
+    return _reasons_and_pages(needs)
+
+
+def _reasons_and_pages(needs: dict[str, FolderNeed]) -> tuple[dict[str, str], int]:
+    """What a command keeps of its planning for its runs: each partition's reason, and the
+    pages the runs will read (their progress bar's total). The needs themselves (about 0.3
+    KiB a folder) are let go before the runs."""
+    return {key: need.why for key, need in needs.items()}, sum(
+        need.pages for need in needs.values())
 
 
 def _resolve_partition(name: str, project: Project, partitions: set[str]) -> str | None:

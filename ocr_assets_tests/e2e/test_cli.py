@@ -228,6 +228,8 @@ def test_retry_failed_runs_exactly_the_folder_with_failed_pages(first_run) -> No
     result = ocr_assets("retry-failed", "--scans", str(scans), data=data)
 
     assert result.returncode == 0, result.stderr
+    assert f"retrying 1 partitions ({damaged['failed']} failed or unfinished pages)" \
+        in result.stderr
     with dg.DagsterInstance.from_config(str(data / "dagster_home")) as instance:
         retried = [r for r in instance.get_runs()
                    if r.tags.get("ocr_assets/trigger") == "retry-failed"]
